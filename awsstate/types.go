@@ -1,0 +1,186 @@
+package awsstate
+
+import (
+	"fmt"
+	"strings"
+)
+
+// APIVersion is the apiVersion of every desired-state file under regions/<region>/aws/.
+const APIVersion = "coderfleet.io/aws/v1alpha1"
+
+// OutputsAPIVersion is the apiVersion of overlays/<region>/outputs.yaml.
+const OutputsAPIVersion = "coderfleet.io/v1alpha1"
+
+// Kind names the type of document held in a desired-state file.
+type Kind string
+
+// The kinds of desired-state documents, one per file.
+const (
+	// KindCertificateList is the kind of certificates.yaml.
+	KindCertificateList Kind = "CertificateList"
+	// KindHealthCheckList is the kind of healthchecks.yaml.
+	KindHealthCheckList Kind = "HealthCheckList"
+	// KindRecordList is the kind of records.yaml.
+	KindRecordList Kind = "RecordList"
+)
+
+// File names written by Build, one per kind.
+const (
+	// CertificatesFile holds the region's ACM certificates.
+	CertificatesFile = "certificates.yaml"
+	// HealthChecksFile holds the region's Route53 health checks.
+	HealthChecksFile = "healthchecks.yaml"
+	// RecordsFile holds the region's Route53 records.
+	RecordsFile = "records.yaml"
+)
+
+// Tag keys that coderfleet puts on the ACM certificates and Route53 health
+// checks it creates. Sync treats an object carrying all three as its own.
+const (
+	// TagFleet holds the fleet name.
+	TagFleet = "coderfleet.io/fleet"
+	// TagRegion holds the region folder name.
+	TagRegion = "coderfleet.io/region"
+	// TagName holds the object's name inside its region file.
+	TagName = "coderfleet.io/name"
+)
+
+// Routing policies of a record.
+const (
+	// RoutingSimple is a plain record without a set identifier.
+	RoutingSimple = "simple"
+	// RoutingLatency is a latency-based record with a set identifier and an AWS region.
+	RoutingLatency = "latency"
+)
+
+// File is one parsed desired-state document. Exactly one of Certificates,
+// HealthChecks and Records is used, according to Kind.
+type File struct {
+	// Kind says which list the file holds.
+	Kind Kind
+	// Fleet is the fleet name; it goes into ownership tags and records.
+	Fleet string
+	// Region is the region folder name the file belongs to.
+	Region string
+	// HostedZone is the Route53 zone name of the records (RecordList only).
+	HostedZone string
+	// Certificates is set for KindCertificateList.
+	Certificates []Certificate
+	// HealthChecks is set for KindHealthCheckList.
+	HealthChecks []HealthCheck
+	// Records is set for KindRecordList.
+	Records []Record
+}
+
+// Certificate is an ACM certificate requested with DNS validation.
+type Certificate struct {
+	// Name identifies the certificate inside its region (coder, proxy, litellm).
+	Name string `yaml:"name"`
+	// AWSRegion is where the certificate lives: the region of its load balancer.
+	AWSRegion string `yaml:"awsRegion"`
+	// DomainName is the certificate's primary name.
+	DomainName string `yaml:"domainName"`
+	// SubjectAlternativeNames are the further names, in order.
+	SubjectAlternativeNames []string `yaml:"subjectAlternativeNames,omitempty"`
+	// Validation says how ACM validates the names.
+	Validation Validation `yaml:"validation"`
+	// Tags are put on the certificate when it is requested.
+	Tags map[string]string `yaml:"tags,omitempty"`
+}
+
+// Validation is the DNS validation of a certificate.
+type Validation struct {
+	// Method is always DNS.
+	Method string `yaml:"method"`
+	// HostedZone is the zone name that receives the validation CNAMEs.
+	HostedZone string `yaml:"hostedZone"`
+	// TTL of the validation CNAMEs, in seconds.
+	TTL int64 `yaml:"ttl"`
+}
+
+// HealthCheck is a Route53 health check probing one region's own name.
+type HealthCheck struct {
+	// Name identifies the health check inside its region; records refer to it.
+	Name string `yaml:"name"`
+	// Type is the probe protocol, HTTPS.
+	Type string `yaml:"type"`
+	// FQDN is the name probed, <region>.<domain>.
+	FQDN string `yaml:"fqdn"`
+	// Port is the TCP port probed.
+	Port int32 `yaml:"port"`
+	// ResourcePath is the HTTP path requested.
+	ResourcePath string `yaml:"resourcePath"`
+	// RequestInterval is the seconds between probes (10 or 30).
+	RequestInterval int32 `yaml:"requestInterval"`
+	// FailureThreshold is the number of failed probes before unhealthy.
+	FailureThreshold int32 `yaml:"failureThreshold"`
+	// MeasureLatency turns on latency graphs.
+	MeasureLatency bool `yaml:"measureLatency"`
+	// Tags are put on the health check.
+	Tags map[string]string `yaml:"tags,omitempty"`
+}
+
+// Record is a Route53 alias record whose target is resolved at sync time.
+type Record struct {
+	// Name is the fully qualified record name without the trailing dot; a
+	// wildcard starts with "*.".
+	Name string `yaml:"name"`
+	// Type is the record type, A.
+	Type string `yaml:"type"`
+	// SetIdentifier distinguishes records of the same name and type (latency only).
+	SetIdentifier string `yaml:"setIdentifier,omitempty"`
+	// Routing is the routing policy.
+	Routing Routing `yaml:"routing"`
+	// HealthCheck names a health check of the same region, or is empty.
+	HealthCheck string `yaml:"healthCheck,omitempty"`
+	// Alias is the load balancer the record points at.
+	Alias Alias `yaml:"alias"`
+}
+
+// Routing is a record's routing policy.
+type Routing struct {
+	// Policy is RoutingSimple or RoutingLatency.
+	Policy string `yaml:"policy"`
+	// AWSRegion is the latency region (latency only).
+	AWSRegion string `yaml:"awsRegion,omitempty"`
+}
+
+// Alias refers to the load balancer of a Kubernetes Service in a cluster.
+type Alias struct {
+	// Service is "namespace/name" of the Service.
+	Service string `yaml:"service"`
+	// Cluster is the EKS cluster name, as in the elbv2.k8s.aws/cluster tag.
+	Cluster string `yaml:"cluster"`
+	// AWSRegion is the region of the cluster and its load balancer.
+	AWSRegion string `yaml:"awsRegion"`
+	// EvaluateTargetHealth makes Route53 follow the load balancer's health.
+	EvaluateTargetHealth bool `yaml:"evaluateTargetHealth"`
+}
+
+// Key returns the identity of the record in its zone: name, type and set identifier.
+func (r Record) Key() string {
+	return RecordKey(r.Name, r.Type, r.SetIdentifier)
+}
+
+// RecordKey builds the identity of a record from name, type and set identifier.
+func RecordKey(name, typ, setID string) string {
+	k := strings.ToLower(name) + " " + strings.ToUpper(typ)
+	if setID != "" {
+		k += " [" + setID + "]"
+	}
+	return k
+}
+
+// SplitService splits "namespace/name" into its two parts.
+func SplitService(ref string) (namespace, name string, err error) {
+	ns, n, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || n == "" || strings.Contains(n, "/") {
+		return "", "", fmt.Errorf("service reference %q is not namespace/name", ref)
+	}
+	return ns, n, nil
+}
+
+// OwnedTags returns the ownership tags of an object named name in region of fleet.
+func OwnedTags(fleet, region, name string) map[string]string {
+	return map[string]string{TagFleet: fleet, TagRegion: region, TagName: name}
+}
