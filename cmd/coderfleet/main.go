@@ -1,0 +1,92 @@
+// Command coderfleet renders a multi-region Coder platform into the git
+// tree Flux applies, and syncs its AWS pieces. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coderfleet/coderfleet/internal/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	var ee *exitError
+	if errors.As(err, &ee) && ee.err == nil {
+		return code // an outcome (like "stale"), already reported
+	}
+	if isUsageError(err) {
+		code = exitUsage
+	}
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	return code
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "coderfleet",
+		Short: "Render and sync a multi-region Coder platform the GitOps way",
+		Long: `coderfleet renders overlays/ (what you edit) and templates/ into regions/
+(what Flux applies), checks that the committed tree is current, and applies the
+AWS pieces (ACM certificates, Route53 records) that Kubernetes cannot make.
+
+Exit codes: 0 success; 1 differences found (check, diff --exit-code);
+2 changes pending (sync plan --detailed-exitcode); 3 invalid input (fix a file);
+4 runtime failure (I/O, AWS, network); 64 usage error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version.Version,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	root.AddCommand(newRenderCommand(), newCheckCommand(), newVersionCommand())
+	return root
+}
+
+// usageError is a problem with flags or arguments.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func isUsageError(err error) bool {
+	var ue *usageError
+	return errors.As(err, &ue) || isCobraArgError(err)
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print coderfleet's version",
+		Example: "  coderfleet version",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprintf(c.OutOrStdout(), "coderfleet %s\n", version.Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/internal/treeio"
+	"github.com/coderfleet/coderfleet/internal/version"
+	"github.com/coderfleet/coderfleet/render"
+)
+
+// renderOptions are the flags of render and check.
+type renderOptions struct {
+	repo    string
+	out     string
+	regions []string
+}
+
+func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
+	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	c.Flags().StringVar(&o.out, "out", "", "output folder (default <repo>/regions)")
+	if withRegions {
+		c.Flags().StringSliceVar(&o.regions, "region", nil, "render only this region (repeatable); others are left as they are")
+	}
+}
+
+func (o *renderOptions) outDir() string {
+	if o.out != "" {
+		return o.out
+	}
+	return filepath.Join(o.repo, "regions")
+}
+
+// renderFleet renders the fleet as the options say, in memory.
+func renderFleet(ctx context.Context, o *renderOptions) (*render.Result, error) {
+	repo, err := filepath.Abs(o.repo)
+	if err != nil {
+		return nil, err
+	}
+	return render.Render(ctx, renderLibraryOptions(repo, o.regions))
+}
+
+// renderLibraryOptions is the one place the CLI configures the renderer.
+func renderLibraryOptions(repo string, regions []string) render.Options {
+	return render.Options{
+		FS:      filesys.MakeFsOnDisk(),
+		Repo:    repo,
+		Regions: regions,
+		Version: version.Version,
+	}
+}
+
+func newRenderCommand() *cobra.Command {
+	o := &renderOptions{}
+	c := &cobra.Command{
+		Use:   "render",
+		Short: "Render overlays/ and templates/ into regions/",
+		Long: `render evaluates templates/ for every region under overlays/ (or only those
+named with --region), applies each region's kustomization.yaml, and replaces
+regions/<region>/ atomically. Folders of regions whose overlay was deleted are
+removed, but only folders coderfleet owns (they carry a .coderfleet.yaml marker).
+Nothing is written when any region fails to render.`,
+		Example: `  # Render every region of the fleet in the current directory
+  coderfleet render
+
+  # Render one region of a fleet elsewhere
+  coderfleet render --repo ~/src/platform --region eu-west-2`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runRender(c.Context(), o, c.OutOrStdout())
+		},
+	}
+	o.bind(c, true)
+	return c
+}
+
+func runRender(ctx context.Context, o *renderOptions, out io.Writer) error {
+	res, err := renderFleet(ctx, o)
+	if err != nil {
+		return err
+	}
+	w := &treeio.Writer{Dir: o.outDir()}
+	sum, err := w.Write(res)
+	if err != nil {
+		return err
+	}
+	line := func(label string, names []string) {
+		if len(names) > 0 {
+			fmt.Fprintf(out, "%-10s %s\n", label, strings.Join(names, ", "))
+		}
+	}
+	line("written:", sum.Written)
+	line("unchanged:", sum.Unchanged)
+	line("removed:", sum.Removed)
+	if len(sum.Foreign) > 0 {
+		fmt.Fprintf(out, "left alone: %s (no %s marker: not coderfleet's)\n", strings.Join(sum.Foreign, ", "), render.MarkerFile)
+	}
+	fmt.Fprintf(out, "rendered %d region(s) into %s\n", len(res.Regions), o.outDir())
+	if len(sum.Written)+len(sum.Removed) > 0 {
+		fmt.Fprintln(out, "next: review the change with `git diff -- regions/`, then commit it; Flux applies what is committed.")
+	}
+	return nil
+}
+
+func newCheckCommand() *cobra.Command {
+	o := &renderOptions{}
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "Verify that the committed regions/ tree is what render would write",
+		Long: `check renders the fleet in memory and compares it with regions/ on disk. It
+prints a unified diff for each differing file and lists missing and extra files.
+Exit code 0: current; 1: stale (run coderfleet render and commit); 3: invalid input.`,
+		Example: `  # In CI, fail the build when someone forgot to render
+  coderfleet check`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runCheck(c.Context(), o, c.OutOrStdout())
+		},
+	}
+	o.bind(c, false)
+	return c
+}
+
+func runCheck(ctx context.Context, o *renderOptions, out io.Writer) error {
+	res, err := renderFleet(ctx, o)
+	if err != nil {
+		return err
+	}
+	have, err := treeio.Read(o.outDir())
+	if err != nil {
+		return err
+	}
+	rep := render.Compare(o.outDir(), res.Regions, have, res.Complete)
+	if !rep.Stale() {
+		fmt.Fprintf(out, "%s is current (%d regions)\n", o.outDir(), len(res.Regions))
+		return nil
+	}
+	for _, d := range rep.Changed {
+		fmt.Fprint(out, d.Diff)
+	}
+	for _, p := range rep.Missing {
+		fmt.Fprintf(out, "missing: %s\n", p)
+	}
+	for _, p := range rep.Extra {
+		fmt.Fprintf(out, "extra:   %s\n", p)
+	}
+	fmt.Fprintf(out, "%s is stale: %d changed, %d missing, %d extra file(s); run `coderfleet render` and commit the result\n",
+		o.outDir(), len(rep.Changed), len(rep.Missing), len(rep.Extra))
+	return &exitError{code: exitDiffers}
+}

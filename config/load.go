@@ -1,0 +1,271 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// Repository-relative locations of the configuration.
+const (
+	OverlaysDir = "overlays"
+	FleetFile   = "overlays/fleet.yaml"
+	RegionFile  = "region.yaml"
+	OutputsFile = "outputs.yaml"
+)
+
+// Config is the whole fleet's configuration: the fleet file and every
+// region, each with its effective settings.
+type Config struct {
+	Fleet   Fleet
+	Regions []*RegionConfig // sorted by name
+}
+
+// RegionConfig is one region with the settings that apply to it: the
+// fleet's settings with the region's overrides merged over them and role
+// ARN placeholders expanded.
+type RegionConfig struct {
+	Region   Region
+	Settings Settings
+	// Certificates are the certificate ARNs that `coderfleet sync` wrote
+	// to overlays/<region>/outputs.yaml, by certificate name.
+	Certificates map[string]string
+	// Dir is the region's overlay folder, relative to the repository.
+	Dir string
+
+	pos positions // where region.yaml's keys were written
+}
+
+// at returns an Error placed at the line of key in the region's region.yaml.
+func (r *RegionConfig) at(key, msg, hint string) *Error {
+	e := &Error{File: r.Dir + "/" + RegionFile, Key: key, Msg: msg, Hint: hint}
+	if p, ok := r.pos[key]; ok {
+		e.Line, e.Col = p.Line, p.Col
+	}
+	return e
+}
+
+// Region returns the region called name, or nil.
+func (c *Config) Region(name string) *RegionConfig {
+	for _, r := range c.Regions {
+		if r.Region.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Primary returns the primary region (Load guarantees there is one).
+func (c *Config) Primary() *RegionConfig {
+	for _, r := range c.Regions {
+		if r.Region.Role == RolePrimary {
+			return r
+		}
+	}
+	return nil
+}
+
+// OutputsParser parses overlays/<region>/outputs.yaml into certificate ARNs
+// by name. It is injected so this package does not depend on the AWS
+// desired-state format.
+type OutputsParser func(file string, data []byte) (map[string]string, error)
+
+// LoadOptions tune Load.
+type LoadOptions struct {
+	// ParseOutputs reads outputs.yaml files; when nil they are ignored.
+	ParseOutputs OutputsParser
+}
+
+// Load reads overlays/fleet.yaml and every overlays/<region>/region.yaml of
+// the repository at repo through fsys, and validates them. Every problem is
+// reported at once as an ErrorList whose entries name file, line and key.
+func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, error) {
+	fleetData, err := fsys.ReadFile(filepath.Join(repo, FleetFile))
+	if err != nil {
+		return nil, &Error{File: FleetFile, Msg: "cannot read the fleet file: " + errText(err),
+			Hint: "run coderfleet from the repository root or pass --repo; the fleet file describes fleet-wide settings"}
+	}
+	fleetRoot, err := parseDocument(FleetFile, fleetData)
+	if err != nil {
+		return nil, err
+	}
+	if fleetRoot == nil {
+		return nil, &Error{File: FleetFile, Msg: "file is empty", Hint: "see overlays/README.md for the keys it needs"}
+	}
+	cfg := &Config{}
+	var errs ErrorList
+	fd := newDecoder(FleetFile)
+	cfg.Fleet = Fleet{Settings: DefaultSettings()}
+	fd.decode(fleetRoot, reflectValue(&cfg.Fleet), "")
+	errs = append(errs, fd.errs...)
+	if len(fd.errs) == 0 {
+		errs = append(errs, validateFleet(&cfg.Fleet, fd.pos)...)
+	}
+
+	names, err := regionDirs(fsys, repo)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		rc, rerrs := loadRegion(fsys, repo, name, fleetRoot, opts)
+		errs = append(errs, rerrs...)
+		if rc != nil {
+			cfg.Regions = append(cfg.Regions, rc)
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, validateFleetRegions(cfg)...)
+	}
+	if err := dedupe(errs).errOrNil(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func errText(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.Contains(s, "no such file") {
+		return "no such file"
+	}
+	return s
+}
+
+// regionDirs lists the region folders under overlays/: every directory
+// whose name does not start with "." or "_".
+func regionDirs(fsys filesys.FileSystem, repo string) ([]string, error) {
+	dir := filepath.Join(repo, OverlaysDir)
+	var names []string
+	entries, err := fsys.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing %q: %w", OverlaysDir, err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e, ".") || strings.HasPrefix(e, "_") {
+			continue
+		}
+		if fsys.IsDir(filepath.Join(dir, e)) {
+			names = append(names, e)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node, opts LoadOptions) (*RegionConfig, ErrorList) {
+	dir := path.Join(OverlaysDir, name)
+	file := path.Join(dir, RegionFile)
+	data, err := fsys.ReadFile(filepath.Join(repo, file))
+	if err != nil {
+		return nil, ErrorList{{File: file, Msg: "region folder has no region.yaml",
+			Hint: fmt.Sprintf("create it with `coderfleet region add %s --aws-region <code>`, or remove the folder %q", name, dir)}}
+	}
+	root, err := parseDocument(file, data)
+	if err != nil {
+		return nil, ErrorList{asError(err)}
+	}
+	if root == nil {
+		return nil, ErrorList{{File: file, Msg: "file is empty", Hint: "see overlays/README.md for the keys it needs"}}
+	}
+	rd := newDecoder(file)
+	rc := &RegionConfig{Dir: dir, pos: rd.pos}
+	rd.decode(root, reflectValue(&rc.Region), "")
+	if len(rd.errs) > 0 {
+		return nil, rd.errs
+	}
+	errs := validateRegion(rc, name, file, rd.pos)
+
+	// Effective settings: fleet.yaml with the region's overrides merged in.
+	merged := cloneNode(fleetRoot)
+	md := newDecoder(FleetFile)
+	if ov := rc.Region.Overrides; ov != nil {
+		if ov.Kind != yaml.MappingNode {
+			return nil, append(errs, &Error{File: file, Line: ov.Line, Col: ov.Column, Key: "overrides",
+				Msg: "expected a mapping of fleet settings", Hint: "for example `overrides: {coder: {replicas: 2}}`"})
+		}
+		for i := 0; i+1 < len(ov.Content); i += 2 {
+			if k := ov.Content[i]; identityKeys[k.Value] {
+				errs = append(errs, &Error{File: file, Line: k.Line, Col: k.Column, Key: "overrides." + k.Value,
+					Msg: "cannot be overridden per region", Hint: "it is the fleet's identity; change it in " + FleetFile})
+			}
+		}
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		md.mergeInto(merged, ov, file)
+	}
+	full := Fleet{Settings: DefaultSettings()}
+	md.decode(merged, reflectValue(&full), "")
+	if len(md.errs) > 0 {
+		return nil, append(errs, md.errs...)
+	}
+	rc.Settings = full.Settings
+	expandPlaceholders(rc, &full)
+	errs = append(errs, validateSettings(&rc.Settings, md.pos, FleetFile, "")...)
+
+	if opts.ParseOutputs != nil {
+		outFile := path.Join(dir, OutputsFile)
+		if fsys.Exists(filepath.Join(repo, outFile)) {
+			data, err := fsys.ReadFile(filepath.Join(repo, outFile))
+			if err != nil {
+				return nil, append(errs, &Error{File: outFile, Msg: "cannot read: " + err.Error()})
+			}
+			certs, err := opts.ParseOutputs(outFile, data)
+			if err != nil {
+				return nil, append(errs, asError(err))
+			}
+			rc.Certificates = certs
+		}
+	}
+	return rc, errs
+}
+
+// asError keeps an *Error (or the first of an ErrorList) as it is and wraps
+// anything else.
+func asError(err error) *Error {
+	switch e := err.(type) {
+	case *Error:
+		return e
+	case ErrorList:
+		if len(e) > 0 {
+			return e[0]
+		}
+	}
+	return &Error{Msg: err.Error()}
+}
+
+// expandPlaceholders replaces {account}, {cluster}, {region} and
+// {awsRegion} in every role ARN of the region's settings.
+func expandPlaceholders(rc *RegionConfig, f *Fleet) {
+	r := strings.NewReplacer("{account}", f.AWSAccountID, "{cluster}", rc.Region.ClusterName,
+		"{region}", rc.Region.Name, "{awsRegion}", rc.Region.AWSRegion)
+	s := &rc.Settings
+	for _, p := range []*string{&s.Coder.ServiceAccountRoleARN, &s.LiteLLM.RoleARN, &s.KeySync.RoleARN, &s.KeySync.RotateRoleARN} {
+		*p = r.Replace(*p)
+	}
+	for i := range s.WorkspaceNamespaces {
+		s.WorkspaceNamespaces[i].RoleARN = r.Replace(s.WorkspaceNamespaces[i].RoleARN)
+	}
+	for _, a := range s.Addons {
+		a.RoleARN = r.Replace(a.RoleARN)
+	}
+}
+
+func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+
+func dedupe(errs ErrorList) ErrorList {
+	seen := map[string]bool{}
+	var out ErrorList
+	for _, e := range errs {
+		if k := e.Error(); !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,415 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// AWSRegions are the AWS region codes a region may run in (the commercial
+// and GovCloud partitions), sorted.
+var AWSRegions = []string{
+	"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+	"ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
+	"eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+	"us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
+}
+
+// IsAWSRegion reports whether code is a known AWS region code.
+func IsAWSRegion(code string) bool {
+	i := sort.SearchStrings(AWSRegions, code)
+	return i < len(AWSRegions) && AWSRegions[i] == code
+}
+
+var (
+	dnsLabelRE   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	roleARNRE    = regexp.MustCompile(`^arn:aws(-us-gov|-cn)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	acmARNRE     = regexp.MustCompile(`^arn:aws(-us-gov|-cn)?:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$`)
+	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	imageRepoRE  = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$`)
+	imageTagRE   = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+	kubeVerRE    = regexp.MustCompile(`^1\.[0-9]{2}$`)
+	secretIDRE   = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	semverishRE  = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
+	chartRepoRE  = regexp.MustCompile(`^(https|oci)://[^\s]+$`)
+	fluxDuration = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`)
+)
+
+// IsDNSName reports whether s is a lower-case DNS name of at least two
+// labels (no trailing dot).
+func IsDNSName(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if !dnsLabelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// checker collects validation problems, placing each at the line where its
+// key was written (or at the file when the key took its default).
+type checker struct {
+	pos    positions
+	file   string // file to blame for keys that were not written
+	prefix string // key prefix of the checked value
+	errs   ErrorList
+}
+
+func (c *checker) fail(key, hint, format string, args ...any) {
+	full := join(c.prefix, key)
+	e := &Error{File: c.file, Key: full, Msg: fmt.Sprintf(format, args...), Hint: hint}
+	if p, ok := c.pos[full]; ok {
+		e.File, e.Line, e.Col = p.File, p.Line, p.Col
+	}
+	c.errs = append(c.errs, e)
+}
+
+func (c *checker) oneOf(key, val string, allowed ...string) {
+	for _, a := range allowed {
+		if val == a {
+			return
+		}
+	}
+	c.fail(key, "use one of: "+strings.Join(allowed, ", "), "invalid value %q", val)
+}
+
+func (c *checker) dnsLabel(key, val string) {
+	if !dnsLabelRE.MatchString(val) {
+		c.fail(key, "use lower-case letters, digits and '-', at most 63 characters", "%q is not a valid DNS label", val)
+	}
+}
+
+func (c *checker) roleARN(key, val string, required bool) {
+	if val == "" {
+		if required {
+			c.fail(key, "set the ARN of the IAM role (placeholders {account}, {cluster}, {region}, {awsRegion} are expanded)", "an IAM role ARN is required")
+		}
+		return
+	}
+	if !roleARNRE.MatchString(val) {
+		c.fail(key, "expected arn:aws:iam::<12-digit account>:role/<name>", "%q is not an IAM role ARN", val)
+	}
+}
+
+func (c *checker) certARN(key, val string) {
+	if val != "" && !acmARNRE.MatchString(val) {
+		c.fail(key, "expected arn:aws:acm:<region>:<account>:certificate/<id>, or leave it empty to use the ARN `coderfleet sync` writes", "%q is not an ACM certificate ARN", val)
+	}
+}
+
+func (c *checker) image(key string, img Image) {
+	if !imageRepoRE.MatchString(img.Repository) {
+		c.fail(key+".repository", "for example ghcr.io/coder/coder", "%q is not an image repository", img.Repository)
+	}
+	switch {
+	case img.Tag == "":
+		c.fail(key+".tag", "pin an exact version", "an image tag is required")
+	case img.Tag == "latest":
+		c.fail(key+".tag", "pin an exact version; `latest` changes under you and breaks reproducible renders", "image tag %q is not pinned", img.Tag)
+	case !imageTagRE.MatchString(img.Tag):
+		c.fail(key+".tag", "", "%q is not a valid image tag", img.Tag)
+	}
+}
+
+func (c *checker) resources(key string, r Resources) {
+	for _, q := range []struct{ k, v string }{
+		{"requests.cpu", r.Requests.CPU}, {"requests.memory", r.Requests.Memory},
+		{"limits.cpu", r.Limits.CPU}, {"limits.memory", r.Limits.Memory},
+	} {
+		if _, err := resource.ParseQuantity(q.v); err != nil || q.v == "" {
+			c.fail(key+"."+q.k, "use a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi", "%q is not a valid quantity", q.v)
+		}
+	}
+	for _, pair := range [][2]string{{r.Requests.CPU, r.Limits.CPU}, {r.Requests.Memory, r.Limits.Memory}} {
+		req, err1 := resource.ParseQuantity(pair[0])
+		lim, err2 := resource.ParseQuantity(pair[1])
+		if err1 == nil && err2 == nil && req.Cmp(lim) > 0 {
+			c.fail(key+".requests", "a request cannot exceed its limit", "request %s is above limit %s", pair[0], pair[1])
+		}
+	}
+}
+
+func (c *checker) loadBalancer(key string, lb LoadBalancer) {
+	c.oneOf(key+".targetType", lb.TargetType, "ip", "instance")
+	c.oneOf(key+".scheme", lb.Scheme, "internet-facing", "internal")
+	for i, r := range lb.SourceRanges {
+		if _, err := netip.ParsePrefix(r); err != nil {
+			c.fail(fmt.Sprintf("%s.sourceRanges[%d]", key, i), "use CIDR notation such as 203.0.113.0/24", "%q is not a CIDR", r)
+		}
+	}
+}
+
+func (c *checker) duration(key, val string) (time.Duration, bool) {
+	d, err := time.ParseDuration(val)
+	if err != nil || d <= 0 || !fluxDuration.MatchString(val) {
+		c.fail(key, "use a duration such as 30s, 15m or 12h", "%q is not a positive duration", val)
+		return 0, false
+	}
+	return d, true
+}
+
+func (c *checker) schedule(key, val string) {
+	if _, err := cron.ParseStandard(val); err != nil || strings.HasPrefix(val, "@every") || strings.Contains(val, "TZ=") {
+		c.fail(key, "use a five-field cron expression such as \"*/15 * * * *\"", "%q is not a valid cron schedule", val)
+	}
+}
+
+func validateFleet(f *Fleet, pos positions) ErrorList {
+	c := &checker{pos: pos, file: FleetFile}
+	if f.APIVersion != APIVersion {
+		c.fail("apiVersion", "this coderfleet reads "+APIVersion, "unsupported apiVersion %q", f.APIVersion)
+	}
+	if f.Kind != "Fleet" {
+		c.fail("kind", "fleet.yaml has kind: Fleet", "expected kind Fleet, got %q", f.Kind)
+	}
+	c.dnsLabel("name", f.Name)
+	domainOK := IsDNSName(f.Domain)
+	if !domainOK {
+		c.fail("domain", "a lower-case DNS name such as coder.example.com, without a trailing dot", "%q is not a valid domain name", f.Domain)
+	}
+	if !IsDNSName(f.HostedZone) {
+		c.fail("hostedZone", "the Route53 hosted zone's name, such as example.com, without a trailing dot", "%q is not a valid zone name", f.HostedZone)
+	} else if domainOK && f.Domain != f.HostedZone && !strings.HasSuffix(f.Domain, "."+f.HostedZone) {
+		c.fail("domain", fmt.Sprintf("the domain must be %s or a name under it", f.HostedZone), "%q is outside the hosted zone %q", f.Domain, f.HostedZone)
+	}
+	if !accountRE.MatchString(f.AWSAccountID) {
+		c.fail("awsAccountID", "the 12-digit AWS account id, quoted", "%q is not an AWS account id", f.AWSAccountID)
+	}
+	return c.errs
+}
+
+// validateSettings checks one region's effective settings. Keys are blamed
+// on the file they were written in (fleet.yaml or the region's overrides).
+func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList {
+	c := &checker{pos: pos, file: file, prefix: prefix}
+	if !kubeVerRE.MatchString(s.Kubernetes.Version) {
+		c.fail("kubernetes.version", "a minor version such as \"1.33\", quoted", "%q is not a Kubernetes minor version", s.Kubernetes.Version)
+	}
+	c.dnsLabel("flux.sourceName", s.Flux.SourceName)
+	c.dnsLabel("flux.sourceNamespace", s.Flux.SourceNamespace)
+	c.duration("flux.interval", s.Flux.Interval)
+	c.duration("flux.timeout", s.Flux.Timeout)
+
+	c.image("coder.image", s.Coder.Image)
+	if s.Coder.Replicas < 1 {
+		c.fail("coder.replicas", "coderd needs at least one replica", "replicas must be at least 1, got %d", s.Coder.Replicas)
+	}
+	c.resources("coder.resources", s.Coder.Resources)
+	c.loadBalancer("coder.loadBalancer", s.Coder.LoadBalancer)
+	c.certARN("coder.certificateARN", s.Coder.CertificateARN)
+	c.roleARN("coder.serviceAccountRoleARN", s.Coder.ServiceAccountRoleARN, false)
+	for _, k := range sortedKeys(s.Coder.Env) {
+		if !envNameRE.MatchString(k) {
+			c.fail("coder.env."+k, "environment variable names are letters, digits and '_'", "%q is not a valid environment variable name", k)
+		}
+	}
+
+	if s.Proxy.Replicas < 1 {
+		c.fail("proxy.replicas", "a proxy needs at least one replica", "replicas must be at least 1, got %d", s.Proxy.Replicas)
+	}
+	c.resources("proxy.resources", s.Proxy.Resources)
+	c.loadBalancer("proxy.loadBalancer", s.Proxy.LoadBalancer)
+	c.certARN("proxy.certificateARN", s.Proxy.CertificateARN)
+	c.resources("provisioner.resources", s.Provisioner.Resources)
+
+	seenNS := map[string]int{}
+	for i, ns := range s.WorkspaceNamespaces {
+		key := fmt.Sprintf("workspaceNamespaces[%d]", i)
+		c.dnsLabel(key+".name", ns.Name)
+		if prev, dup := seenNS[ns.Name]; dup {
+			c.fail(key+".name", fmt.Sprintf("it is already workspaceNamespaces[%d]", prev), "duplicate workspace namespace %q", ns.Name)
+		}
+		seenNS[ns.Name] = i
+		if reserved[ns.Name] {
+			c.fail(key+".name", "pick a namespace of its own", "namespace %q is used by another component", ns.Name)
+		}
+		if ns.Organization == "" {
+			c.fail(key+".organization", "the Coder organization whose workspaces run here", "organization is required")
+		}
+		if ns.Replicas < 0 {
+			c.fail(key+".replicas", "", "replicas cannot be negative")
+		}
+		c.roleARN(key+".roleARN", ns.RoleARN, false)
+	}
+
+	if s.LiteLLM.Enabled {
+		c.image("litellm.image", s.LiteLLM.Image)
+		if s.LiteLLM.Replicas < 1 {
+			c.fail("litellm.replicas", "", "replicas must be at least 1, got %d", s.LiteLLM.Replicas)
+		}
+		c.resources("litellm.resources", s.LiteLLM.Resources)
+		c.oneOf("litellm.exposure", s.LiteLLM.Exposure, "public", "internal")
+		c.roleARN("litellm.roleARN", s.LiteLLM.RoleARN, true)
+		c.loadBalancer("litellm.loadBalancer", s.LiteLLM.LoadBalancer)
+		c.certARN("litellm.certificateARN", s.LiteLLM.CertificateARN)
+		if s.LiteLLM.BedrockRegion != "" && !IsAWSRegion(s.LiteLLM.BedrockRegion) {
+			c.fail("litellm.bedrockRegion", "an AWS region code such as us-east-1", "unknown AWS region %q", s.LiteLLM.BedrockRegion)
+		}
+	}
+
+	ks := s.KeySync
+	c.oneOf("keySync.mode", ks.Mode, "externalsecrets", "cronjob")
+	if !secretIDRE.MatchString(ks.SecretID) {
+		c.fail("keySync.secretID", "the Secrets Manager secret name, such as litellm/workspace-key", "%q is not a valid secret name", ks.SecretID)
+	}
+	refresh, ok1 := c.duration("keySync.refreshInterval", ks.RefreshInterval)
+	lifetime, ok2 := c.duration("keySync.keyLifetime", ks.KeyLifetime)
+	if ok1 && ok2 && refresh >= lifetime {
+		c.fail("keySync.refreshInterval", fmt.Sprintf("sync more often than keys expire (keyLifetime is %s); otherwise workspaces hold stale keys between rotations", ks.KeyLifetime),
+			"refresh interval %s is not shorter than the key lifetime %s", ks.RefreshInterval, ks.KeyLifetime)
+	}
+	c.schedule("keySync.rotateSchedule", ks.RotateSchedule)
+	c.schedule("keySync.syncSchedule", ks.SyncSchedule)
+	if _, err := time.LoadLocation(ks.TimeZone); err != nil || ks.TimeZone == "" || ks.TimeZone == "Local" {
+		c.fail("keySync.timeZone", "an IANA time zone such as Etc/UTC or Europe/London", "unknown time zone %q", ks.TimeZone)
+	}
+	c.image("keySync.image", ks.Image)
+	c.resources("keySync.resources", ks.Resources)
+	c.roleARN("keySync.roleARN", ks.RoleARN, len(s.WorkspaceNamespaces) > 0)
+	c.roleARN("keySync.rotateRoleARN", ks.RotateRoleARN, false)
+
+	for _, name := range sortedKeys(s.Addons) {
+		a := s.Addons[name]
+		key := "addons." + name
+		c.dnsLabel(key, name)
+		if !a.Enabled {
+			continue
+		}
+		if a.Chart == "" {
+			c.fail(key+".chart", "the chart's name in its repository", "chart is required")
+		}
+		if !chartRepoRE.MatchString(a.Repository) {
+			c.fail(key+".repository", "an https:// chart repository or an oci:// registry path", "%q is not a chart repository URL", a.Repository)
+		}
+		if !semverishRE.MatchString(a.Version) {
+			c.fail(key+".version", "pin an exact chart version such as 1.13.2; ranges are not allowed", "%q is not an exact version", a.Version)
+		}
+		c.dnsLabel(key+".namespace", a.Namespace)
+		if a.Namespace == "default" {
+			c.fail(key+".namespace", "install add-ons into kube-system or a namespace of their own", "add-ons must not go into namespace default")
+		}
+		c.roleARN(key+".roleARN", a.RoleARN, false)
+	}
+	for i, a := range s.SecretGuard.Allow {
+		if strings.Count(a.Object, "/") < 2 {
+			c.fail(fmt.Sprintf("secretGuard.allow[%d].object", i), "write <component>/<Kind>/<namespace>/<name> or <component>/<Kind>/<name>", "%q does not name an object", a.Object)
+		}
+	}
+	return c.errs
+}
+
+// reserved are namespaces the platform's own components use.
+var reserved = map[string]bool{"coder": true, "coder-proxy": true, "litellm": true, "kube-system": true, "flux-system": true, "default": true}
+
+func validateRegion(rc *RegionConfig, folder, file string, pos positions) ErrorList {
+	c := &checker{pos: pos, file: file}
+	r := &rc.Region
+	if r.APIVersion != APIVersion {
+		c.fail("apiVersion", "this coderfleet reads "+APIVersion, "unsupported apiVersion %q", r.APIVersion)
+	}
+	if r.Kind != "Region" {
+		c.fail("kind", "region.yaml has kind: Region", "expected kind Region, got %q", r.Kind)
+	}
+	if r.Name != folder {
+		c.fail("name", fmt.Sprintf("rename the folder to overlays/%s or set name: %s", r.Name, folder),
+			"name %q differs from its folder %q", r.Name, folder)
+	}
+	if !dnsLabelRE.MatchString(r.Name) {
+		c.fail("name", "region names become DNS labels (<region>.<domain>): lower-case letters, digits and '-'", "%q is not a valid region name", r.Name)
+	}
+	if !IsAWSRegion(r.AWSRegion) {
+		c.fail("awsRegion", nearestRegionHint(r.AWSRegion), "unknown AWS region %q", r.AWSRegion)
+	}
+	c.oneOf("role", r.Role, RolePrimary, RoleProxy)
+	if !dnsLabelRE.MatchString(r.ClusterName) && !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,99}$`).MatchString(r.ClusterName) {
+		c.fail("clusterName", "the EKS cluster's name", "%q is not a valid cluster name", r.ClusterName)
+	}
+	if r.DisplayName == "" {
+		r.DisplayName = r.Name
+	}
+	if r.Icon == "" {
+		r.Icon = "/emojis/1f310.png"
+	}
+	if r.VPCID != "" && !regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`).MatchString(r.VPCID) {
+		c.fail("vpcID", "for example vpc-0123456789abcdef0", "%q is not a VPC id", r.VPCID)
+	}
+	return c.errs
+}
+
+func nearestRegionHint(code string) string {
+	hint := unknownKeyHint(code, AWSRegions)
+	if strings.HasPrefix(hint, "valid keys") {
+		return "use an AWS region code such as us-east-2"
+	}
+	return hint
+}
+
+// validateFleetRegions checks what involves several regions at once.
+func validateFleetRegions(cfg *Config) ErrorList {
+	var errs ErrorList
+	regionFile := func(r *RegionConfig) string { return r.Dir + "/" + RegionFile }
+	if len(cfg.Regions) == 0 {
+		return ErrorList{{File: OverlaysDir, Msg: "the fleet has no regions",
+			Hint: "add a folder overlays/<region>/ with a region.yaml, e.g. `coderfleet region add us-east-2 --aws-region us-east-2 --role primary`"}}
+	}
+	var primaries []*RegionConfig
+	names := map[string]*RegionConfig{}
+	clusters := map[string]*RegionConfig{}
+	for _, r := range cfg.Regions {
+		if r.Region.Role == RolePrimary {
+			primaries = append(primaries, r)
+		}
+		lower := strings.ToLower(r.Region.Name)
+		if prev, ok := names[lower]; ok {
+			errs = append(errs, r.at("name", fmt.Sprintf("duplicate region name %q", r.Region.Name), "it is also the name in "+regionFile(prev)))
+		}
+		names[lower] = r
+		ck := r.Region.AWSRegion + "/" + r.Region.ClusterName
+		if prev, ok := clusters[ck]; ok {
+			errs = append(errs, r.at("clusterName", fmt.Sprintf("cluster %q in %s is also used by region %q", r.Region.ClusterName, r.Region.AWSRegion, prev.Region.Name),
+				"each region deploys to a cluster of its own"))
+		}
+		clusters[ck] = r
+	}
+	switch len(primaries) {
+	case 0:
+		errs = append(errs, &Error{File: OverlaysDir, Key: "role", Msg: "no region has role: primary",
+			Hint: "exactly one region runs coderd, its database and LiteLLM; set role: primary in its region.yaml"})
+	case 1:
+	default:
+		var files []string
+		for _, p := range primaries {
+			files = append(files, regionFile(p))
+		}
+		for _, p := range primaries[1:] {
+			errs = append(errs, p.at("role", "a second region has role: primary ("+strings.Join(files, ", ")+")",
+				"exactly one region is primary; make the others role: proxy"))
+		}
+	}
+	return errs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

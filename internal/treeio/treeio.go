@@ -1,0 +1,250 @@
+package treeio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/coderfleet/coderfleet/render"
+)
+
+// Prefixes of the work folders Write leaves only when it is killed; the
+// next Write removes them (or restores an old folder a crash left aside).
+const (
+	tmpPrefix = ".coderfleet-tmp-"
+	oldPrefix = ".coderfleet-old-"
+)
+
+// Summary says what Write did to each region folder.
+type Summary struct {
+	Written   []string // replaced or created
+	Unchanged []string // already identical, left alone
+	Removed   []string // owned folders of regions that no longer exist
+	Foreign   []string // folders without the marker, left alone
+}
+
+// Writer replaces region folders under Dir.
+type Writer struct {
+	Dir string
+	// afterFile, when set, runs after each file is written (tests use it
+	// to kill the process half-way).
+	afterFile func()
+}
+
+// Read returns every region folder under dir (any sub-folder that does not
+// start with "."), with all its files; a missing dir reads as empty.
+func Read(dir string) (map[string]render.Tree, error) {
+	out := map[string]render.Tree{}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		t, err := readTree(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out[e.Name()] = t
+	}
+	return out, nil
+}
+
+func readTree(root string) (render.Tree, error) {
+	t := render.Tree{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		t[filepath.ToSlash(rel)] = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", root, err)
+	}
+	return t, nil
+}
+
+// Owned reports whether the folder carries coderfleet's ownership marker.
+func Owned(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, render.MarkerFile))
+	return err == nil
+}
+
+// Write replaces the folder of each region in res. When res is complete
+// (every region rendered), owned folders of regions that are gone are
+// removed. Folders without the marker are never touched; one in the way
+// of a rendered region is an error.
+func (w *Writer) Write(res *render.Result) (*Summary, error) {
+	if err := os.MkdirAll(w.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %q: %w", w.Dir, err)
+	}
+	if err := w.recover(); err != nil {
+		return nil, err
+	}
+	sum := &Summary{}
+	regions := make([]string, 0, len(res.Regions))
+	for r := range res.Regions {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	for _, r := range regions {
+		dst := filepath.Join(w.Dir, r)
+		if _, err := os.Stat(dst); err == nil && !Owned(dst) {
+			return sum, fmt.Errorf("%q exists but is not owned by coderfleet (no %s in it): move it away, then render again", dst, render.MarkerFile)
+		}
+		if same, err := equalTree(dst, res.Regions[r]); err != nil {
+			return sum, err
+		} else if same {
+			sum.Unchanged = append(sum.Unchanged, r)
+			continue
+		}
+		if err := w.replace(r, res.Regions[r]); err != nil {
+			return sum, err
+		}
+		sum.Written = append(sum.Written, r)
+	}
+	if !res.Complete {
+		return sum, nil
+	}
+	entries, err := os.ReadDir(w.Dir)
+	if err != nil {
+		return sum, fmt.Errorf("reading %q: %w", w.Dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || strings.HasPrefix(name, ".") || res.Regions[name] != nil {
+			continue
+		}
+		dir := filepath.Join(w.Dir, name)
+		if !Owned(dir) {
+			sum.Foreign = append(sum.Foreign, name)
+			continue
+		}
+		// Rename first so the folder disappears in one step.
+		aside := filepath.Join(w.Dir, oldPrefix+name)
+		if err := os.Rename(dir, aside); err != nil {
+			return sum, fmt.Errorf("removing %q: %w", dir, err)
+		}
+		if err := os.RemoveAll(aside); err != nil {
+			return sum, fmt.Errorf("removing %q: %w", aside, err)
+		}
+		sum.Removed = append(sum.Removed, name)
+	}
+	return sum, nil
+}
+
+// replace writes tree aside and swaps it in for the region's folder.
+func (w *Writer) replace(region string, tree render.Tree) error {
+	tmp, err := os.MkdirTemp(w.Dir, tmpPrefix+region+"-")
+	if err != nil {
+		return fmt.Errorf("creating a work folder in %q: %w", w.Dir, err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	for _, p := range tree.Paths() {
+		full := filepath.Join(tmp, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, tree[p], 0o644); err != nil {
+			return fmt.Errorf("writing %q: %w", full, err)
+		}
+		if w.afterFile != nil {
+			w.afterFile()
+		}
+	}
+	dst := filepath.Join(w.Dir, region)
+	if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(tmp, dst); err != nil {
+			return fmt.Errorf("moving %q into place: %w", dst, err)
+		}
+		return nil
+	}
+	if err := exchange(tmp, dst); err == nil {
+		return nil // tmp now holds the old folder; the deferred RemoveAll drops it
+	}
+	// Two renames where the exchange is not supported; recover() repairs
+	// the window between them after a crash.
+	aside := filepath.Join(w.Dir, oldPrefix+region)
+	if err := os.Rename(dst, aside); err != nil {
+		return fmt.Errorf("moving %q aside: %w", dst, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		_ = os.Rename(aside, dst)
+		return fmt.Errorf("moving %q into place: %w", dst, err)
+	}
+	return os.RemoveAll(aside)
+}
+
+// recover cleans up after a Write that was killed: work folders are
+// dropped, and an old folder moved aside whose replacement never arrived
+// is put back.
+func (w *Writer) recover() error {
+	entries, err := os.ReadDir(w.Dir)
+	if err != nil {
+		return fmt.Errorf("reading %q: %w", w.Dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		full := filepath.Join(w.Dir, name)
+		switch {
+		case strings.HasPrefix(name, tmpPrefix):
+			if err := os.RemoveAll(full); err != nil {
+				return err
+			}
+		case strings.HasPrefix(name, oldPrefix):
+			orig := filepath.Join(w.Dir, strings.TrimPrefix(name, oldPrefix))
+			if _, err := os.Stat(orig); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Rename(full, orig); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := os.RemoveAll(full); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// equalTree reports whether the folder dir holds exactly tree.
+func equalTree(dir string, tree render.Tree) (bool, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	have, err := readTree(dir)
+	if err != nil {
+		return false, err
+	}
+	if len(have) != len(tree) {
+		return false, nil
+	}
+	for p, data := range tree {
+		if !bytes.Equal(have[p], data) {
+			return false, nil
+		}
+	}
+	return true, nil
+}

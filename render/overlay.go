@@ -1,0 +1,255 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	yaml3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/coderfleet/coderfleet/config"
+)
+
+// KustomizationFile is the optional overlay of a region.
+const KustomizationFile = "kustomization.yaml"
+
+// overlayInputs are the files of overlays/<region>/ that belong to
+// coderfleet itself and are never handed to kustomize.
+var overlayInputs = map[string]bool{config.RegionFile: true, config.OutputsFile: true}
+
+// In-memory layout kustomize runs on: the rendered base and a copy of the
+// region's overlay folder, side by side. Nothing else exists there, so an
+// overlay cannot read outside its folder and the base.
+const (
+	memRoot    = "/coderfleet"
+	memBase    = memRoot + "/base"
+	memOverlay = memRoot + "/overlay"
+)
+
+// overlay applies overlays/<region>/kustomization.yaml over objs. It
+// returns objs unchanged when the region has no kustomization.
+func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]any) ([]map[string]any, error) {
+	kfile := path.Join(dir, KustomizationFile)
+	data, err := fs.ReadFile(filepath.Join(repo, filepath.FromSlash(kfile)))
+	if err != nil {
+		if !fs.Exists(filepath.Join(repo, filepath.FromSlash(kfile))) {
+			return objs, nil
+		}
+		return nil, fmt.Errorf("reading %q: %w", kfile, err)
+	}
+	fail := func(value, msg, hint string) error {
+		return &Error{Region: region, File: kfile, Line: lineOf(data, value), Msg: msg, Hint: hint}
+	}
+	var k types.Kustomization
+	if err := yaml.UnmarshalStrict(data, &k); err != nil {
+		return nil, &Error{Region: region, File: kfile, Msg: "invalid kustomization: " + err.Error(),
+			Hint: "see https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/ for its fields"}
+	}
+	if err := checkKustomization(&k, fail); err != nil {
+		return nil, err
+	}
+
+	mem := filesys.MakeFsInMemory()
+	var base bytes.Buffer
+	for _, o := range objs {
+		y, err := yaml.Marshal(o)
+		if err != nil {
+			return nil, fmt.Errorf("region %s: marshalling the base: %w", region, err)
+		}
+		base.WriteString("---\n")
+		base.Write(y)
+	}
+	if err := mem.MkdirAll(memBase); err != nil {
+		return nil, err
+	}
+	if err := mem.WriteFile(memBase+"/objects.yaml", base.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := mem.WriteFile(memBase+"/"+KustomizationFile, []byte("resources:\n- objects.yaml\n")); err != nil {
+		return nil, err
+	}
+	if err := copyOverlay(fs, filepath.Join(repo, filepath.FromSlash(dir)), mem); err != nil {
+		return nil, fmt.Errorf("region %s: copying %q: %w", region, dir, err)
+	}
+	// The rendered base is always the first resource of the overlay.
+	k.Resources = append([]string{"../base"}, k.Resources...)
+	kdata, err := yaml.Marshal(&k)
+	if err != nil {
+		return nil, err
+	}
+	if err := mem.WriteFile(memOverlay+"/"+KustomizationFile, kdata); err != nil {
+		return nil, err
+	}
+
+	opts := krusty.MakeDefaultOptions()
+	rm, err := krusty.MakeKustomizer(opts).Run(mem, memOverlay)
+	if err != nil {
+		msg := strings.ReplaceAll(err.Error(), memOverlay, dir)
+		msg = strings.ReplaceAll(msg, memBase, "<rendered base>")
+		return nil, &Error{Region: region, File: kfile, Msg: "applying the overlay: " + msg,
+			Hint: "patches must target objects the templates render (see regions/" + region + "/) or resources inside the overlay folder"}
+	}
+	out := make([]map[string]any, 0, rm.Size())
+	for _, r := range rm.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, fmt.Errorf("region %s: reading kustomize output: %w", region, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// checkKustomization refuses what would let an overlay reach outside its
+// folder or run code: remote resources, paths escaping the folder, Helm
+// inflation, plugins, and generated Secrets (Secrets never carry values).
+func checkKustomization(k *types.Kustomization, fail func(value, msg, hint string) error) error {
+	refuse := func(field string, present bool, hint string) error {
+		if present {
+			return fail(field+":", field+" is not allowed in a coderfleet overlay", hint)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		field   string
+		present bool
+		hint    string
+	}{
+		{"helmCharts", len(k.HelmCharts) > 0 || k.HelmGlobals != nil || len(k.HelmChartInflationGenerator) > 0, "vendor charts with `coderfleet vendor` and use them from templates"},
+		{"generators", len(k.Generators) > 0, "kustomize plugins run code; write the objects as resources instead"},
+		{"transformers", len(k.Transformers) > 0, "kustomize plugins run code; use patches instead"},
+		{"validators", len(k.Validators) > 0, "kustomize plugins run code"},
+		{"secretGenerator", len(k.SecretGenerator) > 0, "rendered output never carries secret values; create Secrets out of band (see README, Secrets)"},
+		{"bases", len(k.Bases) > 0, "the rendered base is included automatically; list extra files under resources"},
+		{"openapi", len(k.OpenAPI) > 0, "schemas are built in"},
+	} {
+		if err := refuse(c.field, c.present, c.hint); err != nil {
+			return err
+		}
+	}
+	var paths []string
+	paths = append(paths, k.Resources...)
+	paths = append(paths, k.Components...)
+	paths = append(paths, k.Crds...)
+	paths = append(paths, k.Configurations...)
+	for _, p := range k.Patches {
+		if p.Path != "" {
+			paths = append(paths, p.Path)
+		}
+	}
+	for _, p := range k.PatchesJson6902 {
+		if p.Path != "" {
+			paths = append(paths, p.Path)
+		}
+	}
+	for _, p := range k.PatchesStrategicMerge {
+		if s := string(p); !strings.Contains(s, "\n") {
+			paths = append(paths, s)
+		}
+	}
+	for _, g := range k.ConfigMapGenerator {
+		for _, f := range append(append([]string{}, g.FileSources...), g.EnvSources...) {
+			if _, file, ok := strings.Cut(f, "="); ok {
+				f = file
+			}
+			paths = append(paths, f)
+		}
+	}
+	for _, r := range k.Replacements {
+		if r.Path != "" {
+			paths = append(paths, r.Path)
+		}
+	}
+	for _, p := range paths {
+		if isRemote(p) {
+			return fail(p, fmt.Sprintf("remote resource %q is not allowed", p),
+				"an overlay may only use files inside its own folder; copy what you need into it and review it")
+		}
+		clean := path.Clean(p)
+		if path.IsAbs(p) || filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fail(p, fmt.Sprintf("path %q is outside the overlay folder", p),
+				"an overlay may only use files inside its own folder; the rendered base is included automatically")
+		}
+	}
+	return nil
+}
+
+func isRemote(p string) bool {
+	l := strings.ToLower(p)
+	for _, prefix := range []string{"http://", "https://", "git@", "git::", "ssh://", "github.com/", "gitlab.com/", "bitbucket.org/", "file://", "oci://"} {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return strings.Contains(l, "://") || strings.Contains(l, "?ref=")
+}
+
+// copyOverlay copies the overlay folder (minus coderfleet's own files) into
+// the in-memory filesystem.
+func copyOverlay(fs filesys.FileSystem, src string, mem filesys.FileSystem) error {
+	return copyDir(fs, src, mem, memOverlay, true)
+}
+
+func copyDir(fs filesys.FileSystem, src string, mem filesys.FileSystem, dst string, top bool) error {
+	entries, err := fs.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	sort.Strings(entries)
+	if err := mem.MkdirAll(dst); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if top && (overlayInputs[e] || e == KustomizationFile) {
+			continue
+		}
+		s := filepath.Join(src, e)
+		if fs.IsDir(s) {
+			if err := copyDir(fs, s, mem, dst+"/"+e, false); err != nil {
+				return err
+			}
+			continue
+		}
+		data, err := fs.ReadFile(s)
+		if err != nil {
+			return err
+		}
+		if err := mem.WriteFile(dst+"/"+e, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lineOf finds the line of the first scalar in a YAML document equal to
+// value (or a key "field:"), for pointing errors at a line; 0 when absent.
+func lineOf(data []byte, value string) int {
+	var doc yaml3.Node
+	if err := yaml3.Unmarshal(data, &doc); err != nil {
+		return 0
+	}
+	key := strings.TrimSuffix(value, ":")
+	line := 0
+	var walk func(n *yaml3.Node)
+	walk = func(n *yaml3.Node) {
+		if line != 0 || n == nil {
+			return
+		}
+		if n.Kind == yaml3.ScalarNode && (n.Value == value || n.Value == key) {
+			line = n.Line
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	return line
+}

@@ -1,0 +1,280 @@
+package render
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	jsonnet "github.com/google/go-jsonnet"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/config"
+)
+
+// Tree is a rendered region folder: file contents by path relative to
+// regions/<region>/, slash-separated.
+type Tree map[string][]byte
+
+// Paths returns the tree's file paths, sorted.
+func (t Tree) Paths() []string {
+	out := make([]string, 0, len(t))
+	for p := range t {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Options say what to render and how.
+type Options struct {
+	// FS is where the repository is read from.
+	FS filesys.FileSystem
+	// Repo is the repository's root inside FS.
+	Repo string
+	// Regions limits the render to these regions; empty means all.
+	Regions []string
+	// Version is coderfleet's version, recorded in each region's marker.
+	Version string
+	// MaxStack bounds Jsonnet's evaluation depth (0: go-jsonnet's default),
+	// so a template that recurses without end fails instead of hanging.
+	MaxStack int
+	// Parallelism bounds how many regions render at once (0: GOMAXPROCS).
+	Parallelism int
+	// NativeFunctions are extra Jsonnet native functions (e.g. helmTemplate).
+	NativeFunctions []*jsonnet.NativeFunction
+	// ParseOutputs reads overlays/<region>/outputs.yaml (see config).
+	ParseOutputs config.OutputsParser
+	// AWS builds the files of regions/<region>/aws/ from the configuration;
+	// nil renders no AWS desired state.
+	AWS func(cfg *config.Config, r *config.RegionConfig) (map[string][]byte, error)
+}
+
+// Result is a render's output.
+type Result struct {
+	Config *config.Config
+	// Regions holds the tree of each rendered region.
+	Regions map[string]Tree
+	// Complete is true when every region of the fleet was rendered, so
+	// region folders without an overlay may be removed.
+	Complete bool
+}
+
+// Render loads the fleet's configuration and renders the selected regions.
+// Regions render in parallel; the result does not depend on scheduling.
+func Render(ctx context.Context, opts Options) (*Result, error) {
+	cfg, err := config.Load(opts.FS, opts.Repo, config.LoadOptions{ParseOutputs: opts.ParseOutputs})
+	if err != nil {
+		return nil, err
+	}
+	selected := cfg.Regions
+	if len(opts.Regions) > 0 {
+		selected = nil
+		for _, name := range opts.Regions {
+			r := cfg.Region(name)
+			if r == nil {
+				var known []string
+				for _, r := range cfg.Regions {
+					known = append(known, r.Region.Name)
+				}
+				return nil, &Error{Msg: fmt.Sprintf("unknown region %q", name), Hint: "regions of this fleet: " + strings.Join(known, ", ")}
+			}
+			selected = append(selected, r)
+		}
+	}
+	ev := &evaluator{imp: newImporter(opts.FS, opts.Repo), maxStack: opts.MaxStack, natives: opts.NativeFunctions}
+
+	par := opts.Parallelism
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	trees := make([]Tree, len(selected))
+	errs := make([]error, len(selected))
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i, r := range selected {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			trees[i], errs[i] = renderRegion(cfg, r, ev, opts)
+		}()
+	}
+	wg.Wait()
+	res := &Result{Config: cfg, Regions: map[string]Tree{}, Complete: len(opts.Regions) == 0}
+	var all Errors
+	for i, r := range selected {
+		if errs[i] != nil {
+			if e, ok := errs[i].(*Error); ok {
+				all = append(all, e)
+				continue
+			}
+			if l, ok := errs[i].(Errors); ok {
+				all = append(all, l...)
+				continue
+			}
+			return nil, errs[i]
+		}
+		res.Regions[r.Region.Name] = trees[i]
+	}
+	if len(all) > 0 {
+		return nil, all
+	}
+	return res, nil
+}
+
+// TemplateInput is the top-level argument `config` of templates/main.jsonnet.
+type TemplateInput struct {
+	Version  string          `json:"version"`
+	Fleet    FleetInfo       `json:"fleet"`
+	Region   RegionInfo      `json:"region"`
+	Primary  RegionInfo      `json:"primary"`
+	Regions  []RegionInfo    `json:"regions"`
+	Settings config.Settings `json:"settings"`
+}
+
+// FleetInfo is the fleet's identity as templates see it.
+type FleetInfo struct {
+	Name         string `json:"name"`
+	Domain       string `json:"domain"`
+	HostedZone   string `json:"hostedZone"`
+	AWSAccountID string `json:"awsAccountID"`
+}
+
+// RegionInfo is a region as templates see it.
+type RegionInfo struct {
+	Name         string            `json:"name"`
+	AWSRegion    string            `json:"awsRegion"`
+	Role         string            `json:"role"`
+	ClusterName  string            `json:"clusterName"`
+	DisplayName  string            `json:"displayName"`
+	Icon         string            `json:"icon"`
+	VPCID        string            `json:"vpcID"`
+	Certificates map[string]string `json:"certificates"`
+}
+
+func regionInfo(r *config.RegionConfig) RegionInfo {
+	certs := r.Certificates
+	if certs == nil {
+		certs = map[string]string{}
+	}
+	return RegionInfo{Name: r.Region.Name, AWSRegion: r.Region.AWSRegion, Role: r.Region.Role, ClusterName: r.Region.ClusterName,
+		DisplayName: r.Region.DisplayName, Icon: r.Region.Icon, VPCID: r.Region.VPCID, Certificates: certs}
+}
+
+// templateInput builds the JSON handed to the templates for region r.
+func templateInput(cfg *config.Config, r *config.RegionConfig, version string) ([]byte, error) {
+	in := TemplateInput{
+		Version:  version,
+		Fleet:    FleetInfo{Name: cfg.Fleet.Name, Domain: cfg.Fleet.Domain, HostedZone: cfg.Fleet.HostedZone, AWSAccountID: cfg.Fleet.AWSAccountID},
+		Region:   regionInfo(r),
+		Primary:  regionInfo(cfg.Primary()),
+		Settings: r.Settings,
+	}
+	for _, o := range cfg.Regions {
+		in.Regions = append(in.Regions, regionInfo(o))
+	}
+	fillEmpty(reflect.ValueOf(&in))
+	return json.Marshal(in)
+}
+
+func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options) (Tree, error) {
+	name := r.Region.Name
+	input, err := templateInput(cfg, r, opts.Version)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: building template input: %w", name, err)
+	}
+	out, err := ev.evaluate(name, input)
+	if err != nil {
+		return nil, err
+	}
+	var objs []map[string]any
+	for _, comp := range sortedKeys(out.Components) {
+		if !componentRE.MatchString(comp) || comp == AWSDir || comp == ReviewDir {
+			return nil, &Error{Region: name, File: EntryPoint, Component: comp, Msg: fmt.Sprintf("invalid component name %q", comp),
+				Hint: "component names are lower-case DNS labels and not \"aws\" or \"review\""}
+		}
+		for _, m := range out.Components[comp] {
+			if err := checkShape(name, comp, m); err != nil {
+				return nil, err
+			}
+			tagComponent(m, comp)
+			objs = append(objs, m)
+		}
+	}
+	objs, err = overlay(opts.FS, opts.Repo, name, r.Dir, objs)
+	if err != nil {
+		return nil, err
+	}
+	byComp := map[string][]map[string]any{}
+	for _, m := range objs {
+		comp := str(m, "metadata", "annotations", AnnotationComponent)
+		if comp == "" {
+			return nil, &Error{Region: name, File: r.Dir + "/" + KustomizationFile, Object: ref(m),
+				Msg:  "object added by the overlay has no component",
+				Hint: fmt.Sprintf("add the annotation %s: <component> (e.g. coder) so it is written to that component's folder", AnnotationComponent)}
+		}
+		if _, ok := out.Components[comp]; !ok {
+			return nil, &Error{Region: name, Object: ref(m), Msg: fmt.Sprintf("annotation %s names unknown component %q", AnnotationComponent, comp),
+				Hint: "use one of: " + strings.Join(sortedKeys(out.Components), ", ")}
+		}
+		addProvenance(m, name)
+		byComp[comp] = append(byComp[comp], m)
+	}
+	tree := Tree{}
+	for _, comp := range sortedKeys(byComp) {
+		sortObjects(byComp[comp])
+		if err := componentFiles(name, comp, byComp[comp], tree); err != nil {
+			return nil, err
+		}
+	}
+	for _, file := range sortedKeys(out.Review) {
+		if !componentRE.MatchString(strings.TrimSuffix(file, ".yaml")) || !strings.HasSuffix(file, ".yaml") {
+			return nil, &Error{Region: name, File: EntryPoint, Msg: fmt.Sprintf("invalid review file name %q", file), Hint: "use <name>.yaml with a lower-case DNS label as name"}
+		}
+		for _, m := range out.Review[file] {
+			addProvenance(m, name)
+		}
+		sortObjects(out.Review[file])
+		data, err := multiDoc(out.Review[file])
+		if err != nil {
+			return nil, &Error{Region: name, Msg: "serialising review file " + file + ": " + err.Error()}
+		}
+		tree[ReviewDir+"/"+file] = data
+	}
+	if opts.AWS != nil {
+		files, err := opts.AWS(cfg, r)
+		if err != nil {
+			return nil, &Error{Region: name, Msg: "building the AWS desired state: " + err.Error()}
+		}
+		for f, data := range files {
+			tree[AWSDir+"/"+f] = data
+		}
+	}
+	tree[MarkerFile] = marker(name, opts.Version)
+	return tree, nil
+}
+
+// marker is the ownership record of a region folder.
+func marker(region, version string) []byte {
+	return []byte(fmt.Sprintf("# This folder is owned by coderfleet: `coderfleet render` replaces it whole.\n# Edit overlays/ or templates/ instead.\ngenerator: coderfleet\nregion: %s\nversion: %s\n", region, version))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,147 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	jsonnet "github.com/google/go-jsonnet"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// TemplatesDir is where the Jsonnet templates live, relative to the
+// repository; imports never resolve outside it.
+const TemplatesDir = "templates"
+
+// EntryPoint is the template evaluated for every region.
+const EntryPoint = TemplatesDir + "/main.jsonnet"
+
+// importer resolves Jsonnet imports inside templates/ only. Files are read
+// once and shared by every VM (and goroutine) of a render.
+type importer struct {
+	fs   filesys.FileSystem
+	repo string
+
+	mu    sync.Mutex
+	files map[string]*importedFile // by repository-relative path
+}
+
+type importedFile struct {
+	contents jsonnet.Contents
+	data     []byte
+	err      error
+}
+
+func newImporter(fs filesys.FileSystem, repo string) *importer {
+	return &importer{fs: fs, repo: repo, files: map[string]*importedFile{}}
+}
+
+// resolve turns an import into a repository-relative path under templates/.
+func resolve(importedFrom, importedPath string) (string, error) {
+	if path.IsAbs(importedPath) || filepath.IsAbs(importedPath) {
+		return "", fmt.Errorf("import of absolute path %q is not allowed: templates import only files inside %s/", importedPath, TemplatesDir)
+	}
+	dir := TemplatesDir
+	if importedFrom != "" {
+		dir = path.Dir(importedFrom)
+	}
+	p := path.Clean(path.Join(dir, importedPath))
+	if p != TemplatesDir && !strings.HasPrefix(p, TemplatesDir+"/") {
+		return "", fmt.Errorf("import %q escapes %s/ (resolves to %q): templates import only files inside %s/", importedPath, TemplatesDir, p, TemplatesDir)
+	}
+	return p, nil
+}
+
+// Import implements jsonnet.Importer.
+func (im *importer) Import(importedFrom, importedPath string) (jsonnet.Contents, string, error) {
+	p, err := resolve(importedFrom, importedPath)
+	if err != nil {
+		return jsonnet.Contents{}, "", err
+	}
+	f := im.read(p)
+	return f.contents, p, f.err
+}
+
+func (im *importer) read(p string) *importedFile {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if f, ok := im.files[p]; ok {
+		return f
+	}
+	f := &importedFile{}
+	data, err := im.fs.ReadFile(filepath.Join(im.repo, filepath.FromSlash(p)))
+	if err != nil {
+		f.err = fmt.Errorf("cannot read %q", p)
+	} else {
+		f.data = data
+		f.contents = jsonnet.MakeContentsRaw(data)
+	}
+	im.files[p] = f
+	return f
+}
+
+// Output is what templates/main.jsonnet returns for one region.
+type Output struct {
+	// Components maps a component name to its objects.
+	Components map[string][]map[string]any `json:"components"`
+	// Review maps a file name to objects written to
+	// regions/<region>/review/<file> for reviewers only (Flux never reads
+	// that folder).
+	Review map[string][]map[string]any `json:"review"`
+}
+
+// evaluator evaluates the entry point for one region at a time.
+type evaluator struct {
+	imp      *importer
+	maxStack int
+	natives  []*jsonnet.NativeFunction
+}
+
+func (ev *evaluator) evaluate(region string, input []byte) (*Output, error) {
+	vm := jsonnet.MakeVM()
+	vm.Importer(ev.imp)
+	if ev.maxStack > 0 {
+		vm.MaxStack = ev.maxStack
+	}
+	for _, f := range ev.natives {
+		vm.NativeFunction(f)
+	}
+	vm.TLACode("config", string(input))
+	vm.StringOutput = false
+	contents, foundAt, err := ev.imp.Import("", "main.jsonnet")
+	if err != nil {
+		return nil, &Error{Region: region, File: EntryPoint, Msg: err.Error(), Hint: "every fleet needs templates/main.jsonnet"}
+	}
+	out, err := vm.EvaluateAnonymousSnippet(foundAt, contents.String())
+	if err != nil {
+		return nil, jsonnetError(region, err)
+	}
+	var o Output
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&o); err != nil {
+		return nil, &Error{Region: region, File: EntryPoint, Msg: "the template's result has the wrong shape: " + err.Error(),
+			Hint: "main.jsonnet must return {components: {<name>: [objects]}, review?: {<file>: [objects]}}"}
+	}
+	return &o, nil
+}
+
+var jsonnetLocRE = regexp.MustCompile(`(templates/[^\s:]+):(\d+):\d+`)
+
+// jsonnetError turns a go-jsonnet error into an Error naming the file and
+// line of the innermost frame inside templates/.
+func jsonnetError(region string, err error) error {
+	msg := strings.TrimSpace(err.Error())
+	e := &Error{Region: region, Msg: "template evaluation failed: " + msg}
+	if m := jsonnetLocRE.FindStringSubmatch(msg); m != nil {
+		e.File = m[1]
+		e.Line, _ = strconv.Atoi(m[2])
+	}
+	return e
+}

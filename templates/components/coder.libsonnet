@@ -1,0 +1,97 @@
+// coderd, the Coder control plane, in the primary region (domain-spec A1).
+// Database, OIDC and OAuth settings come only from Secrets created out of
+// band; this template references them by name and key.
+local k = import '../lib/k.libsonnet';
+
+function(config) {
+  local s = config.settings.coder,
+  local domain = config.fleet.domain,
+  local ns = 'coder',
+  local selector = { 'app.kubernetes.io/name': 'coder', 'app.kubernetes.io/instance': 'coder' },
+  local labels = k.labels('coder', 'coderd') + selector,
+  local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'coder', ''),
+
+  local env = {
+    CODER_HTTP_ADDRESS: '0.0.0.0:8080',
+    CODER_ACCESS_URL: 'https://' + domain,
+    CODER_WILDCARD_ACCESS_URL: '*.' + domain,
+    CODER_REDIRECT_TO_ACCESS_URL: 'false',
+    CODER_TLS_ENABLE: 'false',
+    CODER_SECURE_AUTH_COOKIE: 'true',
+    CODER_PROVISIONER_DAEMONS: '0',
+    CODER_PG_AUTH: 'password',
+    CODER_PG_CONNECTION_URL: k.secretRef('postgres', 'url'),
+    KUBE_POD_IP: { field: 'status.podIP' },
+    CODER_DERP_SERVER_RELAY_URL: 'http://$(KUBE_POD_IP):8080',
+  } + (if s.prometheus then {
+         CODER_PROMETHEUS_ENABLE: 'true',
+         CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
+         CODER_PROMETHEUS_COLLECT_AGENT_STATS: 'true',
+         CODER_PROMETHEUS_COLLECT_DB_METRICS: 'true',
+       } else {})
+       + (if s.oidc.enabled then {
+            CODER_OIDC_ISSUER_URL: k.secretRef('oidc', 'issuer-url'),
+            CODER_OIDC_CLIENT_ID: k.secretRef('oidc', 'client-id'),
+            CODER_OIDC_CLIENT_SECRET: k.secretRef('oidc', 'client-secret'),
+            CODER_OIDC_SIGN_IN_TEXT: s.oidc.signInText,
+          } + (if std.length(s.oidc.emailDomains) > 0 then { CODER_OIDC_EMAIL_DOMAIN: std.join(',', s.oidc.emailDomains) } else {})
+          else {})
+       + (if s.githubOAuth.enabled then {
+            CODER_OAUTH2_GITHUB_CLIENT_ID: k.secretRef('oauth', 'client-id'),
+            CODER_OAUTH2_GITHUB_CLIENT_SECRET: k.secretRef('oauth', 'client-secret'),
+            CODER_OAUTH2_GITHUB_ALLOW_SIGNUPS: 'true',
+          } else {})
+       + (if s.githubExternalAuth.enabled then {
+            CODER_EXTERNAL_AUTH_0_ID: 'primary-github',
+            CODER_EXTERNAL_AUTH_0_TYPE: 'github',
+            CODER_EXTERNAL_AUTH_0_CLIENT_ID: k.secretRef('github-external-auth', 'client-id'),
+            CODER_EXTERNAL_AUTH_0_CLIENT_SECRET: k.secretRef('github-external-auth', 'client-secret'),
+          } else {})
+       + s.env,
+
+  objects: [
+    k.serviceAccount(ns, 'coder', s.serviceAccountRoleARN),
+    k.role(ns, 'coder-workspace-perms', [
+      { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+      { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+    ]),
+    k.roleBinding(ns, 'coder', 'coder-workspace-perms', 'coder'),
+    k.nlbService(ns, 'coder', selector, s.loadBalancer, certArn, labels),
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'coder', namespace: ns, labels: labels },
+      spec: {
+        replicas: s.replicas,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels: labels,
+            annotations: if s.prometheus then { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '2112' } else {},
+          },
+          spec: k.dedicated('coder-server') {
+            serviceAccountName: 'coder',
+            securityContext: k.podSecurity(1000),
+            terminationGracePeriodSeconds: 60,
+            topologySpreadConstraints: k.spreadOverHosts(selector),
+            containers: [{
+              name: 'coder',
+              image: k.image(s.image),
+              imagePullPolicy: 'IfNotPresent',
+              command: ['/opt/coder'],
+              args: ['server'],
+              env: k.env(env),
+              ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]
+                     + (if s.prometheus then [{ name: 'prometheus-http', containerPort: 2112, protocol: 'TCP' }] else []),
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' }, initialDelaySeconds: 5, periodSeconds: 10 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' }, initialDelaySeconds: 30, periodSeconds: 15, failureThreshold: 5 },
+              resources: k.resources(s.resources),
+              securityContext: k.containerSecurity,
+            }],
+          },
+        },
+      },
+    },
+  ],
+}

@@ -1,0 +1,79 @@
+// A Coder workspace proxy, in every region but the primary (domain-spec A2).
+// It serves <region>.<domain> and *.<region>.<domain> and authenticates to
+// coderd with the token in Secret coder-proxy (key proxy.key), made when
+// the proxy is registered (see README, "Before Flux applies").
+local k = import '../lib/k.libsonnet';
+
+function(config) {
+  local coder = config.settings.coder,
+  local s = config.settings.proxy,
+  local domain = config.fleet.domain,
+  local regionDomain = config.region.name + '.' + domain,
+  local ns = 'coder-proxy',
+  local selector = { 'app.kubernetes.io/name': 'coder-proxy', 'app.kubernetes.io/instance': 'coder-proxy' },
+  local labels = k.labels('coder-proxy', 'workspace-proxy') + selector,
+  local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'proxy', ''),
+
+  local env = {
+    CODER_HTTP_ADDRESS: '0.0.0.0:8080',
+    CODER_PRIMARY_ACCESS_URL: 'https://' + domain,
+    CODER_ACCESS_URL: 'https://' + regionDomain,
+    CODER_WILDCARD_ACCESS_URL: '*.' + regionDomain,
+    CODER_REDIRECT_TO_ACCESS_URL: 'false',
+    CODER_TLS_ENABLE: 'false',
+    CODER_SECURE_AUTH_COOKIE: 'true',
+    CODER_PROXY_SESSION_TOKEN: k.secretRef('coder-proxy', 'proxy.key'),
+    KUBE_POD_IP: { field: 'status.podIP' },
+    CODER_DERP_SERVER_RELAY_URL: 'http://$(KUBE_POD_IP):8080',
+  } + (if coder.prometheus then {
+         CODER_PROMETHEUS_ENABLE: 'true',
+         CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
+       } else {}),
+
+  objects: [
+    k.serviceAccount(ns, 'coder-proxy'),
+    k.nlbService(ns, 'coder-proxy', selector, s.loadBalancer, certArn, labels),
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'coder-proxy',
+        namespace: ns,
+        labels: labels,
+        annotations: {
+          'coderfleet.io/proxy-name': config.region.name,
+          'coderfleet.io/proxy-display-name': config.region.displayName,
+          'coderfleet.io/proxy-icon': config.region.icon,
+        },
+      },
+      spec: {
+        replicas: s.replicas,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels: labels },
+          spec: k.dedicated('coder-proxy') {
+            serviceAccountName: 'coder-proxy',
+            automountServiceAccountToken: false,
+            securityContext: k.podSecurity(1000),
+            terminationGracePeriodSeconds: 60,
+            topologySpreadConstraints: k.spreadOverHosts(selector),
+            containers: [{
+              name: 'coder-proxy',
+              image: k.image(coder.image),
+              imagePullPolicy: 'IfNotPresent',
+              command: ['/opt/coder'],
+              args: ['wsproxy', 'server'],
+              env: k.env(env),
+              ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]
+                     + (if coder.prometheus then [{ name: 'prometheus-http', containerPort: 2112, protocol: 'TCP' }] else []),
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' }, initialDelaySeconds: 5, periodSeconds: 10 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: 'HTTP' }, initialDelaySeconds: 30, periodSeconds: 15, failureThreshold: 5 },
+              resources: k.resources(s.resources),
+              securityContext: k.containerSecurity,
+            }],
+          },
+        },
+      },
+    },
+  ],
+}
