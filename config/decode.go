@@ -69,8 +69,10 @@ func parseDocument(file string, data []byte) (*yaml.Node, error) {
 	root := doc.Content[0]
 	var bad *yaml.Node
 	walk(root, func(n *yaml.Node) bool {
-		if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		if bad == nil && (n.Kind == yaml.AliasNode || n.Anchor != "") {
 			bad = n
+		}
+		if bad != nil {
 			return false
 		}
 		return true
@@ -169,7 +171,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			item := fmt.Sprintf("%s[%d]", path, i)
+			d.pos[item] = Pos{File: d.fileOf(c), Line: c.Line, Col: c.Column}
+			d.decode(c, s.Index(i), item)
 		}
 		v.Set(s)
 	case reflect.Map:

@@ -112,8 +112,9 @@ func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, erro
 	if err != nil {
 		return nil, err
 	}
+	fleetOK := len(errs) == 0
 	for _, name := range names {
-		rc, rerrs := loadRegion(fsys, repo, name, fleetRoot, opts)
+		rc, rerrs := loadRegion(fsys, repo, name, fleetRoot, fleetOK, opts)
 		errs = append(errs, rerrs...)
 		if rc != nil {
 			cfg.Regions = append(cfg.Regions, rc)
@@ -157,7 +158,10 @@ func regionDirs(fsys filesys.FileSystem, repo string) ([]string, error) {
 	return names, nil
 }
 
-func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node, opts LoadOptions) (*RegionConfig, ErrorList) {
+// loadRegion reads one region; its effective settings are validated only
+// when the fleet file itself is valid (otherwise every region would repeat
+// the fleet file's problems).
+func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node, fleetOK bool, opts LoadOptions) (*RegionConfig, ErrorList) {
 	dir := path.Join(OverlaysDir, name)
 	file := path.Join(dir, RegionFile)
 	data, err := fsys.ReadFile(filepath.Join(repo, file))
@@ -206,7 +210,9 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 	}
 	rc.Settings = full.Settings
 	expandPlaceholders(rc, &full)
-	errs = append(errs, validateSettings(&rc.Settings, md.pos, FleetFile, "")...)
+	if fleetOK {
+		errs = append(errs, validateSettings(&rc.Settings, md.pos, FleetFile, "")...)
+	}
 
 	if opts.ParseOutputs != nil {
 		outFile := path.Join(dir, OutputsFile)

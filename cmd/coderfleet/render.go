@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/coderfleet/coderfleet/internal/fleet"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/internal/version"
 	"github.com/coderfleet/coderfleet/render"
@@ -53,6 +54,9 @@ func renderLibraryOptions(repo string, regions []string) render.Options {
 		Repo:    repo,
 		Regions: regions,
 		Version: version.Version,
+		// Outputs and AWS desired state go through the awsstate format.
+		ParseOutputs: fleet.ParseOutputs,
+		AWS:          fleet.AWSFiles,
 	}
 }
 

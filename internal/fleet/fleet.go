@@ -1,0 +1,46 @@
+// Package fleet wires the renderer to the AWS desired-state format: it is
+// the one place that says how a region's configuration becomes
+// regions/<region>/aws/ and how outputs.yaml is read back.
+package fleet
+
+import (
+	"errors"
+
+	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/config"
+)
+
+// ParseOutputs reads overlays/<region>/outputs.yaml for config.Load.
+func ParseOutputs(file string, data []byte) (map[string]string, error) {
+	o, err := awsstate.ParseOutputs(file, data)
+	if err != nil {
+		var pe *awsstate.ParseError
+		if errors.As(err, &pe) {
+			return nil, &config.Error{File: file, Line: pe.Line, Key: pe.Key, Msg: pe.Msg,
+				Hint: "this file is written by `coderfleet sync apply`; delete it and run sync again if it was edited by hand"}
+		}
+		return nil, &config.Error{File: file, Msg: err.Error()}
+	}
+	return o.Certificates, nil
+}
+
+// AWSFiles builds the AWS desired state of region r.
+func AWSFiles(cfg *config.Config, r *config.RegionConfig) (map[string][]byte, error) {
+	coderService := "coder/coder"
+	if r.Region.Role == config.RoleProxy {
+		coderService = "coder-proxy/coder-proxy"
+	}
+	lite := r.Settings.LiteLLM
+	return awsstate.Build(awsstate.BuildInput{
+		FleetName:      cfg.Fleet.Name,
+		Domain:         cfg.Fleet.Domain,
+		HostedZone:     cfg.Fleet.HostedZone,
+		Region:         r.Region.Name,
+		AWSRegion:      r.Region.AWSRegion,
+		Role:           r.Region.Role,
+		ClusterName:    r.Region.ClusterName,
+		CoderService:   coderService,
+		LiteLLMExposed: r.Region.Role == config.RolePrimary && lite.Enabled && lite.Exposure == "public",
+		LiteLLMService: "litellm/litellm",
+	})
+}
