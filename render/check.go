@@ -69,8 +69,8 @@ func unifiedDiff(name string, from, to []byte) string {
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A:        difflib.SplitLines(string(from)),
 		B:        difflib.SplitLines(string(to)),
-		FromFile: "committed/" + name,
-		ToFile:   "rendered/" + name,
+		FromFile: name + " (committed)",
+		ToFile:   name + " (rendered)",
 		Context:  3,
 	})
 	if err != nil {

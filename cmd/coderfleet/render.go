@@ -31,6 +31,15 @@ func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
 	}
 }
 
+// displayDir is the output folder as reports show it: relative to the
+// repository when it is the default.
+func (o *renderOptions) displayDir() string {
+	if o.out != "" {
+		return o.out
+	}
+	return "regions"
+}
+
 func (o *renderOptions) outDir() string {
 	if o.out != "" {
 		return o.out
@@ -140,9 +149,9 @@ func runCheck(ctx context.Context, o *renderOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := render.Compare(o.outDir(), res.Regions, have, res.Complete)
+	rep := render.Compare(o.displayDir(), res.Regions, have, res.Complete)
 	if !rep.Stale() {
-		fmt.Fprintf(out, "%s is current (%d regions)\n", o.outDir(), len(res.Regions))
+		fmt.Fprintf(out, "%s is current (%d regions)\n", o.displayDir(), len(res.Regions))
 		return nil
 	}
 	for _, d := range rep.Changed {
@@ -155,6 +164,6 @@ func runCheck(ctx context.Context, o *renderOptions, out io.Writer) error {
 		fmt.Fprintf(out, "extra:   %s\n", p)
 	}
 	fmt.Fprintf(out, "%s is stale: %d changed, %d missing, %d extra file(s); run `coderfleet render` and commit the result\n",
-		o.outDir(), len(rep.Changed), len(rep.Missing), len(rep.Extra))
+		o.displayDir(), len(rep.Changed), len(rep.Missing), len(rep.Extra))
 	return &exitError{code: exitDiffers}
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/spf13/cobra"
+
+	fleetsync "github.com/coderfleet/coderfleet/sync"
+)
+
+// syncOptions are the flags of coderfleet sync plan|apply.
+type syncOptions struct {
+	repo             string
+	regions          []string
+	prune            bool
+	output           string
+	detailedExitCode bool
+}
+
+func newSyncCommand() *cobra.Command {
+	o := &syncOptions{}
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Plan and apply the AWS pieces (ACM certificates, Route53 health checks and records)",
+		Long: `sync applies regions/<region>/aws/*.yaml, exactly as committed, to ACM and Route53
+through the standard AWS configuration chain (profiles, environment variables,
+AWS_ENDPOINT_URL). It changes only what it owns: certificates and health checks
+tagged by coderfleet and records with a coderfleet ownership TXT record. Owned
+objects that left the desired state are deleted only with --prune.
+
+After apply, the ARNs of the issued certificates are in overlays/<region>/outputs.yaml:
+run coderfleet render and commit, so the Services use them.`,
+	}
+	flags := func(c *cobra.Command) {
+		c.Flags().StringVar(&o.repo, "repo", ".", "repository root holding regions/ and overlays/")
+		c.Flags().StringArrayVar(&o.regions, "region", nil, "region folder to sync (repeatable; default: every region)")
+		c.Flags().BoolVar(&o.prune, "prune", false, "delete owned objects that are no longer in the desired state")
+		c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	}
+	plan := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what sync apply would create, change and delete",
+		Example: `  coderfleet sync plan
+  coderfleet sync plan --region us-west-2 -o json
+  coderfleet sync plan --detailed-exitcode   # exit 2 when changes are pending, 0 when none`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runSyncPlan(c.Context(), o, c.OutOrStdout())
+		},
+	}
+	flags(plan)
+	plan.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 when changes are pending (or records wait or conflict), 0 when none")
+	apply := &cobra.Command{
+		Use:   "apply",
+		Short: "Create, change and (with --prune) delete the AWS pieces to match regions/*/aws",
+		Example: `  coderfleet sync apply
+  coderfleet sync apply --region eu-west-2
+  coderfleet sync apply --prune`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runSyncApply(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	flags(apply)
+	cmd.AddCommand(plan, apply)
+	return cmd
+}
+
+func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, error) {
+	if o.output != fleetsync.FormatText && o.output != fleetsync.FormatJSON {
+		return fleetsync.Options{}, &usageError{err: fmt.Errorf("unknown --output %q: use text or json", o.output)}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fleetsync.Options{}, &exitError{code: exitRuntime, err: fmt.Errorf("loading AWS configuration: %w", err)}
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1" // Route53 is global; ACM and ELB get their region per call
+	}
+	root := o.repo
+	return fleetsync.Options{
+		Repo:    os.DirFS(root),
+		Regions: o.regions,
+		Prune:   o.prune,
+		Clients: fleetsync.NewClients(cfg),
+		WriteFile: func(p string, data []byte) error {
+			return writeFileAtomic(filepath.Join(root, filepath.FromSlash(p)), data)
+		},
+	}, nil
+}
+
+func runSyncPlan(ctx context.Context, o *syncOptions, stdout io.Writer) error {
+	opts, err := syncLibOptions(ctx, o)
+	if err != nil {
+		return err
+	}
+	p, err := fleetsync.PlanChanges(ctx, opts)
+	if err != nil {
+		return syncExit(err)
+	}
+	if err := fleetsync.WritePlan(stdout, p, o.output); err != nil {
+		return &exitError{code: exitRuntime, err: err}
+	}
+	if o.detailedExitCode && !p.Converged() {
+		return &exitError{code: exitChanges}
+	}
+	return nil
+}
+
+func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) error {
+	opts, err := syncLibOptions(ctx, o)
+	if err != nil {
+		return err
+	}
+	opts.Progress = stderr
+	if o.output == fleetsync.FormatText {
+		opts.OnPlan = func(p *fleetsync.Plan) {
+			_ = fleetsync.WritePlan(stdout, p, fleetsync.FormatText)
+			fmt.Fprintln(stdout)
+		}
+	}
+	res, err := fleetsync.Apply(ctx, opts)
+	if res != nil {
+		if werr := fleetsync.WriteResult(stdout, res, o.output); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return syncExit(err)
+	}
+	return nil
+}
+
+// syncExit maps sync errors to exit codes: a file to fix is 3, anything else 4.
+func syncExit(err error) error {
+	var in *fleetsync.InputError
+	if errors.As(err, &in) {
+		return &exitError{code: exitInput, err: err}
+	}
+	return &exitError{code: exitRuntime, err: err}
+}
+
+// writeFileAtomic writes data next to path and renames it into place.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
