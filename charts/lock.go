@@ -117,6 +117,10 @@ func loadLock(fsys filesys.FileSystem, templatesDir string) (*Lock, error) {
 	return ParseLock(p, data)
 }
 
+// linkedHelmVersion is the helm.sh/helm/v3 version in go.mod, for binaries
+// without module information (test binaries); a test keeps it equal to go.mod.
+const linkedHelmVersion = "v3.22.0"
+
 // HelmVersion returns the version of the helm.sh/helm/v3 module linked into
 // this program, as recorded in charts.lock.
 func HelmVersion() string {
@@ -130,7 +134,7 @@ func HelmVersion() string {
 			}
 		}
 	}
-	return "unknown"
+	return linkedHelmVersion
 }
 
 // ChartDir returns the folder a chart version is vendored into.
