@@ -1,0 +1,440 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/coderfleet/coderfleet/awsstate"
+)
+
+// Result is what Apply did.
+type Result struct {
+	// Plan is the plan computed before anything was changed.
+	Plan *Plan `json:"plan"`
+	// Applied lists the changes made, in order.
+	Applied []Change `json:"applied"`
+	// Final is the plan computed after applying: what is still waiting,
+	// conflicting or kept.
+	Final *Plan `json:"final"`
+	// Outputs lists the outputs files written.
+	Outputs []string `json:"outputs"`
+	// Retries counts retried AWS calls.
+	Retries int `json:"retries"`
+}
+
+// ConflictError reports desired records that collide with records coderfleet
+// does not own. Apply returns it after making every other change.
+type ConflictError struct {
+	Conflicts []Conflict
+}
+
+// Error lists the conflicting records.
+func (e *ConflictError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d record(s) conflict with records coderfleet does not own:", len(e.Conflicts))
+	for _, c := range e.Conflicts {
+		fmt.Fprintf(&b, "\n  %s: %s: %s", c.Zone, c.Record, c.Reason)
+	}
+	return b.String()
+}
+
+// CertificateTimeoutError reports certificates that were not ISSUED in time.
+type CertificateTimeoutError struct {
+	Pending []string
+	Timeout time.Duration
+}
+
+// Error names the pending certificates and what to do.
+func (e *CertificateTimeoutError) Error() string {
+	return fmt.Sprintf("certificates not ISSUED after %s: %s; the validation records are in place and ACM usually validates within 30 minutes: run coderfleet sync apply again later",
+		e.Timeout, strings.Join(e.Pending, ", "))
+}
+
+var errReplan = errors.New("a change batch met a state that differs from the plan")
+
+// Apply makes the changes of the plan: certificates and health checks first,
+// then records zone by zone, then deletions; it waits for the certificates to
+// be ISSUED and writes their ARNs to overlays/<region>/outputs.yaml.
+func Apply(ctx context.Context, opts Options) (*Result, error) {
+	s, err := newSyncer(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.WriteFile == nil {
+		return nil, fmt.Errorf("sync: Options.WriteFile is not set")
+	}
+	d, err := LoadDesired(opts.Repo, opts.Regions)
+	if err != nil {
+		return nil, err
+	}
+	pol := Policy{Prune: opts.Prune}
+	a, err := s.read(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("reading AWS state: %w", err)
+	}
+	plan := Compute(d, a, pol)
+	if opts.OnPlan != nil {
+		opts.OnPlan(plan)
+	}
+	res := &Result{Plan: plan, Applied: []Change{}, Outputs: []string{}}
+	defer func() { res.Retries = s.retries }()
+
+	// Certificates and health checks come first: records need their IDs and
+	// validation names.
+	early := 0
+	for _, c := range plan.Changes {
+		if c.Action == Delete || c.Resource == ResourceRecord {
+			continue
+		}
+		var err error
+		switch c.Resource {
+		case ResourceCertificate:
+			err = s.requestCertificate(ctx, c.cert)
+		case ResourceHealthCheck:
+			err = s.putHealthCheck(ctx, c.hc)
+		}
+		if err != nil {
+			return res, err
+		}
+		s.progressf("%s %s %s: done\n", c.Action, c.Resource, c.Address)
+		res.Applied = append(res.Applied, c)
+		early++
+	}
+
+	// Records; a batch that met an unexpected state (a retried request that
+	// had in fact succeeded) makes us read the zone again and re-plan.
+	cur := plan
+	for round := 0; ; round++ {
+		if early > 0 || round > 0 {
+			if a, err = s.read(ctx, d); err != nil {
+				return res, fmt.Errorf("reading AWS state: %w", err)
+			}
+			cur = Compute(d, a, pol)
+		}
+		err := s.applyRecords(ctx, cur, res)
+		if errors.Is(err, errReplan) && round < 2 {
+			s.progressf("  re-reading the hosted zone: %v\n", err)
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		break
+	}
+
+	// Deletions of health checks and certificates, after the records that used them.
+	for _, c := range cur.Changes {
+		if c.Action != Delete || c.Resource == ResourceRecord {
+			continue
+		}
+		var err error
+		switch c.Resource {
+		case ResourceHealthCheck:
+			err = s.deleteHealthCheck(ctx, c.hc.actual.ID)
+		case ResourceCertificate:
+			err = s.deleteCertificate(ctx, c.cert)
+		}
+		if err != nil {
+			return res, err
+		}
+		s.progressf("delete %s %s: done\n", c.Resource, c.Address)
+		res.Applied = append(res.Applied, c)
+	}
+
+	if a, err = s.read(ctx, d); err != nil {
+		return res, fmt.Errorf("reading AWS state: %w", err)
+	}
+	res.Final = Compute(d, a, pol)
+	if err := s.finishCertificates(ctx, d, a, res); err != nil {
+		return res, err
+	}
+	if len(res.Final.Conflicts) > 0 {
+		return res, &ConflictError{Conflicts: res.Final.Conflicts}
+	}
+	return res, nil
+}
+
+func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
+	c := op.desired
+	client := s.opts.Clients.ACM(c.AWSRegion)
+	var tags []acmtypes.Tag
+	for _, k := range sortedKeys(c.Tags) {
+		tags = append(tags, acmtypes.Tag{Key: ptr(k), Value: ptr(c.Tags[k])})
+	}
+	in := &acm.RequestCertificateInput{
+		DomainName: ptr(c.DomainName), ValidationMethod: acmtypes.ValidationMethodDns, Tags: tags,
+		IdempotencyToken: ptr(certificateToken(op.fleet, op.region, c.Name, append([]string{c.DomainName}, c.SubjectAlternativeNames...))),
+	}
+	if len(c.SubjectAlternativeNames) > 0 {
+		in.SubjectAlternativeNames = append([]string{c.DomainName}, c.SubjectAlternativeNames...)
+	}
+	var out *acm.RequestCertificateOutput
+	_, err := s.call(ctx, "requesting certificate "+op.region+"/"+c.Name, func(ctx context.Context) (err error) {
+		out, err = client.RequestCertificate(ctx, in)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	arn := deref(out.CertificateArn)
+	// ACM fills in the validation records a few seconds after the request.
+	deadline := s.clock.Now().Add(2 * time.Minute)
+	for {
+		cert, err := s.describeCertificate(ctx, client, arn)
+		if err != nil {
+			return err
+		}
+		if cert != nil && len(cert.Validation) > 0 {
+			return nil
+		}
+		if s.clock.Now().After(deadline) {
+			return fmt.Errorf("certificate %s (%s) has no DNS validation records after 2m: check it in the ACM console, then run coderfleet sync apply again", op.region+"/"+c.Name, arn)
+		}
+		if err := s.clock.Sleep(ctx, 2*time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *syncer) putHealthCheck(ctx context.Context, op *hcOp) error {
+	h := op.desired
+	r53 := s.opts.Clients.Route53
+	id := ""
+	if op.actual != nil {
+		id = op.actual.ID
+		in := &route53.UpdateHealthCheckInput{
+			HealthCheckId: ptr(id), HealthCheckVersion: ptr(op.actual.Version),
+			FullyQualifiedDomainName: ptr(h.FQDN), Port: ptr(h.Port), ResourcePath: ptr(h.ResourcePath),
+			FailureThreshold: ptr(h.FailureThreshold),
+		}
+		if _, err := s.call(ctx, "updating health check "+id, func(ctx context.Context) error {
+			_, err := r53.UpdateHealthCheck(ctx, in)
+			return err
+		}); err != nil {
+			return err
+		}
+	} else {
+		cfg := &r53types.HealthCheckConfig{
+			Type: r53types.HealthCheckType(h.Type), FullyQualifiedDomainName: ptr(h.FQDN), Port: ptr(h.Port),
+			ResourcePath: ptr(h.ResourcePath), RequestInterval: ptr(h.RequestInterval),
+			FailureThreshold: ptr(h.FailureThreshold), MeasureLatency: ptr(h.MeasureLatency),
+		}
+		if h.Type == "HTTPS" {
+			cfg.EnableSNI = ptr(true)
+		}
+		for attempt := 0; ; attempt++ {
+			ref := healthCheckRef(op.fleet, op.region, h.Name, hcConfigString(h), attempt)
+			var out *route53.CreateHealthCheckOutput
+			_, err := s.call(ctx, "creating health check "+op.region+"/"+h.Name, func(ctx context.Context) (err error) {
+				out, err = r53.CreateHealthCheck(ctx, &route53.CreateHealthCheckInput{CallerReference: ptr(ref), HealthCheckConfig: cfg})
+				return err
+			})
+			if errorCode(err) == "HealthCheckAlreadyExists" && attempt+1 < maxRefAttempts {
+				continue // the reference belonged to a deleted check
+			}
+			if err != nil {
+				return err
+			}
+			id = deref(out.HealthCheck.Id)
+			break
+		}
+	}
+	var add []r53types.Tag
+	for _, k := range sortedKeys(h.Tags) {
+		add = append(add, r53types.Tag{Key: ptr(k), Value: ptr(h.Tags[k])})
+	}
+	if op.actual != nil && sameTags(op.actual.Config.Tags, h.Tags) {
+		return nil
+	}
+	_, err := s.call(ctx, "tagging health check "+id, func(ctx context.Context) error {
+		_, err := r53.ChangeTagsForResource(ctx, &route53.ChangeTagsForResourceInput{ResourceId: ptr(id), ResourceType: r53types.TagResourceTypeHealthcheck, AddTags: add})
+		return err
+	})
+	return err
+}
+
+func (s *syncer) deleteHealthCheck(ctx context.Context, id string) error {
+	_, err := s.call(ctx, "deleting health check "+id, func(ctx context.Context) error {
+		_, err := s.opts.Clients.Route53.DeleteHealthCheck(ctx, &route53.DeleteHealthCheckInput{HealthCheckId: ptr(id)})
+		return err
+	})
+	if errorCode(err) == "NoSuchHealthCheck" {
+		return nil
+	}
+	return err
+}
+
+func (s *syncer) deleteCertificate(ctx context.Context, op *certOp) error {
+	_, err := s.call(ctx, "deleting certificate "+op.arn, func(ctx context.Context) error {
+		_, err := s.opts.Clients.ACM(op.desired.AWSRegion).DeleteCertificate(ctx, &acm.DeleteCertificateInput{CertificateArn: ptr(op.arn)})
+		return err
+	})
+	if errorCode(err) == "ResourceNotFoundException" {
+		return nil
+	}
+	return err
+}
+
+// applyRecords sends the record changes of p zone by zone in as few batches
+// as the limits allow and waits for each batch to be INSYNC.
+func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result) error {
+	type zoneWork struct {
+		groups  [][]r53types.Change
+		changes []Change
+	}
+	work := map[string]*zoneWork{}
+	for _, c := range p.Changes {
+		if c.Resource != ResourceRecord {
+			continue
+		}
+		if c.rec.pending {
+			return fmt.Errorf("record %s still needs a health check that does not exist: run coderfleet sync apply again", c.Address)
+		}
+		w := work[c.rec.zoneID]
+		if w == nil {
+			w = &zoneWork{}
+			work[c.rec.zoneID] = w
+		}
+		w.groups = append(w.groups, c.rec.changes)
+		w.changes = append(w.changes, c)
+	}
+	for _, zoneID := range sortedKeys(work) {
+		w := work[zoneID]
+		bs := batches(w.groups, s.opts.Limits)
+		for i, b := range bs {
+			in := &route53.ChangeResourceRecordSetsInput{HostedZoneId: ptr(zoneID), ChangeBatch: &r53types.ChangeBatch{
+				Comment: ptr(fmt.Sprintf("coderfleet sync: batch %d of %d", i+1, len(bs))), Changes: b}}
+			var out *route53.ChangeResourceRecordSetsOutput
+			cr, err := s.call(ctx, fmt.Sprintf("changing records of hosted zone %s (batch %d of %d)", zoneID, i+1, len(bs)), func(ctx context.Context) (err error) {
+				out, err = s.opts.Clients.Route53.ChangeResourceRecordSets(ctx, in)
+				return err
+			})
+			if err != nil {
+				if cr.ambiguous && errorCode(err) == "InvalidChangeBatch" {
+					return fmt.Errorf("%w: %v", errReplan, err)
+				}
+				return err
+			}
+			s.progressf("submitted %d record change(s) to hosted zone %s (batch %d of %d)\n", len(b), zoneID, i+1, len(bs))
+			if err := s.waitInsync(ctx, deref(out.ChangeInfo.Id), string(out.ChangeInfo.Status)); err != nil {
+				return err
+			}
+		}
+		for _, c := range w.changes {
+			s.progressf("%s record %s: done\n", c.Action, c.Address)
+		}
+		res.Applied = append(res.Applied, w.changes...)
+	}
+	return nil
+}
+
+// waitInsync polls GetChange, first after a short delay, then backing off.
+func (s *syncer) waitInsync(ctx context.Context, id, status string) error {
+	delay := time.Second
+	deadline := s.clock.Now().Add(s.opts.ChangeTimeout)
+	for status != string(r53types.ChangeStatusInsync) {
+		if s.clock.Now().After(deadline) {
+			return fmt.Errorf("route53 change %s not INSYNC after %s: it will complete on its own; run coderfleet sync plan later to check", id, s.opts.ChangeTimeout)
+		}
+		if err := s.clock.Sleep(ctx, delay); err != nil {
+			return err
+		}
+		delay = min(delay*2, 15*time.Second)
+		var out *route53.GetChangeOutput
+		if _, err := s.call(ctx, "reading change "+id, func(ctx context.Context) (err error) {
+			out, err = s.opts.Clients.Route53.GetChange(ctx, &route53.GetChangeInput{Id: ptr(id)})
+			return err
+		}); err != nil {
+			return err
+		}
+		status = string(out.ChangeInfo.Status)
+	}
+	return nil
+}
+
+// finishCertificates waits (bounded) for the desired certificates to be
+// ISSUED and writes the ARNs of the issued ones to overlays/<region>/outputs.yaml.
+func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, res *Result) error {
+	type want struct {
+		region, name string
+		cert         *Certificate
+	}
+	var wants []want
+	for _, r := range d.Regions {
+		for _, c := range r.Certificates {
+			var cur *Certificate
+			for i := range a.Certificates {
+				ac := &a.Certificates[i]
+				if ac.Region == r.Region && ac.Name == c.Name && ac.AWSRegion == c.AWSRegion && usableCertStatus[ac.Status] && sameNames(ac, c) {
+					if cur == nil || ac.Status == "ISSUED" && cur.Status != "ISSUED" {
+						cur = ac
+					}
+				}
+			}
+			if cur != nil {
+				wants = append(wants, want{r.Region, c.Name, cur})
+			}
+		}
+	}
+	start := s.clock.Now()
+	deadline := start.Add(s.opts.CertificateTimeout)
+	var pending []string
+	for _, w := range wants {
+		for w.cert.Status != "ISSUED" {
+			if !s.clock.Now().Before(deadline) {
+				pending = append(pending, w.region+"/"+w.name)
+				break
+			}
+			s.progressf("waiting for certificate %s/%s to be ISSUED: %s (%s of %s)\n", w.region, w.name, w.cert.Status,
+				s.clock.Now().Sub(start).Round(time.Second), s.opts.CertificateTimeout)
+			if err := s.clock.Sleep(ctx, s.opts.PollInterval); err != nil {
+				return err
+			}
+			c, err := s.describeCertificate(ctx, s.opts.Clients.ACM(w.cert.AWSRegion), w.cert.ARN)
+			if err != nil {
+				return err
+			}
+			if c == nil {
+				return fmt.Errorf("certificate %s/%s (%s) disappeared while waiting: run coderfleet sync apply again", w.region, w.name, w.cert.ARN)
+			}
+			if !usableCertStatus[c.Status] {
+				return fmt.Errorf("certificate %s/%s (%s) is %s: check the validation records and the ACM console; delete it and run coderfleet sync apply again", w.region, w.name, w.cert.ARN, c.Status)
+			}
+			w.cert.Status = c.Status
+		}
+		if w.cert.Status == "ISSUED" {
+			s.progressf("certificate %s/%s is ISSUED: %s\n", w.region, w.name, w.cert.ARN)
+		}
+	}
+	for _, r := range d.Regions {
+		o := awsstate.Outputs{Certificates: map[string]string{}}
+		for _, w := range wants {
+			if w.region == r.Region && w.cert.Status == "ISSUED" {
+				o.Certificates[w.name] = w.cert.ARN
+			}
+		}
+		p := path.Join("overlays", r.Region, "outputs.yaml")
+		data := awsstate.MarshalOutputs(o)
+		if old, err := fs.ReadFile(s.opts.Repo, p); err == nil && string(old) == string(data) {
+			continue
+		}
+		if err := s.opts.WriteFile(p, data); err != nil {
+			return fmt.Errorf("writing %q: %w", p, err)
+		}
+		res.Outputs = append(res.Outputs, p)
+		s.progressf("wrote %s\n", p)
+	}
+	if len(pending) > 0 {
+		return &CertificateTimeoutError{Pending: pending, Timeout: s.opts.CertificateTimeout}
+	}
+	return nil
+}

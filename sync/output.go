@@ -1,0 +1,146 @@
+package sync
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Output formats of WritePlan.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+var actionSymbol = map[Action]string{Create: "+", Update: "~", Delete: "-"}
+
+// WritePlan prints p like terraform plan (format "text") or as JSON.
+func WritePlan(w io.Writer, p *Plan, format string) error {
+	switch format {
+	case FormatJSON:
+		b, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding plan: %w", err)
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case FormatText, "":
+	default:
+		return fmt.Errorf("unknown output format %q (use text or json)", format)
+	}
+	var b strings.Builder
+	if len(p.Changes) > 0 {
+		b.WriteString("coderfleet sync will perform the following actions:\n\n")
+	}
+	for _, c := range p.Changes {
+		fmt.Fprintf(&b, "  %s %s %s", actionSymbol[c.Action], c.Resource, c.Address)
+		if c.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", c.Reason)
+		}
+		b.WriteString("\n")
+		width := 0
+		for _, f := range c.Fields {
+			width = max(width, len(f.Name))
+		}
+		for _, f := range c.Fields {
+			pad := strings.Repeat(" ", width-len(f.Name))
+			switch {
+			case c.Action == Create:
+				fmt.Fprintf(&b, "      %s:%s %s\n", f.Name, pad, f.New)
+			case c.Action == Delete:
+				fmt.Fprintf(&b, "      %s:%s %s\n", f.Name, pad, f.Old)
+			default:
+				fmt.Fprintf(&b, "      %s:%s %s -> %s\n", f.Name, pad, orNone(f.Old), orNone(f.New))
+			}
+		}
+	}
+	if len(p.Waiting) > 0 {
+		b.WriteString("\nWaiting for load balancers (not an error):\n")
+		for _, wt := range p.Waiting {
+			fmt.Fprintf(&b, "  … record %s: no NLB yet for Service %s in cluster %s (%s)\n", wt.Record, wt.Service, wt.Cluster, wt.AWSRegion)
+		}
+		b.WriteString("  Next: commit the rendered regions/ and let Flux apply it; once the AWS Load Balancer\n" +
+			"  Controller has created the NLBs, run coderfleet sync apply again to create these records.\n")
+	}
+	if len(p.Conflicts) > 0 {
+		b.WriteString("\nConflicts (records coderfleet will not touch):\n")
+		for _, c := range p.Conflicts {
+			fmt.Fprintf(&b, "  ! %s: %s: %s\n", c.Zone, c.Record, c.Reason)
+		}
+	}
+	if len(p.Notes) > 0 {
+		b.WriteString("\nNotes:\n")
+		for _, n := range p.Notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
+	if len(p.Changes) > 0 || len(b.String()) > 0 {
+		b.WriteString("\n")
+	}
+	add, change, destroy := p.Counts()
+	if len(p.Changes) == 0 {
+		b.WriteString("No changes. AWS matches the desired state")
+	} else {
+		fmt.Fprintf(&b, "Plan: %d to add, %d to change, %d to destroy", add, change, destroy)
+	}
+	fmt.Fprintf(&b, "; %d waiting, %d conflicts.\n", len(p.Waiting), len(p.Conflicts))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteResult prints what Apply did and what is left, like terraform apply.
+func WriteResult(w io.Writer, r *Result, format string) error {
+	if format == FormatJSON {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding result: %w", err)
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	var add, change, destroy int
+	for _, c := range r.Applied {
+		switch c.Action {
+		case Create:
+			add++
+		case Update:
+			change++
+		case Delete:
+			destroy++
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Apply complete: %d added, %d changed, %d destroyed", add, change, destroy)
+	if r.Retries > 0 {
+		fmt.Fprintf(&b, " (%d retried calls)", r.Retries)
+	}
+	b.WriteString(".\n")
+	for _, o := range r.Outputs {
+		fmt.Fprintf(&b, "Wrote %s: run coderfleet render so the Services use the certificates, then commit.\n", o)
+	}
+	if f := r.Final; f != nil {
+		if len(f.Waiting) > 0 || len(f.Conflicts) > 0 || len(f.Notes) > 0 {
+			left := &Plan{Waiting: f.Waiting, Conflicts: f.Conflicts, Notes: f.Notes}
+			var rest strings.Builder
+			if err := WritePlan(&rest, left, FormatText); err != nil {
+				return err
+			}
+			// Drop the "No changes" summary line of the partial plan.
+			s := strings.TrimSpace(rest.String())
+			if i := strings.LastIndex(s, "\n"); i >= 0 {
+				s = strings.TrimSpace(s[:i])
+			}
+			b.WriteString(s + "\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

@@ -1,0 +1,92 @@
+package sync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Ownership markers. A Route53 record is owned when a TXT record named
+// ownerName(record) exists with the same set identifier and routing, whose
+// value carries the heritage and this fleet, as external-dns does.
+const (
+	ownerPrefix   = "_cf-"
+	wildcardLabel = "_wildcard"
+	ownerTTL      = 300
+	heritage      = "heritage=coderfleet"
+	hcRefPrefix   = "cf-"
+)
+
+// ownerName returns the name of the ownership TXT record of a record:
+// "_cf-<type>.<name>", with a leading "*" label spelled "_wildcard" so the
+// TXT name is not itself a wildcard.
+func ownerName(name, typ string) string {
+	if strings.HasPrefix(name, "*.") {
+		name = wildcardLabel + name[1:]
+	}
+	return ownerPrefix + strings.ToLower(typ) + "." + name
+}
+
+// ownedName inverts ownerName; ok is false for names that are not owner names.
+func ownedName(txtName string) (name, typ string, ok bool) {
+	if !strings.HasPrefix(txtName, ownerPrefix) {
+		return "", "", false
+	}
+	typ, name, ok = strings.Cut(strings.TrimPrefix(txtName, ownerPrefix), ".")
+	if !ok || typ == "" {
+		return "", "", false
+	}
+	if strings.HasPrefix(name, wildcardLabel+".") {
+		name = "*" + strings.TrimPrefix(name, wildcardLabel)
+	}
+	return name, strings.ToUpper(typ), true
+}
+
+// ownerValue is the quoted TXT value marking a record as owned by fleet for region.
+func ownerValue(fleet, region string) string {
+	return fmt.Sprintf(`"%s,coderfleet/fleet=%s,coderfleet/region=%s"`, heritage, fleet, region)
+}
+
+// parseOwner reads fleet and region from an ownership TXT value.
+func parseOwner(value string) (fleet, region string, ok bool) {
+	v := strings.Trim(value, `"`)
+	parts := strings.Split(v, ",")
+	if len(parts) == 0 || parts[0] != heritage {
+		return "", "", false
+	}
+	for _, p := range parts[1:] {
+		k, val, _ := strings.Cut(p, "=")
+		switch k {
+		case "coderfleet/fleet":
+			fleet = val
+		case "coderfleet/region":
+			region = val
+		}
+	}
+	return fleet, region, fleet != ""
+}
+
+// ownerRecord is the TXT record that marks r as owned.
+func ownerRecord(r Record, fleet, region string) Record {
+	return Record{
+		Name: ownerName(r.Name, r.Type), Type: "TXT", SetIdentifier: r.SetIdentifier, Region: r.Region,
+		TTL: ownerTTL, Values: []string{ownerValue(fleet, region)},
+	}
+}
+
+// healthCheckRef is the deterministic CallerReference of a health check: the
+// same fleet, region, name and settings give the same reference, so a retried
+// create returns the existing check. attempt changes it after a deletion
+// (Route53 refuses to reuse the reference of a deleted check).
+func healthCheckRef(fleet, region, name string, cfg string, attempt int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", fleet, region, name, cfg, attempt)))
+	return hcRefPrefix + hex.EncodeToString(sum[:])[:40]
+}
+
+// certificateToken is the deterministic ACM idempotency token of a
+// certificate: a retried request within an hour returns the same ARN.
+func certificateToken(fleet, region, name string, domains []string) string {
+	sum := sha256.Sum256([]byte(fleet + "\x00" + region + "\x00" + name + "\x00" + strings.Join(domains, "\x00")))
+	return hex.EncodeToString(sum[:])[:32]
+}

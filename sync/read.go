@@ -1,0 +1,402 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/coderfleet/coderfleet/awsstate"
+)
+
+// Tag keys the AWS Load Balancer Controller puts on the NLB of a Service.
+const (
+	tagStack   = "service.k8s.aws/stack"
+	tagCluster = "elbv2.k8s.aws/cluster"
+)
+
+// read collects the actual state relevant to the desired regions.
+func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
+	a := &Actual{Zones: map[string]*Zone{}, LoadBalancers: map[string]LoadBalancer{}}
+	regions := map[string]bool{}
+	acmRegions := map[string]bool{}
+	for _, r := range d.Regions {
+		regions[r.Region] = true
+		for _, c := range r.Certificates {
+			acmRegions[c.AWSRegion] = true
+		}
+	}
+	for _, ar := range sortedKeys(acmRegions) {
+		certs, err := s.readCertificates(ctx, ar, d.Fleet, regions)
+		if err != nil {
+			return nil, err
+		}
+		a.Certificates = append(a.Certificates, certs...)
+	}
+	sort.Slice(a.Certificates, func(i, j int) bool {
+		x, y := a.Certificates[i], a.Certificates[j]
+		return x.Region+"/"+x.Name+"/"+x.ARN < y.Region+"/"+y.Name+"/"+y.ARN
+	})
+	hcs, err := s.readHealthChecks(ctx, d, regions)
+	if err != nil {
+		return nil, err
+	}
+	a.HealthChecks = hcs
+	for _, r := range d.Regions {
+		if _, ok := a.Zones[r.HostedZone]; ok || r.HostedZone == "" {
+			continue
+		}
+		z, err := s.readZone(ctx, r.HostedZone)
+		if err != nil {
+			return nil, err
+		}
+		a.Zones[r.HostedZone] = z
+	}
+	if err := s.readLoadBalancers(ctx, d, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (s *syncer) readCertificates(ctx context.Context, awsRegion, fleet string, regions map[string]bool) ([]Certificate, error) {
+	c := s.opts.Clients.ACM(awsRegion)
+	var arns []string
+	var token *string
+	for {
+		var out *acm.ListCertificatesOutput
+		_, err := s.call(ctx, "listing ACM certificates in "+awsRegion, func(ctx context.Context) (err error) {
+			out, err = c.ListCertificates(ctx, &acm.ListCertificatesInput{NextToken: token})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, sum := range out.CertificateSummaryList {
+			arns = append(arns, deref(sum.CertificateArn))
+		}
+		if deref(out.NextToken) == "" {
+			break
+		}
+		token = out.NextToken
+	}
+	var certs []Certificate
+	for _, arn := range arns {
+		var tags *acm.ListTagsForCertificateOutput
+		_, err := s.call(ctx, "reading tags of "+arn, func(ctx context.Context) (err error) {
+			tags, err = c.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: &arn})
+			return err
+		})
+		if err != nil {
+			if errorCode(err) == "ResourceNotFoundException" {
+				continue
+			}
+			return nil, err
+		}
+		tm := map[string]string{}
+		for _, t := range tags.Tags {
+			tm[deref(t.Key)] = deref(t.Value)
+		}
+		if tm[awsstate.TagFleet] != fleet || !regions[tm[awsstate.TagRegion]] || tm[awsstate.TagName] == "" {
+			continue
+		}
+		cert, err := s.describeCertificate(ctx, c, arn)
+		if err != nil {
+			return nil, err
+		}
+		if cert == nil {
+			continue
+		}
+		cert.AWSRegion, cert.Region, cert.Name = awsRegion, tm[awsstate.TagRegion], tm[awsstate.TagName]
+		certs = append(certs, *cert)
+	}
+	return certs, nil
+}
+
+// describeCertificate returns nil when the certificate no longer exists.
+func (s *syncer) describeCertificate(ctx context.Context, c ACMAPI, arn string) (*Certificate, error) {
+	var out *acm.DescribeCertificateOutput
+	_, err := s.call(ctx, "describing "+arn, func(ctx context.Context) (err error) {
+		out, err = c.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: &arn})
+		return err
+	})
+	if errorCode(err) == "ResourceNotFoundException" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := out.Certificate
+	cert := &Certificate{ARN: arn, DomainName: deref(d.DomainName), Status: string(d.Status), InUse: len(d.InUseBy) > 0}
+	for _, san := range d.SubjectAlternativeNames {
+		if san != cert.DomainName {
+			cert.SANs = append(cert.SANs, san)
+		}
+	}
+	seen := map[string]bool{}
+	for _, v := range d.DomainValidationOptions {
+		if v.ResourceRecord == nil || deref(v.ResourceRecord.Name) == "" {
+			continue
+		}
+		vr := ValidationRecord{Name: normName(deref(v.ResourceRecord.Name)), Value: normName(deref(v.ResourceRecord.Value))}
+		if !seen[vr.Name] {
+			seen[vr.Name] = true
+			cert.Validation = append(cert.Validation, vr)
+		}
+	}
+	return cert, nil
+}
+
+func (s *syncer) readHealthChecks(ctx context.Context, d *Desired, regions map[string]bool) ([]HealthCheck, error) {
+	// Deterministic references of the desired checks recognise a check whose
+	// tags were never set because a run was interrupted.
+	byRef := map[string][2]string{}
+	for _, r := range d.Regions {
+		for _, h := range r.HealthChecks {
+			for attempt := 0; attempt < maxRefAttempts; attempt++ {
+				byRef[healthCheckRef(d.Fleet, r.Region, h.Name, hcConfigString(h), attempt)] = [2]string{r.Region, h.Name}
+			}
+		}
+	}
+	var found []HealthCheck
+	var marker *string
+	for {
+		var out *route53.ListHealthChecksOutput
+		_, err := s.call(ctx, "listing Route53 health checks", func(ctx context.Context) (err error) {
+			out, err = s.opts.Clients.Route53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{Marker: marker})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range out.HealthChecks {
+			ref := deref(h.CallerReference)
+			if !strings.HasPrefix(ref, hcRefPrefix) {
+				continue // not created by coderfleet: never touched
+			}
+			id := deref(h.Id)
+			var tags *route53.ListTagsForResourceOutput
+			_, err := s.call(ctx, "reading tags of health check "+id, func(ctx context.Context) (err error) {
+				tags, err = s.opts.Clients.Route53.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: &id, ResourceType: r53types.TagResourceTypeHealthcheck})
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			tm := map[string]string{}
+			if tags.ResourceTagSet != nil {
+				for _, t := range tags.ResourceTagSet.Tags {
+					tm[deref(t.Key)] = deref(t.Value)
+				}
+			}
+			hc := HealthCheck{ID: id, CallerReference: ref, Version: deref(h.HealthCheckVersion), Config: fromHealthCheckConfig(h.HealthCheckConfig)}
+			switch {
+			case tm[awsstate.TagFleet] == d.Fleet && tm[awsstate.TagName] != "":
+				hc.Region, hc.Name, hc.Tagged = tm[awsstate.TagRegion], tm[awsstate.TagName], true
+				hc.Config.Tags = tm
+			case len(tm) == 0 && byRef[ref] != [2]string{}:
+				hc.Region, hc.Name = byRef[ref][0], byRef[ref][1]
+			default:
+				continue
+			}
+			if !regions[hc.Region] {
+				continue
+			}
+			hc.Config.Name = hc.Name
+			found = append(found, hc)
+		}
+		if !out.IsTruncated || deref(out.NextMarker) == "" {
+			break
+		}
+		marker = out.NextMarker
+	}
+	sort.Slice(found, func(i, j int) bool {
+		x, y := found[i], found[j]
+		return x.Region+"/"+x.Name+"/"+x.ID < y.Region+"/"+y.Name+"/"+y.ID
+	})
+	return found, nil
+}
+
+const maxRefAttempts = 5
+
+func fromHealthCheckConfig(c *r53types.HealthCheckConfig) awsstate.HealthCheck {
+	if c == nil {
+		return awsstate.HealthCheck{}
+	}
+	return awsstate.HealthCheck{
+		Type: string(c.Type), FQDN: normName(deref(c.FullyQualifiedDomainName)), Port: deref(c.Port),
+		ResourcePath: deref(c.ResourcePath), RequestInterval: deref(c.RequestInterval),
+		FailureThreshold: deref(c.FailureThreshold), MeasureLatency: deref(c.MeasureLatency),
+	}
+}
+
+// hcConfigString is the part of a health check that Route53 cannot update in
+// place; a change of it replaces the check.
+func hcConfigString(h awsstate.HealthCheck) string {
+	return fmt.Sprintf("%s/%d/%t", h.Type, h.RequestInterval, h.MeasureLatency)
+}
+
+func (s *syncer) readZone(ctx context.Context, name string) (*Zone, error) {
+	var out *route53.ListHostedZonesByNameOutput
+	_, err := s.call(ctx, "looking up hosted zone "+name, func(ctx context.Context) (err error) {
+		out, err = s.opts.Clients.Route53.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: ptr(name)})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, z := range out.HostedZones {
+		if normName(deref(z.Name)) == name && (z.Config == nil || !z.Config.PrivateZone) {
+			ids = append(ids, strings.TrimPrefix(deref(z.Id), "/hostedzone/"))
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return nil, fmt.Errorf("public hosted zone %q not found in Route53: create it, or fix hostedZone in overlays/fleet.yaml and re-render", name)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%d public hosted zones are named %q (%s): keep one", len(ids), name, strings.Join(ids, ", "))
+	}
+	z := &Zone{ID: ids[0], Name: name}
+	recs, err := s.listRecords(ctx, z.ID)
+	if err != nil {
+		return nil, err
+	}
+	z.Records = recs
+	return z, nil
+}
+
+// listRecords pages through a zone by name, type and set identifier. A page
+// that repeats records already seen (moto does so when the page boundary falls
+// among records with set identifiers) is deduplicated; a page that does not
+// advance ends the listing with an error instead of looping.
+func (s *syncer) listRecords(ctx context.Context, zoneID string) ([]Record, error) {
+	in := &route53.ListResourceRecordSetsInput{HostedZoneId: ptr(zoneID), MaxItems: ptr(s.opts.RecordPageSize)}
+	seen := map[string]bool{}
+	var recs []Record
+	for {
+		var out *route53.ListResourceRecordSetsOutput
+		_, err := s.call(ctx, "listing records of hosted zone "+zoneID, func(ctx context.Context) (err error) {
+			out, err = s.opts.Clients.Route53.ListResourceRecordSets(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		added := 0
+		for _, rr := range out.ResourceRecordSets {
+			r := fromRoute53(rr)
+			if seen[r.Key()] {
+				continue
+			}
+			seen[r.Key()] = true
+			recs = append(recs, r)
+			added++
+		}
+		if !out.IsTruncated {
+			break
+		}
+		next := &route53.ListResourceRecordSetsInput{HostedZoneId: ptr(zoneID), MaxItems: in.MaxItems,
+			StartRecordName: out.NextRecordName, StartRecordType: out.NextRecordType, StartRecordIdentifier: out.NextRecordIdentifier}
+		if added == 0 && deref(next.StartRecordName) == deref(in.StartRecordName) && next.StartRecordType == in.StartRecordType &&
+			deref(next.StartRecordIdentifier) == deref(in.StartRecordIdentifier) {
+			return nil, fmt.Errorf("listing records of hosted zone %s: pagination did not advance at %q %s", zoneID, deref(next.StartRecordName), next.StartRecordType)
+		}
+		in = next
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Key() < recs[j].Key() })
+	return recs, nil
+}
+
+func (s *syncer) readLoadBalancers(ctx context.Context, d *Desired, a *Actual) error {
+	refs := map[string]LBRef{}
+	for _, r := range d.Regions {
+		for _, rec := range r.Records {
+			ref := LBRef{AWSRegion: rec.Alias.AWSRegion, Cluster: rec.Alias.Cluster, Service: rec.Alias.Service}
+			refs[ref.String()] = ref
+		}
+	}
+	byRegion := map[string][]LBRef{}
+	for _, k := range sortedKeys(refs) {
+		byRegion[refs[k].AWSRegion] = append(byRegion[refs[k].AWSRegion], refs[k])
+	}
+	for _, ar := range sortedKeys(byRegion) {
+		c := s.opts.Clients.ELB(ar)
+		var lbs []elbtypes.LoadBalancer
+		var marker *string
+		for {
+			var out *elbv2.DescribeLoadBalancersOutput
+			_, err := s.call(ctx, "listing load balancers in "+ar, func(ctx context.Context) (err error) {
+				out, err = c.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Marker: marker})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for _, lb := range out.LoadBalancers {
+				if lb.Type == elbtypes.LoadBalancerTypeEnumNetwork {
+					lbs = append(lbs, lb)
+				}
+			}
+			if deref(out.NextMarker) == "" {
+				break
+			}
+			marker = out.NextMarker
+		}
+		tags := map[string]map[string]string{}
+		for i := 0; i < len(lbs); i += 20 {
+			var arns []string
+			for _, lb := range lbs[i:min(i+20, len(lbs))] {
+				arns = append(arns, deref(lb.LoadBalancerArn))
+			}
+			var out *elbv2.DescribeTagsOutput
+			_, err := s.call(ctx, "reading load balancer tags in "+ar, func(ctx context.Context) (err error) {
+				out, err = c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: arns})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for _, td := range out.TagDescriptions {
+				m := map[string]string{}
+				for _, t := range td.Tags {
+					m[deref(t.Key)] = deref(t.Value)
+				}
+				tags[deref(td.ResourceArn)] = m
+			}
+		}
+		for _, ref := range byRegion[ar] {
+			var match []elbtypes.LoadBalancer
+			for _, lb := range lbs {
+				t := tags[deref(lb.LoadBalancerArn)]
+				if t[tagStack] == ref.Service && t[tagCluster] == ref.Cluster {
+					match = append(match, lb)
+				}
+			}
+			if len(match) > 1 {
+				return fmt.Errorf("%d load balancers in %s carry %s=%s and %s=%s: delete the stale one", len(match), ar, tagStack, ref.Service, tagCluster, ref.Cluster)
+			}
+			if len(match) == 1 {
+				a.LoadBalancers[ref.String()] = LoadBalancer{
+					ARN: deref(match[0].LoadBalancerArn), DNSName: normName(deref(match[0].DNSName)),
+					HostedZoneID: deref(match[0].CanonicalHostedZoneId),
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

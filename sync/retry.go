@@ -1,0 +1,109 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+)
+
+// RetryPolicy bounds the retries of one AWS call.
+type RetryPolicy struct {
+	// MaxAttempts is the number of tries, the first included.
+	MaxAttempts int
+	// BaseDelay is the wait before the first retry; it doubles each time.
+	BaseDelay time.Duration
+	// MaxDelay caps one wait.
+	MaxDelay time.Duration
+}
+
+// DefaultRetryPolicy suits Route53's five requests per second limit.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 8, BaseDelay: 500 * time.Millisecond, MaxDelay: 20 * time.Second}
+
+var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+// retryable reports whether err is worth retrying: throttling,
+// PriorRequestNotComplete, 5xx responses and broken connections, as the SDK
+// classifies them.
+func retryable(err error) bool {
+	return retryables.IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// ambiguous reports whether the request may have reached AWS and taken effect
+// although it failed (a 5xx or a dropped connection, not a throttle).
+func ambiguous(err error) bool {
+	return retryable(err) && throttles.IsErrorThrottle(err) != aws.TrueTernary
+}
+
+// errorCode returns the AWS error code of err, or "".
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// callResult tells the caller whether any failed attempt was ambiguous.
+type callResult struct {
+	attempts  int
+	ambiguous bool
+}
+
+// call runs fn with retries and backoff through the injected clock.
+func (s *syncer) call(ctx context.Context, what string, fn func(ctx context.Context) error) (callResult, error) {
+	p := s.opts.Retry
+	if p.MaxAttempts <= 0 {
+		p = DefaultRetryPolicy
+	}
+	delay := p.BaseDelay
+	var res callResult
+	for {
+		res.attempts++
+		err := fn(ctx)
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+		if !retryable(err) || res.attempts >= p.MaxAttempts {
+			if res.attempts > 1 {
+				return res, fmt.Errorf("%s (after %d attempts): %w", what, res.attempts, err)
+			}
+			return res, fmt.Errorf("%s: %w", what, err)
+		}
+		if ambiguous(err) {
+			res.ambiguous = true
+		}
+		s.retries++
+		s.progressf("  retrying %s in %s: %s\n", what, delay, shortErr(err))
+		if err := s.clock.Sleep(ctx, delay); err != nil {
+			return res, fmt.Errorf("%s: %w", what, err)
+		}
+		delay *= 2
+		if delay > p.MaxDelay {
+			delay = p.MaxDelay
+		}
+	}
+}
+
+func shortErr(err error) string {
+	if c := errorCode(err); c != "" {
+		return c
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "connection closed"
+	}
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120] + "..."
+	}
+	return msg
+}

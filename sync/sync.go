@@ -1,0 +1,103 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+)
+
+// Options configure Plan and Apply. The CLI fills them from flags; tests fill
+// them with fakes.
+type Options struct {
+	// Repo is the repository root (regions/ and overlays/ inside it).
+	Repo fs.FS
+	// Regions limits the run to these region folders; empty means all.
+	Regions []string
+	// Prune allows deleting owned objects that left the desired state.
+	Prune bool
+	// Clients are the AWS clients.
+	Clients Clients
+	// Clock gives time and sleeps; nil means the wall clock.
+	Clock Clock
+	// Progress receives progress lines while applying; nil discards them.
+	Progress io.Writer
+	// WriteFile writes a file below the repository root (slash-separated
+	// path), used for overlays/<region>/outputs.yaml. Required by Apply.
+	WriteFile func(path string, data []byte) error
+	// Retry bounds the retries of each AWS call; zero means DefaultRetryPolicy.
+	Retry RetryPolicy
+	// Limits bound one Route53 change batch; zero means DefaultBatchLimits.
+	Limits BatchLimits
+	// CertificateTimeout bounds the wait for certificates to become ISSUED;
+	// zero means 15 minutes.
+	CertificateTimeout time.Duration
+	// PollInterval is the wait between certificate status checks; zero means 15 seconds.
+	PollInterval time.Duration
+	// ChangeTimeout bounds the wait for a Route53 change to be INSYNC; zero means 10 minutes.
+	ChangeTimeout time.Duration
+	// RecordPageSize is the MaxItems of ListResourceRecordSets; zero means 300.
+	RecordPageSize int32
+	// OnPlan, when set, is called by Apply with the plan before any change is made.
+	OnPlan func(*Plan)
+}
+
+type syncer struct {
+	opts    Options
+	clock   Clock
+	retries int
+}
+
+func newSyncer(opts Options) (*syncer, error) {
+	if opts.Repo == nil {
+		return nil, fmt.Errorf("sync: Options.Repo is not set")
+	}
+	if opts.Clients.Route53 == nil || opts.Clients.ACM == nil || opts.Clients.ELB == nil {
+		return nil, fmt.Errorf("sync: Options.Clients is incomplete")
+	}
+	s := &syncer{opts: opts, clock: opts.Clock}
+	if s.clock == nil {
+		s.clock = RealClock{}
+	}
+	if s.opts.Limits == (BatchLimits{}) {
+		s.opts.Limits = DefaultBatchLimits
+	}
+	if s.opts.CertificateTimeout == 0 {
+		s.opts.CertificateTimeout = 15 * time.Minute
+	}
+	if s.opts.PollInterval == 0 {
+		s.opts.PollInterval = 15 * time.Second
+	}
+	if s.opts.RecordPageSize == 0 {
+		s.opts.RecordPageSize = 300
+	}
+	if s.opts.ChangeTimeout == 0 {
+		s.opts.ChangeTimeout = 10 * time.Minute
+	}
+	return s, nil
+}
+
+func (s *syncer) progressf(format string, args ...any) {
+	if s.opts.Progress != nil {
+		fmt.Fprintf(s.opts.Progress, format, args...)
+	}
+}
+
+// PlanChanges reads the desired state from the repository and the actual state from
+// AWS and returns what Apply would do. It makes no change.
+func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
+	s, err := newSyncer(opts)
+	if err != nil {
+		return nil, err
+	}
+	d, err := LoadDesired(opts.Repo, opts.Regions)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.read(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("reading AWS state: %w", err)
+	}
+	return Compute(d, a, Policy{Prune: opts.Prune}), nil
+}
