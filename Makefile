@@ -1,0 +1,41 @@
+# coderfleet — the two commands of the README are `make render` and `make test`.
+GO      ?= go
+PKGS    ?= ./...
+# The whole suite (with the API server and moto end-to-end tests) fits well
+# inside CI's 90 minutes; the timeout turns a hang into a failure.
+TESTFLAGS ?= -timeout 60m
+
+.PHONY: render check test golden build fuzz vet fmt
+
+## render: render the example fleet (overlays/ + templates/) into regions/
+render:
+	$(GO) run ./cmd/coderfleet render
+
+## check: verify the committed regions/ is current
+check:
+	$(GO) run ./cmd/coderfleet check
+
+## test: every test, including golden, end-to-end and fuzz seeds
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+## golden: rewrite golden/*/regions (read the diff before committing)
+golden:
+	$(GO) test ./golden -update
+
+## build: build the coderfleet binary into ./bin
+build:
+	$(GO) build -o bin/coderfleet ./cmd/coderfleet
+
+## fuzz: run each fuzz target for FUZZTIME (default 1m)
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test ./awsstate -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./awsstate -run '^$$' -fuzz '^FuzzParseOutputs$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+-include mk/*.mk
