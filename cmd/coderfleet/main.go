@@ -65,6 +65,7 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 	})
 	root.AddCommand(newRenderCommand(), newCheckCommand(), newSyncCommand(), newVersionCommand())
 	root.AddCommand(newSyncCommand())
+	root.AddCommand(newVendorCommand())
 	return root
 }
 

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/charts"
+)
+
+// vendorOptions are the flags of vendor.
+type vendorOptions struct {
+	repo           string
+	check          bool
+	plainHTTP      bool
+	registryConfig string
+}
+
+func newVendorCommand() *cobra.Command {
+	o := &vendorOptions{}
+	c := &cobra.Command{
+		Use:   "vendor",
+		Short: "Pull the Helm charts listed in templates/charts/charts.yaml and lock them",
+		Long: `vendor pulls every chart listed in templates/charts/charts.yaml (from an
+https:// chart repository or an oci:// registry), verifies its digest, name and
+version, unpacks it under templates/charts/<name>/<version>/, removes other
+versions and unlisted charts, and writes templates/charts/charts.lock (the
+sha256 of each archive, a digest of each unpacked tree, the Helm version).
+Every chart is pulled again on every run; nothing is cached by name.
+
+With --check it makes no network request and changes nothing: it compares the
+vendored files with charts.lock and charts.yaml, lists every mismatch and exits 1
+if there is one. Every render makes the same check and fails on a mismatch.
+
+Versions must be exact (1.2.3, v1.18.2): ranges such as ^1.2 are refused.
+See docs/charts.md.`,
+		Example: `  # Vendor the charts after editing templates/charts/charts.yaml
+  coderfleet vendor
+
+  # In CI: fail when vendored charts were edited or a version change was not vendored
+  coderfleet vendor --check
+
+  # Vendor a fleet elsewhere, from a registry on plain HTTP (a local test registry)
+  coderfleet vendor --repo ~/src/platform --plain-http`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runVendor(c.Context(), o, c.OutOrStdout())
+		},
+	}
+	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	c.Flags().BoolVar(&o.check, "check", false, "only compare the vendored charts with charts.lock (no network); exit 1 on a mismatch")
+	c.Flags().BoolVar(&o.plainHTTP, "plain-http", false, "talk to oci:// registries over plain HTTP")
+	c.Flags().StringVar(&o.registryConfig, "registry-config", "", "registry credentials file (default: Helm's, then Docker's)")
+	return c
+}
+
+func runVendor(ctx context.Context, o *vendorOptions, out io.Writer) error {
+	fsys := filesys.MakeFsOnDisk()
+	repo, err := filepath.Abs(o.repo)
+	if err != nil {
+		return &exitError{code: exitRuntime, err: fmt.Errorf("resolving --repo %q: %w", o.repo, err)}
+	}
+	templatesDir := filepath.Join(repo, "templates")
+	if !fsys.IsDir(templatesDir) {
+		return &exitError{code: exitInput, err: fmt.Errorf("%q has no templates folder: point --repo at the fleet repository's root", repo)}
+	}
+	if o.check {
+		return runVendorCheck(fsys, templatesDir, out)
+	}
+	fetcher, err := charts.NewHelmFetcher(charts.FetcherOptions{PlainHTTP: o.plainHTTP, RegistryConfig: o.registryConfig})
+	if err != nil {
+		return &exitError{code: exitRuntime, err: err}
+	}
+	res, err := charts.Vendor(ctx, charts.VendorOptions{FS: fsys, TemplatesDir: templatesDir, Fetcher: fetcher})
+	if err != nil {
+		return classifyChartsError(err)
+	}
+	for _, ch := range res.Charts {
+		switch ch.Status {
+		case charts.StatusUpdated:
+			fmt.Fprintf(out, "updated    %s %s (was %s)\n", ch.Name, ch.Version, ch.Previous)
+		default:
+			fmt.Fprintf(out, "%-10s %s %s\n", ch.Status, ch.Name, ch.Version)
+		}
+	}
+	for _, p := range res.Removed {
+		fmt.Fprintf(out, "removed    %s\n", relTo(repo, p))
+	}
+	fmt.Fprintf(out, "wrote %s (%d chart(s))\n", relTo(repo, res.LockPath), len(res.Charts))
+	if len(res.Charts) > 0 || len(res.Removed) > 0 {
+		fmt.Fprintln(out, "next: run `coderfleet render`, review `git diff -- templates/charts regions/`, then commit both.")
+	}
+	return nil
+}
+
+func runVendorCheck(fsys filesys.FileSystem, templatesDir string, out io.Writer) error {
+	problems, err := charts.Check(fsys, templatesDir)
+	if err != nil {
+		return classifyChartsError(err)
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(out, "vendored charts match templates/charts/charts.lock")
+		return nil
+	}
+	fmt.Fprintln(out, "vendored charts do not match templates/charts/charts.lock:")
+	for _, p := range problems {
+		fmt.Fprintf(out, "  - %s\n", p)
+	}
+	fmt.Fprintln(out, "run `coderfleet vendor` to vendor the charts listed in templates/charts/charts.yaml again, then review the diff")
+	return &exitError{code: exitDiffers}
+}
+
+// classifyChartsError maps a charts error to its exit code: a file to fix
+// is invalid input (3), anything else (network, I/O) a runtime failure (4).
+func classifyChartsError(err error) error {
+	if charts.IsInputError(err) {
+		return &exitError{code: exitInput, err: err}
+	}
+	return &exitError{code: exitRuntime, err: err}
+}
+
+func relTo(base, p string) string {
+	if r, err := filepath.Rel(base, p); err == nil {
+		return r
+	}
+	return p
+}
