@@ -1,0 +1,218 @@
+package validate
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/distribution/reference"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// IRSAAnnotation is the ServiceAccount annotation EKS reads to give a pod an
+// IAM role (IAM roles for service accounts).
+const IRSAAnnotation = "eks.amazonaws.com/role-arn"
+
+// podTemplate locates the pod spec of a workload.
+type podTemplate struct {
+	spec        *corev1.PodSpec
+	path        string // field path of the pod spec
+	longRunning bool   // probes required
+}
+
+func podTemplateOf(obj any) *podTemplate {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &podTemplate{&o.Spec.Template.Spec, "spec.template.spec", true}
+	case *appsv1.StatefulSet:
+		return &podTemplate{&o.Spec.Template.Spec, "spec.template.spec", true}
+	case *appsv1.DaemonSet:
+		return &podTemplate{&o.Spec.Template.Spec, "spec.template.spec", true}
+	case *appsv1.ReplicaSet:
+		return &podTemplate{&o.Spec.Template.Spec, "spec.template.spec", true}
+	case *corev1.ReplicationController:
+		if o.Spec.Template == nil {
+			return nil
+		}
+		return &podTemplate{&o.Spec.Template.Spec, "spec.template.spec", true}
+	case *corev1.Pod:
+		rp := o.Spec.RestartPolicy
+		return &podTemplate{&o.Spec, "spec", rp == "" || rp == corev1.RestartPolicyAlways}
+	case *batchv1.Job:
+		return &podTemplate{&o.Spec.Template.Spec, "spec.template.spec", false}
+	case *batchv1.CronJob:
+		return &podTemplate{&o.Spec.JobTemplate.Spec.Template.Spec, "spec.jobTemplate.spec.template.spec", false}
+	}
+	return nil
+}
+
+// policies runs the pod-level policies on a strictly decoded object.
+func (c *objectCheck) policies(typed any) {
+	pt := podTemplateOf(typed)
+	if pt == nil {
+		return
+	}
+	for _, list := range []struct {
+		field      string
+		containers []corev1.Container
+		probes     bool
+	}{
+		{"initContainers", pt.spec.InitContainers, false},
+		{"containers", pt.spec.Containers, pt.longRunning},
+	} {
+		for i := range list.containers {
+			ct := &list.containers[i]
+			name := ct.Name
+			if name == "" {
+				name = fmt.Sprint(i)
+			}
+			c.container(pt, fmt.Sprintf("%s.%s[%s]", pt.path, list.field, name), ct, list.probes)
+		}
+	}
+}
+
+func (c *objectCheck) container(pt *podTemplate, path string, ct *corev1.Container, probes bool) {
+	c.image(path+".image", ct.Image)
+
+	var missing []string
+	for _, rl := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"requests", ct.Resources.Requests}, {"limits", ct.Resources.Limits}} {
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if q, ok := rl.list[r]; !ok || q.IsZero() {
+				missing = append(missing, rl.name+"."+string(r))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		c.add(CheckResources, path+".resources", "set requests and limits for cpu and memory so the scheduler can place the pod and one container cannot starve a node",
+			"container %q has no %s", ct.Name, strings.Join(missing, ", "))
+	}
+
+	sc := ct.SecurityContext
+	psc := pt.spec.SecurityContext
+	nonRoot := sc != nil && sc.RunAsNonRoot != nil && *sc.RunAsNonRoot
+	if sc == nil || sc.RunAsNonRoot == nil {
+		nonRoot = psc != nil && psc.RunAsNonRoot != nil && *psc.RunAsNonRoot
+	}
+	if !nonRoot {
+		c.add(CheckRunAsNonRoot, path+".securityContext.runAsNonRoot", "set runAsNonRoot: true in the container's or the pod's securityContext",
+			"container %q may run as root", ct.Name)
+	}
+	var uid *int64
+	if psc != nil && psc.RunAsUser != nil {
+		uid = psc.RunAsUser
+	}
+	if sc != nil && sc.RunAsUser != nil {
+		uid = sc.RunAsUser
+	}
+	if uid != nil && *uid == 0 {
+		c.add(CheckRunAsNonRoot, path+".securityContext.runAsUser", "run as a non-zero user id (the image's user, e.g. 1000)",
+			"container %q runs as user 0 (root)", ct.Name)
+	}
+
+	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		c.add(CheckPrivilegeEscalation, path+".securityContext.allowPrivilegeEscalation", "set allowPrivilegeEscalation: false in the container's securityContext",
+			"container %q allows privilege escalation", ct.Name)
+	}
+	if sc != nil && sc.Privileged != nil && *sc.Privileged {
+		c.add(CheckPrivilegeEscalation, path+".securityContext.privileged", "remove privileged: true; grant single capabilities if really needed",
+			"container %q is privileged", ct.Name)
+	}
+
+	if probes {
+		if ct.ReadinessProbe == nil {
+			c.add(CheckProbes, path+".readinessProbe", "add a readinessProbe so traffic only reaches ready pods and rollouts wait for them",
+				"long-running container %q has no readinessProbe", ct.Name)
+		}
+		if ct.LivenessProbe == nil {
+			c.add(CheckProbes, path+".livenessProbe", "add a livenessProbe so a hung process is restarted",
+				"long-running container %q has no livenessProbe", ct.Name)
+		}
+	}
+}
+
+// image requires a pinned reference: a tag other than latest, or a digest.
+func (c *objectCheck) image(path, image string) {
+	if image == "" {
+		c.add(CheckImageTag, path, "set image to repository:tag with a pinned version", "no image")
+		return
+	}
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		c.add(CheckImageTag, path, "write registry/repository:tag or repository@sha256:digest", "invalid image reference %q: %v", image, err)
+		return
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return
+	}
+	tagged, ok := named.(reference.Tagged)
+	if !ok {
+		c.add(CheckImageTag, path, "pin a version tag such as :v2.26.3 (or a digest); an untagged image means :latest", "image %q has no tag", image)
+		return
+	}
+	if strings.EqualFold(tagged.Tag(), "latest") {
+		c.add(CheckImageTag, path, "pin a version tag such as :v2.26.3 (or a digest) so a render always means the same software", "image %q uses the latest tag", image)
+	}
+}
+
+var roleNameRE = regexp.MustCompile(`^role/([\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
+var accountRE = regexp.MustCompile(`^\d{12}$`)
+
+// irsa checks the IRSA annotation wherever it appears.
+func (c *objectCheck) irsa() {
+	anns, _ := mapAt(c.obj, "metadata", "annotations")
+	raw, present := anns[IRSAAnnotation]
+	if !present {
+		return
+	}
+	field := "metadata.annotations" + keySegment(IRSAAnnotation, false)
+	if kind := str(c.obj, "kind"); kind != "ServiceAccount" {
+		c.add(CheckIRSA, field, "put the annotation on the ServiceAccount the pod runs as", "%s only has an effect on a ServiceAccount, not on a %s", IRSAAnnotation, kind)
+	}
+	v, _ := raw.(string)
+	if msg := checkRoleARN(v); msg != "" {
+		c.add(CheckIRSA, field, "write arn:aws:iam::<12-digit account>:role/<name> (the role whose trust policy names system:serviceaccount:<namespace>:<name>)", "%s", msg)
+	}
+}
+
+// checkRoleARN returns why s is not an IAM role ARN, or "".
+func checkRoleARN(s string) string {
+	if s == "" {
+		return "empty IAM role ARN"
+	}
+	a, err := arn.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not an ARN", s)
+	}
+	switch {
+	case a.Partition != "aws" && a.Partition != "aws-cn" && a.Partition != "aws-us-gov":
+		return fmt.Sprintf("%q: unknown partition %q", s, a.Partition)
+	case a.Service != "iam":
+		return fmt.Sprintf("%q is not an IAM ARN (service %q)", s, a.Service)
+	case a.Region != "":
+		return fmt.Sprintf("%q: IAM ARNs have no region", s)
+	case !accountRE.MatchString(a.AccountID):
+		return fmt.Sprintf("%q: account id must be 12 digits", s)
+	case !roleNameRE.MatchString(a.Resource):
+		return fmt.Sprintf("%q is not an IAM role (resource must be role/<name>)", s)
+	}
+	return ""
+}
+
+func mapAt(m map[string]any, keys ...string) (map[string]any, bool) {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		cur = mm[k]
+	}
+	mm, ok := cur.(map[string]any)
+	return mm, ok
+}

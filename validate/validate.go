@@ -1,0 +1,173 @@
+package validate
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/coderfleet/coderfleet/config"
+)
+
+// Object is one rendered Kubernetes object and the component it belongs to.
+// Obj is the object as decoded from JSON (numbers may be json.Number).
+type Object struct {
+	Component string
+	Obj       map[string]any
+}
+
+// Check names one kind of check, so callers and tests can tell findings apart.
+type Check string
+
+// The checks this package runs.
+const (
+	CheckSchema              Check = "schema"
+	CheckKind                Check = "kind"
+	CheckImageTag            Check = "image-tag"
+	CheckResources           Check = "resources"
+	CheckRunAsNonRoot        Check = "run-as-non-root"
+	CheckPrivilegeEscalation Check = "privilege-escalation"
+	CheckProbes              Check = "probes"
+	CheckIRSA                Check = "irsa"
+	CheckSecretData          Check = "secret-data"
+	CheckCredential          Check = "credential"
+)
+
+// Problem is one finding. Its fields match render.Error so the renderer can
+// convert it one to one.
+type Problem struct {
+	Check     Check
+	Region    string
+	File      string // set for findings in files (AWS desired state)
+	Line      int    // 1-based line in File, 0 when unknown
+	Component string
+	Object    string // Kind/namespace/name, or Kind/name when cluster-scoped
+	Field     string // field path inside the object or file
+	Msg       string
+	Hint      string
+}
+
+// Error formats the problem on one line, most specific place first.
+func (p *Problem) Error() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+		}
+		b.WriteString(": ")
+	}
+	var where []string
+	for _, kv := range [][2]string{{"region", p.Region}, {"component", p.Component}, {"object", p.Object}, {"field", p.Field}} {
+		if kv[1] != "" {
+			where = append(where, kv[0]+" "+kv[1])
+		}
+	}
+	if len(where) > 0 {
+		b.WriteString(strings.Join(where, ", "))
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	if p.Hint != "" {
+		fmt.Fprintf(&b, " (hint: %s)", p.Hint)
+	}
+	return b.String()
+}
+
+// Options tune the checks.
+type Options struct {
+	// Allow lists known false positives of the secret guard
+	// (secretGuard.allow in overlays/fleet.yaml).
+	Allow []config.Allowance
+	// AllowKinds lists "apiVersion/Kind" values accepted although this
+	// package does not know them (for example
+	// "monitoring.coreos.com/v1/ServiceMonitor"), or built-in alpha/beta
+	// versions. Known Go types are still decoded strictly; unknown kinds are
+	// only checked by the secret guard and the object-level policies.
+	AllowKinds []string
+}
+
+// Objects validates the rendered objects of one region: strict schema,
+// policies and the secret guard. It returns every problem found, in the
+// order of objs, or nil when all objects pass.
+func Objects(region string, objs []Object, opts Options) []*Problem {
+	allowKinds := map[string]bool{}
+	for _, k := range opts.AllowKinds {
+		allowKinds[k] = true
+	}
+	var out []*Problem
+	for _, o := range objs {
+		c := &objectCheck{region: region, component: o.Component, obj: o.Obj, ref: Ref(o.Obj)}
+		c.run(allowKinds, opts.Allow)
+		out = append(out, c.problems...)
+	}
+	return out
+}
+
+// Ref names an object as Kind/namespace/name, or Kind/name when it has no
+// namespace, the form used in Problem.Object.
+func Ref(m map[string]any) string {
+	kind, ns, name := str(m, "kind"), str(m, "metadata", "namespace"), str(m, "metadata", "name")
+	if ns == "" {
+		return kind + "/" + name
+	}
+	return kind + "/" + ns + "/" + name
+}
+
+// objectCheck collects the problems of one object.
+type objectCheck struct {
+	region, component, ref string
+	obj                    map[string]any
+	problems               []*Problem
+}
+
+func (c *objectCheck) add(check Check, field, hint, format string, args ...any) {
+	c.problems = append(c.problems, &Problem{Check: check, Region: c.region, Component: c.component, Object: c.ref,
+		Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+func (c *objectCheck) run(allowKinds map[string]bool, allow []config.Allowance) {
+	c.secretData()
+	c.irsa()
+	typed := c.schema(allowKinds)
+	if typed != nil {
+		c.policies(typed)
+	}
+	c.credentials(allow)
+}
+
+// secretData rejects Secrets that carry values.
+func (c *objectCheck) secretData() {
+	if str(c.obj, "apiVersion") != "v1" || str(c.obj, "kind") != "Secret" {
+		return
+	}
+	for _, f := range []string{"data", "stringData"} {
+		v, ok := c.obj[f]
+		if !ok || v == nil {
+			continue
+		}
+		if m, isMap := v.(map[string]any); isMap && len(m) == 0 {
+			continue
+		}
+		c.add(CheckSecretData, f, "reference the Secret by name and key and let External Secrets or the key-sync job fill it; secret values never go to git",
+			"Secret carries %s: rendered output must not contain secret values", f)
+	}
+}
+
+func str(m map[string]any, keys ...string) string {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = mm[k]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+// marshal encodes an object for the strict decoders. json.Number values are
+// written as the numbers they hold.
+func marshal(m map[string]any) ([]byte, error) {
+	return json.Marshal(m)
+}
