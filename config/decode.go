@@ -173,6 +173,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		for i, c := range n.Content {
 			item := fmt.Sprintf("%s[%d]", path, i)
 			d.pos[item] = Pos{File: d.fileOf(c), Line: c.Line, Col: c.Column}
+			if df, ok := s.Index(i).Addr().Interface().(defaulter); ok {
+				df.SetDefaults()
+			}
 			d.decode(c, s.Index(i), item)
 		}
 		v.Set(s)
@@ -296,8 +299,8 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
 	return fields, names
 }
 
-// defaulter is implemented by map elements that have defaults of their own
-// when a map key is new (not one of the built-in entries).
+// defaulter is implemented by list items and map elements that have
+// defaults of their own (for a map, when the key is not a built-in entry).
 type defaulter interface{ SetDefaults() }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {

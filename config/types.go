@@ -274,6 +274,8 @@ func DefaultAddons() map[string]*Addon {
 			Version: "v1.18.2", Namespace: "cert-manager"},
 		"karpenter": {Enabled: true, Chart: "karpenter", Repository: "oci://public.ecr.aws/karpenter",
 			Version: "1.6.1", Namespace: "karpenter", RoleARN: "arn:aws:iam::{account}:role/{cluster}-karpenter"},
+		"external-secrets": {Enabled: true, Chart: "external-secrets", Repository: "https://charts.external-secrets.io",
+			Version: "2.9.0", Namespace: "external-secrets", RoleARN: ""},
 		"metrics-server": {Enabled: true, Chart: "metrics-server", Repository: "https://kubernetes-sigs.github.io/metrics-server/",
 			Version: "3.13.0", Namespace: "kube-system"},
 		"aws-ebs-csi-driver": {Enabled: true, Chart: "aws-ebs-csi-driver", Repository: "https://kubernetes-sigs.github.io/aws-ebs-csi-driver",
@@ -284,3 +286,7 @@ func DefaultAddons() map[string]*Addon {
 // SetDefaults makes an add-on that is not built in enabled unless it says
 // otherwise.
 func (a *Addon) SetDefaults() { a.Enabled = true }
+
+// SetDefaults gives a workspace namespace one provisioner unless it says
+// otherwise.
+func (w *WorkspaceNamespace) SetDefaults() { w.Replicas = 1 }

@@ -120,4 +120,40 @@
       ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 'http' }],
     } + (if std.length(lb.sourceRanges) > 0 then { loadBalancerSourceRanges: lb.sourceRanges } else {}),
   },
+
+  // cronJob runs `script` with sh on schedule `schedule` as ServiceAccount
+  // `name`, with the key sync settings ks (image, resources, time zone).
+  cronJob(ns, name, ks, schedule, script, env):: {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: name, namespace: ns },
+    spec: {
+      schedule: schedule,
+      timeZone: ks.timeZone,
+      concurrencyPolicy: 'Replace',
+      successfulJobsHistoryLimit: 0,
+      failedJobsHistoryLimit: 1,
+      jobTemplate: {
+        spec: {
+          backoffLimit: 3,
+          template: {
+            spec: {
+              serviceAccountName: name,
+              restartPolicy: 'OnFailure',
+              securityContext: $.podSecurity(1000),
+              containers: [{
+                name: name,
+                image: $.image(ks.image),
+                imagePullPolicy: 'IfNotPresent',
+                command: ['/bin/sh', '-c', script],
+                env: $.env(env { HOME: '/tmp' }),
+                resources: $.resources(ks.resources),
+                securityContext: $.containerSecurity,
+              }],
+            },
+          },
+        },
+      },
+    },
+  },
 }

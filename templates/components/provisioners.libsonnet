@@ -1,0 +1,72 @@
+// External Coder provisioners, one per workspace namespace (domain-spec A3).
+// Each authenticates with a provisioner key (Secret psk, key token.key) made
+// through the coderd API with the tag region=<aws region>; its
+// ServiceAccount `coder` creates the workspaces' pods, PVCs and deployments
+// in the namespace and carries the namespace's IRSA role.
+local k = import '../lib/k.libsonnet';
+
+function(config) {
+  local coder = config.settings.coder,
+  local p = config.settings.provisioner,
+
+  local perNamespace(ws) =
+    local ns = ws.name;
+    local selector = { 'app.kubernetes.io/name': 'coder-provisioner', 'app.kubernetes.io/instance': ns };
+    local labels = k.labels('coder-provisioner', 'provisioner') + selector;
+    [
+      k.serviceAccount(ns, 'coder', ws.roleARN),
+      // Workspaces run as this ServiceAccount; it has no API permissions.
+      k.serviceAccount(ns, ns) { automountServiceAccountToken: false },
+      k.role(ns, 'coder-workspace-perms', [
+        { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+        { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+      ]),
+      k.roleBinding(ns, 'coder', 'coder-workspace-perms', 'coder'),
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: {
+          name: 'coder-provisioner',
+          namespace: ns,
+          labels: labels,
+          annotations: { 'coderfleet.io/organization': ws.organization, 'coderfleet.io/provisioner-tags': 'region=' + config.region.awsRegion },
+        },
+        spec: {
+          replicas: ws.replicas,
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels: labels },
+            spec: k.dedicated('coder-provisioner') {
+              serviceAccountName: 'coder',
+              securityContext: k.podSecurity(1000),
+              // A provisioner finishes its running build before it stops.
+              terminationGracePeriodSeconds: 600,
+              containers: [{
+                name: 'coder',
+                image: k.image(coder.image),
+                imagePullPolicy: 'IfNotPresent',
+                command: ['/opt/coder'],
+                args: ['provisionerd', 'start'],
+                env: k.env({
+                  CODER_URL: 'https://' + config.fleet.domain,
+                  CODER_PROVISIONER_DAEMON_KEY: k.secretRef('psk', 'token.key'),
+                  CODER_PROMETHEUS_ENABLE: 'true',
+                  CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
+                }),
+                ports: [{ name: 'prometheus-http', containerPort: 2112, protocol: 'TCP' }],
+                // provisionerd serves no health endpoint; its metrics listener
+                // is up exactly while the daemon runs.
+                readinessProbe: { tcpSocket: { port: 'prometheus-http' }, periodSeconds: 10 },
+                livenessProbe: { tcpSocket: { port: 'prometheus-http' }, initialDelaySeconds: 30, periodSeconds: 20, failureThreshold: 5 },
+                resources: k.resources(p.resources),
+                securityContext: k.containerSecurity,
+              }],
+            },
+          },
+        },
+      },
+    ],
+
+  objects: std.flattenArrays([perNamespace(ws) for ws in config.settings.workspaceNamespaces]),
+}
