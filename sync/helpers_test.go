@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -106,7 +107,6 @@ var (
 	motoErr  error
 )
 
-
 // moto returns the package's moto_server, started on first use and reset for
 // every test. A missing moto_server fails the test.
 func moto(t *testing.T) *motoserver.Server {
@@ -164,9 +164,10 @@ func operation(req *http.Request) string {
 	if t := req.Header.Get("X-Amz-Target"); t != "" {
 		return t[strings.LastIndex(t, ".")+1:]
 	}
-	if req.Method == http.MethodPost && strings.Contains(req.Header.Get("Content-Type"), "x-www-form-urlencoded") && req.GetBody != nil {
-		body, _ := req.GetBody()
-		b, _ := io.ReadAll(body)
+	if req.Method == http.MethodPost && strings.Contains(req.Header.Get("Content-Type"), "x-www-form-urlencoded") && req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(b))
 		if m := regexp.MustCompile(`Action=([A-Za-z]+)`).FindSubmatch(b); m != nil {
 			return string(m[1])
 		}
