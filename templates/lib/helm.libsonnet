@@ -97,40 +97,34 @@ local checkOpts(fn, opts) =
     local retries = std.get(opts, 'retries', 3);
     local crds = std.get(opts, 'includeCRDs', true);
     local source = $.fluxSource(chartInfo, opts);
+    local sourceRef = { kind: source.kind, name: source.metadata.name, namespace: ns };
+    local common = {
+      interval: interval,
+      timeout: std.get(opts, 'timeout', '5m'),
+      releaseName: name,
+      targetNamespace: opts.namespace,
+      storageNamespace: opts.namespace,
+      install: {
+        createNamespace: true,
+        crds: if crds then 'Create' else 'Skip',
+        remediation: { retries: retries },
+      },
+      upgrade: {
+        crds: if crds then 'CreateReplace' else 'Skip',
+        remediation: { retries: retries, remediateLastFailure: true },
+      },
+    };
+    local chartSpec =
+      if chartInfo.oci then { chartRef: sourceRef }
+      else { chart: { spec: { chart: chartInfo.name, version: chartInfo.version, interval: interval, sourceRef: sourceRef } } };
+    local valueSpec =
+      (if values != null && std.length(values) > 0 then { values: values } else {})
+      + (if std.objectHas(opts, 'valuesFrom') then { valuesFrom: opts.valuesFrom } else {});
     {
       apiVersion: 'helm.toolkit.fluxcd.io/v2',
       kind: 'HelmRelease',
       metadata: { name: name, namespace: ns },
-      spec: {
-        interval: interval,
-        timeout: std.get(opts, 'timeout', '5m'),
-        releaseName: name,
-        targetNamespace: opts.namespace,
-        storageNamespace: opts.namespace,
-        install: {
-          createNamespace: true,
-          crds: if crds then 'Create' else 'Skip',
-          remediation: { retries: retries },
-        },
-        upgrade: {
-          crds: if crds then 'CreateReplace' else 'Skip',
-          remediation: { retries: retries, remediateLastFailure: true },
-        },
-      } + (
-        if chartInfo.oci then {
-          chartRef: { kind: source.kind, name: source.metadata.name, namespace: ns },
-        } else {
-          chart: {
-            spec: {
-              chart: chartInfo.name,
-              version: chartInfo.version,
-              interval: interval,
-              sourceRef: { kind: source.kind, name: source.metadata.name, namespace: ns },
-            },
-          },
-        }
-      ) + (if values != null && std.length(values) > 0 then { values: values } else {})
-      + (if std.objectHas(opts, 'valuesFrom') then { valuesFrom: opts.valuesFrom } else {}),
+      spec: common + chartSpec + valueSpec,
     },
 
   // fluxObjects is [source, HelmRelease] for a helmrelease delivery.
