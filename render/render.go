@@ -62,6 +62,9 @@ type Result struct {
 	// Complete is true when every region of the fleet was rendered, so
 	// region folders without an overlay may be removed.
 	Complete bool
+	// Warnings are things to act on that do not stop the render, such as
+	// a load balancer whose certificate is not issued yet; sorted.
+	Warnings []string
 }
 
 // Render loads the fleet's configuration and renders the selected regions.
@@ -93,6 +96,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		par = runtime.GOMAXPROCS(0)
 	}
 	trees := make([]Tree, len(selected))
+	warnings := make([][]string, len(selected))
 	errs := make([]error, len(selected))
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
@@ -107,7 +111,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 				return
 			}
 			defer func() { <-sem }()
-			trees[i], errs[i] = renderRegion(cfg, r, ev, opts)
+			trees[i], warnings[i], errs[i] = renderRegion(cfg, r, ev, opts)
 		}()
 	}
 	wg.Wait()
@@ -126,6 +130,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			return nil, errs[i]
 		}
 		res.Regions[r.Region.Name] = trees[i]
+		res.Warnings = append(res.Warnings, warnings[i]...)
 	}
 	if len(all) > 0 {
 		return nil, all
@@ -188,7 +193,15 @@ func templateInput(cfg *config.Config, r *config.RegionConfig, version string) (
 	return json.Marshal(in)
 }
 
-func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options) (Tree, error) {
+func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options) (Tree, []string, error) {
+	tree, err := renderRegionTree(cfg, r, ev, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tree, pendingCertificates(r.Region.Name, tree), nil
+}
+
+func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options) (Tree, error) {
 	name := r.Region.Name
 	input, err := templateInput(cfg, r, opts.Version)
 	if err != nil {

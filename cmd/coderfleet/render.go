@@ -86,14 +86,14 @@ Nothing is written when any region fails to render.`,
   coderfleet render --repo ~/src/platform --region eu-west-2`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runRender(c.Context(), o, c.OutOrStdout())
+			return runRender(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	o.bind(c, true)
 	return c
 }
 
-func runRender(ctx context.Context, o *renderOptions, out io.Writer) error {
+func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error {
 	res, err := renderFleet(ctx, o)
 	if err != nil {
 		return err
@@ -113,6 +113,9 @@ func runRender(ctx context.Context, o *renderOptions, out io.Writer) error {
 	line("removed:", sum.Removed)
 	if len(sum.Foreign) > 0 {
 		fmt.Fprintf(out, "left alone: %s (no %s marker: not coderfleet's)\n", strings.Join(sum.Foreign, ", "), render.MarkerFile)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(warn, "warning: %s\n", w)
 	}
 	fmt.Fprintf(out, "rendered %d region(s) into %s\n", len(res.Regions), o.outDir())
 	if len(sum.Written)+len(sum.Removed) > 0 {
