@@ -117,7 +117,11 @@ func (c *objectCheck) schema(allowKinds map[string]bool) any {
 	case !known && allowKinds[key]:
 		return nil
 	case !known:
-		c.add(CheckKind, "apiVersion", kindHint(reg, kind, key), "unknown apiVersion/kind %s %s", apiVersion, kind)
+		field := "apiVersion"
+		if len(reg.versions[kind]) == 0 {
+			field = "kind"
+		}
+		c.add(CheckKind, field, kindHint(reg, kind, key), "unknown apiVersion/kind %s %s", apiVersion, kind)
 		return nil
 	}
 	data, err := marshal(c.obj)
@@ -125,6 +129,12 @@ func (c *objectCheck) schema(allowKinds map[string]bool) any {
 		c.add(CheckSchema, "", "the template produced a value JSON cannot hold", "encoding the object: %v", err)
 		return nil
 	}
+	return c.decode(info, apiVersion, kind, data)
+}
+
+// decode decodes the object's JSON strictly: case-sensitive, unknown and
+// duplicate fields are errors.
+func (c *objectCheck) decode(info kindInfo, apiVersion, kind string, data []byte) any {
 	target := info.newObj()
 	strictErrs, err := kjson.UnmarshalStrict(data, target)
 	if err != nil {
@@ -158,7 +168,43 @@ func kindHint(r *registry, kind, key string) string {
 	if vs := r.versions[kind]; len(vs) > 0 {
 		return fmt.Sprintf("%s is known as apiVersion %s; use that %s", kind, strings.Join(vs, ", "), allow)
 	}
+	if near := nearestKind(r, kind); near != "" {
+		return fmt.Sprintf("did you mean %s (apiVersion %s)? Otherwise %s", near, strings.Join(r.versions[near], ", "), allow)
+	}
 	return "check apiVersion and kind for typos " + allow
+}
+
+// nearestKind returns the known kind closest to kind by edit distance, when
+// it is close enough to be a typo.
+func nearestKind(r *registry, kind string) string {
+	best, bestDist := "", 3
+	for k := range r.versions {
+		if d := editDistance(strings.ToLower(k), strings.ToLower(kind)); d < bestDist || (d == bestDist && best != "" && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // fieldError is a finding of a typed subset's own validation.
