@@ -276,8 +276,11 @@ func createExampleNLBs(t *testing.T, url string) {
 	}
 }
 
-// foreignRecords are records someone else manages in the zone.
-func foreignRecords() []r53types.ResourceRecordSet {
+// foreignRecords are records someone else manages in the zone coderdemo.io.
+func foreignRecords() []r53types.ResourceRecordSet { return foreignRecordsIn("coderdemo.io") }
+
+// foreignRecordsIn are records someone else manages in zone.
+func foreignRecordsIn(zone string) []r53types.ResourceRecordSet {
 	rr := func(name string, typ r53types.RRType, vals ...string) r53types.ResourceRecordSet {
 		r := r53types.ResourceRecordSet{Name: aws.String(name), Type: typ, TTL: aws.Int64(300)}
 		for _, v := range vals {
@@ -286,11 +289,11 @@ func foreignRecords() []r53types.ResourceRecordSet {
 		return r
 	}
 	return []r53types.ResourceRecordSet{
-		rr("coderdemo.io.", r53types.RRTypeTxt, `"v=spf1 include:_spf.google.com ~all"`, `"google-site-verification=abc"`),
-		rr("coderdemo.io.", r53types.RRTypeMx, "1 aspmx.l.google.com."),
-		rr("www.coderdemo.io.", r53types.RRTypeCname, "coderdemo.io."),
-		rr("docs.coderdemo.io.", r53types.RRTypeA, "192.0.2.10"),
-		{Name: aws.String("status.coderdemo.io."), Type: r53types.RRTypeA, SetIdentifier: aws.String("us-east-2"), Region: r53types.ResourceRecordSetRegionUsEast2,
+		rr(zone+".", r53types.RRTypeTxt, `"v=spf1 include:_spf.google.com ~all"`, `"google-site-verification=abc"`),
+		rr(zone+".", r53types.RRTypeMx, "1 aspmx.l.google.com."),
+		rr("www."+zone+".", r53types.RRTypeCname, zone+"."),
+		rr("docs."+zone+".", r53types.RRTypeA, "192.0.2.10"),
+		{Name: aws.String("status." + zone + "."), Type: r53types.RRTypeA, SetIdentifier: aws.String("us-east-2"), Region: r53types.ResourceRecordSetRegionUsEast2,
 			TTL: aws.Int64(60), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String("192.0.2.20")}}},
 	}
 }
@@ -298,8 +301,13 @@ func foreignRecords() []r53types.ResourceRecordSet {
 // createZone makes the hosted zone and its foreign records through api.
 func createZoneRecords(t *testing.T, api Route53API, zoneID string) {
 	t.Helper()
+	createForeign(t, api, zoneID, foreignRecords())
+}
+
+func createForeign(t *testing.T, api Route53API, zoneID string, recs []r53types.ResourceRecordSet) {
+	t.Helper()
 	var changes []r53types.Change
-	for _, rr := range foreignRecords() {
+	for _, rr := range recs {
 		changes = append(changes, r53types.Change{Action: r53types.ChangeActionCreate, ResourceRecordSet: &rr})
 	}
 	if _, err := api.ChangeResourceRecordSets(context.Background(), &route53.ChangeResourceRecordSetsInput{
