@@ -202,6 +202,22 @@ func crdConditions(crd *unstructured.Unstructured) (established bool, problem st
 	return established, problem
 }
 
+// EnsureNamespaces creates namespaces that a real cluster has before Flux
+// applies anything, such as flux-system (made by `flux bootstrap`), so the
+// check models the cluster the manifests are applied to.
+func (c *Checker) EnsureNamespaces(ctx context.Context, names ...string) error {
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	for _, name := range names {
+		ns := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name},
+		}}
+		if err := c.apply(ctx, gvr, "", ns, false); err != nil {
+			return fmt.Errorf("creating baseline namespace %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Rejection is an object the API server refused.
 type Rejection struct {
 	// Object is what was sent.

@@ -14,13 +14,13 @@ import (
 // against a real API server with the CRDs installed.
 func TestRenderedFleetDryRun(t *testing.T) {
 	trees := fleetTrees(t)
+	dir, ok := crdDir(t)
 
 	srv := kubetest.Start(t)
 	c, err := NewChecker(srv.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, ok := crdDir(t)
 	if ok {
 		crds, err := LoadCRDs(os.DirFS(dir))
 		if err != nil {
@@ -33,6 +33,13 @@ func TestRenderedFleetDryRun(t *testing.T) {
 	} else {
 		t.Logf("WARNING: no CRD folder at %q and %s is unset; kinds defined by CRDs (Flux, External Secrets, ...) will NOT be checked", dir, crdsEnv)
 	}
+
+	// What `flux bootstrap` leaves on every cluster before it applies
+	// regions/<r>/flux: its namespace (the CRDs above are its other part).
+	if err := c.EnsureNamespaces(t.Context(), clusterBaselineNamespaces...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster baseline: namespaces %v (created by flux bootstrap on a real cluster)", clusterBaselineNamespaces)
 
 	total := &Report{Accepted: map[string]int{}, Unchecked: map[string][]Object{}, Warnings: map[string][]string{}}
 	for _, tree := range trees {
@@ -52,6 +59,10 @@ func TestRenderedFleetDryRun(t *testing.T) {
 	}
 	report(t, total)
 }
+
+// clusterBaselineNamespaces exist on a Flux-bootstrapped cluster besides the
+// built-in ones (default, kube-system, kube-public, kube-node-lease).
+var clusterBaselineNamespaces = []string{"flux-system"}
 
 // fleetTrees lists regions/ and golden/<case>/regions, slash-separated and
 // relative to the repository root. The committed fleet must exist: without

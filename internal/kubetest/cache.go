@@ -30,6 +30,10 @@ var ToolsInputs = []string{
 	"etcd/main.go",
 }
 
+// buildRecipe describes how EnsureBinaries builds; it is part of the cache
+// key, so changing the build flags below must change it too.
+const buildRecipe = "go build -trimpath -buildvcs=false -mod=readonly CGO_ENABLED=0 GOWORK=off"
+
 // Binaries are the paths of the two programs a [Server] runs.
 type Binaries struct {
 	// APIServer is the kube-apiserver executable.
@@ -69,7 +73,7 @@ type Toolchain struct {
 // pure: the same files and toolchain always give the same key.
 func CacheKey(fsys fs.FS, tc Toolchain) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "toolchain %s %s/%s\n", tc.GoVersion, tc.GOOS, tc.GOARCH)
+	fmt.Fprintf(h, "recipe %s\ntoolchain %s %s/%s\n", buildRecipe, tc.GoVersion, tc.GOOS, tc.GOARCH)
 	for _, name := range ToolsInputs {
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
@@ -167,10 +171,17 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (Binaries, error) {
 
 	fmt.Fprintf(progress, "kubetest: building kube-apiserver and etcd from %q into %q (first run only; about 10-15 minutes on 2 cores)\n", opts.ToolsDir, dir)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-o", tmp+string(filepath.Separator), "./kube-apiserver", "./etcd")
+	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-buildvcs=false", "-mod=readonly", "-o", tmp+string(filepath.Separator), "./kube-apiserver", "./etcd")
 	cmd.Dir = opts.ToolsDir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	// An interrupted go build stops its compilers; what they finished stays
+	// in the Go build cache, so the next attempt resumes.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 15 * time.Second
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return Binaries{}, fmt.Errorf("building kube-apiserver and etcd in %q: stopped after %s (%w) before it finished; the finished part is cached by Go, so run `make kube-bins` (no time limit) and then the tests again, or raise `go test -timeout`", opts.ToolsDir, time.Since(start).Round(time.Second), context.Cause(ctx))
+	}
 	if err != nil {
 		return Binaries{}, fmt.Errorf("building kube-apiserver and etcd in %q: %w\n%s\nhint: run `make kube-bins` to see the build on its own", opts.ToolsDir, err, out)
 	}

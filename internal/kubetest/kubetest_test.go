@@ -1,6 +1,7 @@
 package kubetest
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -155,5 +156,102 @@ func TestStartServesTheAPIAndStopsOnCleanup(t *testing.T) {
 			c.Close()
 			t.Errorf("%s still accepts connections after cleanup", u)
 		}
+	}
+}
+
+// writeToyTools writes a tools module whose two mains build in a second, to
+// exercise the build-and-cache logic with the real go tool.
+func writeToyTools(t *testing.T, marker string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":                 "module example.com/toytools\n\ngo 1.26\n",
+		"go.sum":                 "",
+		"kube-apiserver/main.go": "package main\n\nfunc main() { println(\"" + marker + "\") }\n",
+		"etcd/main.go":           "package main\n\nfunc main() {}\n",
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type lines struct{ b strings.Builder }
+
+func (l *lines) Write(p []byte) (int, error) { return l.b.Write(p) }
+
+func TestEnsureBinariesBuildsOnceAndRebuildsOnChange(t *testing.T) {
+	cache := t.TempDir()
+	tools := writeToyTools(t, "one")
+	var log1 lines
+	b1, err := EnsureBinaries(t.Context(), BuildOptions{ToolsDir: tools, CacheRoot: cache, Progress: &log1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log1.b.String(), "building kube-apiserver and etcd") {
+		t.Errorf("first call did not report a build: %q", log1.b.String())
+	}
+	for _, p := range []string{b1.APIServer, b1.Etcd} {
+		if !strings.HasPrefix(p, cache+string(filepath.Separator)) {
+			t.Errorf("binary %q is outside the cache %q", p, cache)
+		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm()&0o100 == 0 {
+			t.Errorf("binary %q missing or not executable: %v", p, err)
+		}
+	}
+
+	var log2 lines
+	b2, err := EnsureBinaries(t.Context(), BuildOptions{ToolsDir: tools, CacheRoot: cache, Progress: &log2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2 != b1 || log2.b.Len() != 0 {
+		t.Errorf("second call rebuilt (%q) or moved the binaries (%v vs %v)", log2.b.String(), b2, b1)
+	}
+
+	if err := os.WriteFile(filepath.Join(tools, "kube-apiserver", "main.go"), []byte("package main\n\nfunc main() { println(\"two\") }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b3, err := EnsureBinaries(t.Context(), BuildOptions{ToolsDir: tools, CacheRoot: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b3.APIServer == b1.APIServer {
+		t.Errorf("a changed main.go reused the old cache entry %q", b1.APIServer)
+	}
+	entries, _ := os.ReadDir(cache)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".building-") {
+			t.Errorf("leftover build directory %q", e.Name())
+		}
+	}
+}
+
+func TestEnsureBinariesReportsBuildFailures(t *testing.T) {
+	tools := writeToyTools(t, "x")
+	if err := os.WriteFile(filepath.Join(tools, "etcd", "main.go"), []byte("package main\n\nfunc main() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := EnsureBinaries(t.Context(), BuildOptions{ToolsDir: tools, CacheRoot: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "undefinedThing") || !strings.Contains(err.Error(), "make kube-bins") {
+		t.Errorf("got %v, want the compiler's output and a hint", err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = EnsureBinaries(ctx, BuildOptions{ToolsDir: writeToyTools(t, "y"), CacheRoot: t.TempDir()})
+	if err == nil {
+		t.Error("a cancelled build: want an error")
+	}
+
+	_, err = EnsureBinaries(t.Context(), BuildOptions{ToolsDir: tools, CacheRoot: t.TempDir(), GoCommand: "no-such-go-tool"})
+	if err == nil || !strings.Contains(err.Error(), "no-such-go-tool") {
+		t.Errorf("missing go tool: got %v", err)
 	}
 }

@@ -86,7 +86,17 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("kubetest: %v", err)
 	}
-	bins, err := EnsureBinaries(ctx, BuildOptions{ToolsDir: toolsDir, CacheRoot: cacheRoot, Progress: testWriter{t}})
+	buildCtx := ctx
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if deadline, ok := d.Deadline(); ok {
+			// Stop the build a little before `go test -timeout` would panic, so
+			// the failure says what to do instead of dumping goroutines.
+			var cancel context.CancelFunc
+			buildCtx, cancel = context.WithDeadlineCause(ctx, deadline.Add(-30*time.Second), errors.New("the test deadline is near"))
+			defer cancel()
+		}
+	}
+	bins, err := EnsureBinaries(buildCtx, BuildOptions{ToolsDir: toolsDir, CacheRoot: cacheRoot, Progress: testWriter{t}})
 	if err != nil {
 		t.Fatalf("kubetest: %v", err)
 	}
@@ -97,7 +107,9 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("kubetest: last lines of %s:\n%s", s.apiserver.logPath, tail(s.apiserver.logPath, 30))
+			if problems := tailProblems(s.apiserver.logPath, 15); problems != "" {
+				t.Logf("kubetest: last warnings and errors of the API server:\n%s", problems)
+			}
 		}
 		if err := s.Close(); err != nil {
 			t.Errorf("kubetest: %v", err)
@@ -469,6 +481,22 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// tailProblems returns the last n warning or error lines (klog's W and E
+// prefixes) of a log, which is what helps when a test against the server
+// fails; informational lines are left out.
+func tailProblems(path string, n int) string {
+	var keep []string
+	for _, line := range strings.Split(tail(path, 100000), "\n") {
+		if len(line) > 1 && (line[0] == 'W' || line[0] == 'E') && line[1] >= '0' && line[1] <= '9' {
+			keep = append(keep, line)
+		}
+	}
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tail(path string, n int) string {
