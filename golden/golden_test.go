@@ -12,7 +12,6 @@ import (
 	"github.com/coderfleet/coderfleet/internal/fleet"
 	"github.com/coderfleet/coderfleet/internal/testfleet"
 	"github.com/coderfleet/coderfleet/internal/treeio"
-	"github.com/coderfleet/coderfleet/internal/version"
 	"github.com/coderfleet/coderfleet/render"
 )
 
@@ -47,10 +46,7 @@ func renderCase(t *testing.T, dir string) map[string]render.Tree {
 		files[p] = data
 	}
 	fsys, repo := testfleet.MemFS(t, files)
-	res, err := render.Render(context.Background(), render.Options{
-		FS: fsys, Repo: repo, Version: version.Version,
-		ParseOutputs: fleet.ParseOutputs, AWS: fleet.AWSFiles,
-	})
+	res, err := render.Render(context.Background(), fleet.RenderOptions(fsys, repo, nil))
 	if err != nil {
 		t.Fatalf("render %s: %v", dir, err)
 	}

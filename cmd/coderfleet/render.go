@@ -12,7 +12,6 @@ import (
 
 	"github.com/coderfleet/coderfleet/internal/fleet"
 	"github.com/coderfleet/coderfleet/internal/treeio"
-	"github.com/coderfleet/coderfleet/internal/version"
 	"github.com/coderfleet/coderfleet/render"
 )
 
@@ -53,20 +52,7 @@ func renderFleet(ctx context.Context, o *renderOptions) (*render.Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	return render.Render(ctx, renderLibraryOptions(repo, o.regions))
-}
-
-// renderLibraryOptions is the one place the CLI configures the renderer.
-func renderLibraryOptions(repo string, regions []string) render.Options {
-	return render.Options{
-		FS:      filesys.MakeFsOnDisk(),
-		Repo:    repo,
-		Regions: regions,
-		Version: version.Version,
-		// Outputs and AWS desired state go through the awsstate format.
-		ParseOutputs: fleet.ParseOutputs,
-		AWS:          fleet.AWSFiles,
-	}
+	return render.Render(ctx, fleet.RenderOptions(filesys.MakeFsOnDisk(), repo, o.regions))
 }
 
 func newRenderCommand() *cobra.Command {

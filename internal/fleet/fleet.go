@@ -1,14 +1,33 @@
-// Package fleet wires the renderer to the AWS desired-state format: it is
-// the one place that says how a region's configuration becomes
-// regions/<region>/aws/ and how outputs.yaml is read back.
+// Package fleet wires the renderer together the way the CLI runs it: the
+// AWS desired-state format (how a region's configuration becomes
+// regions/<region>/aws/ and how outputs.yaml is read back) and the render
+// options every verb shares.
 package fleet
 
 import (
 	"errors"
 
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
 	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/version"
+	"github.com/coderfleet/coderfleet/render"
 )
+
+// RenderOptions is the one place that configures the renderer the way the
+// CLI uses it, for the repository at repo inside fsys; regions limits the
+// render (empty: all).
+func RenderOptions(fsys filesys.FileSystem, repo string, regions []string) render.Options {
+	return render.Options{
+		FS:           fsys,
+		Repo:         repo,
+		Regions:      regions,
+		Version:      version.Version,
+		ParseOutputs: ParseOutputs,
+		AWS:          AWSFiles,
+	}
+}
 
 // ParseOutputs reads overlays/<region>/outputs.yaml for config.Load.
 func ParseOutputs(file string, data []byte) (map[string]string, error) {
