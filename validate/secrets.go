@@ -22,7 +22,7 @@ var (
 	privateKeyRE   = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
 	jwtRE          = regexp.MustCompile(`(?:^|[^A-Za-z0-9_-])(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})`)
 	urlPasswordRE  = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:([^/\s@]*)@`)
-	assignmentRE   = regexp.MustCompile(`(?i)(?:password|passwd|pwd|token|secret|api[_-]?key)\s*=\s*("[^"]*"|'[^']*'|[^\s&;,"']+)`)
+	assignmentRE   = regexp.MustCompile(`(?i)(?:password|passwd|pwd|token|secret|api[_-]?key)\s*=\s*("[^"]*"|'[^']*'|\{\{.*?\}\}|[^\s&;,"']+)`)
 	referenceRE    = regexp.MustCompile(`^(?:\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\{\{.*\}\}|os\.environ/[A-Za-z_][A-Za-z0-9_]*)$`)
 )
 
