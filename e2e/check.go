@@ -274,11 +274,10 @@ func (r *Report) Lines() []string {
 	rejectedBy := map[string]int{}
 	for _, rej := range r.Rejected {
 		k := rej.Object.RegionKey()
-		rejectedBy[k]++
-		if _, ok := r.Accepted[k]; !ok {
+		if _, counted := r.Accepted[k]; !counted && rejectedBy[k] == 0 {
 			keys = append(keys, k)
-			r.Accepted[k] = 0
 		}
+		rejectedBy[k]++
 	}
 	sort.Strings(keys)
 	var lines []string
