@@ -230,3 +230,24 @@ func TestStoredVersionsAreKnown(t *testing.T) {
 	}
 	t.Logf("%d CRD storage versions known: %s", checked, fmt.Sprint(len(files), " files"))
 }
+
+// TestESORequiredIsEnforced ties esoRequired to behaviour: removing any
+// required field from a valid object yields a problem at or below it.
+func TestESORequiredIsEnforced(t *testing.T) {
+	good := map[string]string{"ExternalSecret": goodExternalSecret, "SecretStore": goodSecretStore}
+	for key := range esoRequired {
+		kind, path, _ := strings.Cut(key, ":")
+		field := strings.ReplaceAll(path, "[]", ".0")
+		got := Objects("r", []Object{{Component: "c", Obj: obj(t, good[kind], field+"-")}}, Options{})
+		want := strings.ReplaceAll(path, "[]", "[0]")
+		found := false
+		for _, p := range got {
+			if p.Check == CheckSchema && (strings.HasPrefix(p.Field, want) || strings.HasPrefix(want, p.Field) && p.Field != "") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: removing it gives no problem (got %v)", key, got)
+		}
+	}
+}
