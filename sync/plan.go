@@ -157,13 +157,8 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 			}
 			certChanges = append(certChanges, Change{
 				Action: Create, Resource: ResourceCertificate, Region: r.Region, Address: addr,
-				Fields: []Field{
-					{Name: "domain", New: c.DomainName},
-					{Name: "sans", New: strings.Join(c.SubjectAlternativeNames, ", ")},
-					{Name: "aws-region", New: c.AWSRegion},
-					{Name: "validation", New: "DNS in " + c.Validation.HostedZone + ", records " + knownAfterApply},
-				},
-				cert: &certOp{fleet: d.Fleet, region: r.Region, desired: c},
+				Fields: certFields(c),
+				cert:   &certOp{fleet: d.Fleet, region: r.Region, desired: c},
 			})
 		}
 	}
@@ -522,3 +517,12 @@ func tagString(m map[string]string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func certFields(c awsstate.Certificate) []Field {
+	f := []Field{{Name: "domain", New: c.DomainName}}
+	if len(c.SubjectAlternativeNames) > 0 {
+		f = append(f, Field{Name: "sans", New: strings.Join(c.SubjectAlternativeNames, ", ")})
+	}
+	return append(f, Field{Name: "aws-region", New: c.AWSRegion},
+		Field{Name: "validation", New: "DNS in " + c.Validation.HostedZone + ", records " + knownAfterApply})
+}
