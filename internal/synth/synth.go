@@ -1,0 +1,232 @@
+package synth
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/coderfleet/coderfleet/config"
+)
+
+// PrimaryName is the name of the synthetic fleet's primary region.
+const PrimaryName = "primary"
+
+// PrimaryAWSRegion is the AWS region of the primary, as in the example fleet.
+const PrimaryAWSRegion = "us-east-2"
+
+// Every PatchEvery-th proxy (proxy-003, proxy-006, ...) has a
+// kustomization.yaml with a strategic-merge and a JSON 6902 patch.
+const PatchEvery = 3
+
+// Files of a patched proxy's overlay, relative to overlays/<region>/.
+const (
+	KustomizationFile  = "kustomization.yaml"
+	ReplicasPatchFile  = "proxy-replicas.yaml"
+	ServicePatchFile   = "service-traffic.yaml"
+	patchedReplicas    = 3
+	changedReplicas    = 4
+	fleetFile          = "overlays/fleet.yaml"
+	templatesDir       = "templates"
+	overlaysDir        = "overlays"
+	defaultClusterStem = "synth"
+)
+
+// RegionName is the name of region i of a synthetic fleet: the primary for
+// i == 0, proxy-001, proxy-002, ... otherwise.
+func RegionName(i int) string {
+	if i == 0 {
+		return PrimaryName
+	}
+	return fmt.Sprintf("proxy-%03d", i)
+}
+
+// Names returns the region names of a fleet of n regions, in generation
+// order.
+func Names(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = RegionName(i)
+	}
+	return out
+}
+
+// HasPatches reports whether region i of a synthetic fleet has a
+// kustomization.yaml.
+func HasPatches(i int) bool {
+	return i > 0 && i%PatchEvery == 0
+}
+
+// awsRegion cycles proxies through every known AWS region code.
+func awsRegion(i int) string {
+	if i == 0 {
+		return PrimaryAWSRegion
+	}
+	return config.AWSRegions[(i-1)%len(config.AWSRegions)]
+}
+
+// Fleet returns the files of a synthetic fleet of n regions, by
+// slash-separated path relative to the repository root. src is the example
+// repository: its overlays/fleet.yaml and every file under templates/ are
+// copied; the region folders under overlays/ are generated.
+func Fleet(src fs.FS, n int) (map[string][]byte, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("generating a synthetic fleet: %d regions requested: a fleet needs at least 1 (the primary)", n)
+	}
+	files := map[string][]byte{}
+	fleet, err := fs.ReadFile(src, fleetFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the example fleet's %q: %w (is the source a coderfleet repository?)", fleetFile, err)
+	}
+	files[fleetFile] = fleet
+	err = fs.WalkDir(src, templatesDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		files[p] = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("copying the example's %q: %w", templatesDir, err)
+	}
+	stem := clusterStem(fleet)
+	for i := 0; i < n; i++ {
+		for name, data := range regionFiles(i, stem, false) {
+			files[path.Join(overlaysDir, RegionName(i), name)] = []byte(data)
+		}
+	}
+	return files, nil
+}
+
+// Change returns the one file that changes one region of a synthetic fleet
+// of n regions (made from the example fleet file fleetYAML), and its new
+// content: the last region's strategic-merge patch when it has one (one more
+// proxy replica), otherwise the last region's region.yaml with one more
+// override. The change affects only that region's rendered output.
+// Writing the file from Fleet back restores the fleet.
+func Change(fleetYAML []byte, n int) (string, []byte, error) {
+	if n < 1 {
+		return "", nil, errors.New("changing a synthetic fleet: it has no regions")
+	}
+	i := n - 1
+	changed := regionFiles(i, clusterStem(fleetYAML), true)
+	orig := regionFiles(i, clusterStem(fleetYAML), false)
+	var names []string
+	for name := range changed {
+		if changed[name] != orig[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) != 1 {
+		return "", nil, fmt.Errorf("changing region %s: %d files differ, want exactly 1", RegionName(i), len(names))
+	}
+	return path.Join(overlaysDir, RegionName(i), names[0]), []byte(changed[names[0]]), nil
+}
+
+// clusterStem takes the fleet's name from fleet.yaml for the cluster names
+// (the line `name: <fleet>`); a fleet file without one uses "synth".
+func clusterStem(fleetYAML []byte) string {
+	for _, line := range strings.Split(string(fleetYAML), "\n") {
+		if v, ok := strings.CutPrefix(line, "name:"); ok {
+			if v = strings.Trim(strings.TrimSpace(v), `"'`); v != "" {
+				return v
+			}
+		}
+	}
+	return defaultClusterStem
+}
+
+// regionFiles returns the overlay folder of region i by file name. changed
+// gives the variant Change writes.
+func regionFiles(i int, stem string, changed bool) map[string]string {
+	name := RegionName(i)
+	var b strings.Builder
+	role := config.RoleProxy
+	display := fmt.Sprintf("Proxy %03d", i)
+	icon := "/emojis/1f310.png"
+	if i == 0 {
+		role = config.RolePrimary
+		display = "Primary"
+		icon = "/emojis/1f1fa-1f1f8.png"
+	}
+	fmt.Fprintf(&b, "# Synthetic region %d, generated by internal/synth from the example fleet.\n", i)
+	fmt.Fprintf(&b, "apiVersion: coderfleet.io/v1alpha1\nkind: Region\nname: %s\nawsRegion: %s\nrole: %s\nclusterName: %s-%s\ndisplayName: %s\nicon: %s\n",
+		name, awsRegion(i), role, stem, name, display, icon)
+
+	// Overrides of some proxies, as teams write them: fewer workspace
+	// namespaces (like eu-west-2 of the example), more proxy replicas, a
+	// region without workspaces.
+	var over []string
+	if changed && !HasPatches(i) {
+		if i == 0 {
+			over = append(over, "  coder:\n    replicas: 2\n")
+		} else {
+			over = append(over, "  proxy:\n    replicas: 4\n")
+		}
+	}
+	if i > 0 && i%4 == 1 {
+		over = append(over, "  workspaceNamespaces:\n    - name: coder-ws\n      organization: coder\n      replicas: 2\n      roleARN: arn:aws:iam::{account}:role/{cluster}-provisioner-coder-ws\n")
+	}
+	if i > 0 && i%7 == 3 {
+		over = append(over, "  workspaceNamespaces: []\n")
+	}
+	if i > 0 && i%5 == 2 {
+		over = append(over, "  proxy:\n    replicas: 3\n")
+	}
+	if len(over) > 0 {
+		// Two variants may set the same key: the first one is kept (the
+		// change comes first, so it always shows in the output).
+		b.WriteString("overrides:\n")
+		seen := map[string]bool{}
+		for _, o := range over {
+			key := strings.SplitN(strings.TrimSpace(o), ":", 2)[0]
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			b.WriteString(o)
+		}
+	}
+	files := map[string]string{config.RegionFile: b.String()}
+	if !HasPatches(i) {
+		return files
+	}
+	replicas := patchedReplicas
+	if changed {
+		replicas = changedReplicas
+	}
+	files[KustomizationFile] = fmt.Sprintf(`# Region-specific patches over the rendered manifests.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+patches:
+  - path: %s
+  - path: %s
+    target:
+      version: v1
+      kind: Service
+      name: coder-proxy
+      namespace: coder-proxy
+`, ReplicasPatchFile, ServicePatchFile)
+	files[ReplicasPatchFile] = fmt.Sprintf(`# A strategic-merge patch: more proxy replicas for a busy region.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: coder-proxy
+  namespace: coder-proxy
+spec:
+  replicas: %d
+`, replicas)
+	files[ServicePatchFile] = `# A JSON 6902 patch: keep client source addresses on the proxy's load balancer.
+- op: add
+  path: /spec/externalTrafficPolicy
+  value: Local
+`
+	return files
+}
