@@ -1,4 +1,7 @@
-package charts_test
+// Package fleettest_test runs the whole chart flow through the project's
+// renderer; it lives apart from package charts' own tests so that those
+// build without the renderer.
+package fleettest_test
 
 import (
 	"context"
@@ -13,6 +16,11 @@ import (
 	"github.com/coderfleet/coderfleet/charts/chartstest"
 	"github.com/coderfleet/coderfleet/internal/testfleet"
 	"github.com/coderfleet/coderfleet/render"
+)
+
+var (
+	demoDir  = filepath.Join("..", "testdata", "charts", "demo")
+	stackDir = filepath.Join("..", "testdata", "charts", "stack")
 )
 
 // fleetMain uses both delivery modes through the real helm.libsonnet.
@@ -36,7 +44,7 @@ func TestFleetListVendorTemplateRender(t *testing.T) {
 	chartRepo.Add(t, chartstest.Package(t, demoDir, "1.0.0"))
 	reg := chartstest.NewRegistry(t)
 	reg.Push(t, chartstest.Package(t, stackDir, ""))
-	lib, err := os.ReadFile(filepath.Join("..", "templates", "lib", "helm.libsonnet"))
+	lib, err := os.ReadFile(filepath.Join("..", "..", "templates", "lib", "helm.libsonnet"))
 	if err != nil {
 		t.Fatal(err)
 	}
