@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/validate"
 )
 
 // Tree is a rendered region folder: file contents by path relative to
@@ -52,6 +53,15 @@ type Options struct {
 	// AWS builds the files of regions/<region>/aws/ from the configuration;
 	// nil renders no AWS desired state.
 	AWS func(cfg *config.Config, r *config.RegionConfig) (map[string][]byte, error)
+	// Previous maps a region to the inputs digest its committed folder was
+	// rendered from (when that folder is intact, see Digest); regions whose
+	// inputs still hash the same are skipped without evaluation.
+	Previous map[string]string
+	// Force renders every selected region, ignoring Previous.
+	Force bool
+	// ExtraDigest is mixed into every region's inputs digest: the digest of
+	// inputs the renderer cannot see, such as the vendored charts' lock.
+	ExtraDigest string
 }
 
 // Result is a render's output.
@@ -65,10 +75,18 @@ type Result struct {
 	// Warnings are things to act on that do not stop the render, such as
 	// a load balancer whose certificate is not issued yet; sorted.
 	Warnings []string
+	// Skipped are the regions left out because their inputs digest equals
+	// the one their committed folder was rendered from.
+	Skipped []string
+	// Digests holds the digests of every rendered region, for the next
+	// incremental render.
+	Digests map[string]Digest
 }
 
 // Render loads the fleet's configuration and renders the selected regions.
 // Regions render in parallel; the result does not depend on scheduling.
+// A region whose inputs digest equals Options.Previous[region] is skipped
+// (listed in Result.Skipped) unless Options.Force is set.
 func Render(ctx context.Context, opts Options) (*Result, error) {
 	cfg, err := config.Load(opts.FS, opts.Repo, config.LoadOptions{ParseOutputs: opts.ParseOutputs})
 	if err != nil {
@@ -89,48 +107,96 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			selected = append(selected, r)
 		}
 	}
-	ev := &evaluator{imp: newImporter(opts.FS, opts.Repo), maxStack: opts.MaxStack, natives: opts.NativeFunctions}
+	imp := newImporter(opts.FS, opts.Repo)
+	newEvaluator := func() *evaluator {
+		return &evaluator{imp: imp, maxStack: opts.MaxStack, natives: opts.NativeFunctions}
+	}
+	// The template files every region depends on, for the inputs digest.
+	// When they cannot be listed (a broken import), no region is skipped and
+	// evaluation reports the problem.
+	deps, depsErr := newEvaluator().dependencies()
 
 	par := opts.Parallelism
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
-	trees := make([]Tree, len(selected))
-	warnings := make([][]string, len(selected))
-	errs := make([]error, len(selected))
-	sem := make(chan struct{}, par)
+	par = min(par, max(len(selected), 1))
+	type outcome struct {
+		tree     Tree
+		digest   string
+		warnings []string
+		skipped  bool
+		err      error
+	}
+	outcomes := make([]outcome, len(selected))
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for i, r := range selected {
+	for w := 0; w < par; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
+			ev := newEvaluator()
+			for i := range next {
+				r := selected[i]
+				o := &outcomes[i]
+				input, err := templateInput(cfg, r, opts.Version)
+				if err != nil {
+					o.err = fmt.Errorf("region %s: building template input: %w", r.Region.Name, err)
+					continue
+				}
+				digest := ""
+				if depsErr == nil {
+					digest, err = inputsDigest(opts, imp, deps, r, input)
+					if err != nil {
+						o.err = err
+						continue
+					}
+				}
+				if !opts.Force && digest != "" && opts.Previous[r.Region.Name] == digest {
+					o.skipped = true
+					continue
+				}
+				o.digest = digest
+				o.tree, o.warnings, o.err = renderRegion(cfg, r, ev, opts, input)
 			}
-			defer func() { <-sem }()
-			trees[i], warnings[i], errs[i] = renderRegion(cfg, r, ev, opts)
 		}()
 	}
+	for i := range selected {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
 	wg.Wait()
-	res := &Result{Config: cfg, Regions: map[string]Tree{}, Complete: len(opts.Regions) == 0}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	res := &Result{Config: cfg, Regions: map[string]Tree{}, Complete: len(opts.Regions) == 0, Digests: map[string]Digest{}}
 	var all Errors
 	for i, r := range selected {
-		if errs[i] != nil {
-			if e, ok := errs[i].(*Error); ok {
-				all = append(all, e)
-				continue
-			}
-			if l, ok := errs[i].(Errors); ok {
-				all = append(all, l...)
-				continue
-			}
-			return nil, errs[i]
+		o := outcomes[i]
+		switch e := o.err.(type) {
+		case nil:
+		case *Error:
+			all = append(all, e)
+			continue
+		case Errors:
+			all = append(all, e...)
+			continue
+		default:
+			return nil, o.err
 		}
-		res.Regions[r.Region.Name] = trees[i]
-		res.Warnings = append(res.Warnings, warnings[i]...)
+		if o.skipped {
+			res.Skipped = append(res.Skipped, r.Region.Name)
+			continue
+		}
+		res.Regions[r.Region.Name] = o.tree
+		if o.digest != "" {
+			res.Digests[r.Region.Name] = Digest{Inputs: o.digest, Outputs: OutputsDigest(o.tree)}
+		}
+		res.Warnings = append(res.Warnings, o.warnings...)
 	}
 	if len(all) > 0 {
 		return nil, all
@@ -139,12 +205,15 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // TemplateInput is the top-level argument `config` of templates/main.jsonnet.
+// It holds what one region depends on: its own settings and the primary
+// region's facts, deliberately not the list of every region, so adding or
+// removing a proxy region leaves the other regions' inputs (and their
+// incremental-render digests) unchanged.
 type TemplateInput struct {
 	Version  string          `json:"version"`
 	Fleet    FleetInfo       `json:"fleet"`
 	Region   RegionInfo      `json:"region"`
 	Primary  RegionInfo      `json:"primary"`
-	Regions  []RegionInfo    `json:"regions"`
 	Settings config.Settings `json:"settings"`
 }
 
@@ -186,27 +255,21 @@ func templateInput(cfg *config.Config, r *config.RegionConfig, version string) (
 		Primary:  regionInfo(cfg.Primary()),
 		Settings: r.Settings,
 	}
-	for _, o := range cfg.Regions {
-		in.Regions = append(in.Regions, regionInfo(o))
-	}
 	fillEmpty(reflect.ValueOf(&in))
 	return json.Marshal(in)
 }
 
-func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options) (Tree, []string, error) {
-	tree, err := renderRegionTree(cfg, r, ev, opts)
+func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options, input []byte) (Tree, []string, error) {
+	tree, err := renderRegionTree(cfg, r, ev, opts, input)
 	if err != nil {
 		return nil, nil, err
 	}
+	tree[MarkerFile] = Marker{Region: r.Region.Name, Version: opts.Version}.Bytes()
 	return tree, pendingCertificates(r.Region.Name, tree), nil
 }
 
-func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options) (Tree, error) {
+func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options, input []byte) (Tree, error) {
 	name := r.Region.Name
-	input, err := templateInput(cfg, r, opts.Version)
-	if err != nil {
-		return nil, fmt.Errorf("region %s: building template input: %w", name, err)
-	}
 	out, err := ev.evaluate(name, input)
 	if err != nil {
 		return nil, err
@@ -244,9 +307,17 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		addProvenance(m, name)
 		byComp[comp] = append(byComp[comp], m)
 	}
-	tree := Tree{}
+	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow}
+	var vobjs []validate.Object
 	for _, comp := range sortedKeys(byComp) {
 		sortObjects(byComp[comp])
+		for _, m := range byComp[comp] {
+			vobjs = append(vobjs, validate.Object{Component: comp, Obj: m})
+		}
+	}
+	problems := validate.Objects(name, vobjs, vopts)
+	tree := Tree{}
+	for _, comp := range sortedKeys(byComp) {
 		if err := componentFiles(name, comp, byComp[comp], tree); err != nil {
 			return nil, err
 		}
@@ -270,17 +341,20 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		if err != nil {
 			return nil, &Error{Region: name, Msg: "building the AWS desired state: " + err.Error()}
 		}
-		for f, data := range files {
-			tree[AWSDir+"/"+f] = data
+		for _, f := range sortedKeys(files) {
+			tree[AWSDir+"/"+f] = files[f]
+			problems = append(problems, validate.AWSFile(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], vopts)...)
 		}
 	}
-	tree[MarkerFile] = marker(name, opts.Version)
+	if len(problems) > 0 {
+		errs := make(Errors, len(problems))
+		for i, p := range problems {
+			errs[i] = &Error{Region: p.Region, File: p.File, Line: p.Line, Component: p.Component, Object: p.Object,
+				Field: p.Field, Msg: p.Msg, Hint: p.Hint}
+		}
+		return nil, errs
+	}
 	return tree, nil
-}
-
-// marker is the ownership record of a region folder.
-func marker(region, version string) []byte {
-	return []byte(fmt.Sprintf("# This folder is owned by coderfleet: `coderfleet render` replaces it whole.\n# Edit overlays/ or templates/ instead.\ngenerator: coderfleet\nregion: %s\nversion: %s\n", region, version))
 }
 
 func sortedKeys[V any](m map[string]V) []string {

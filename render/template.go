@@ -95,24 +95,46 @@ type Output struct {
 	Review map[string][]map[string]any `json:"review"`
 }
 
-// evaluator evaluates the entry point for one region at a time.
+// evaluator evaluates the entry point for one region at a time. It is not
+// safe for concurrent use: each worker has its own, and keeps its VM (and
+// so the VM's cache of parsed templates) from one region to the next.
 type evaluator struct {
 	imp      *importer
 	maxStack int
 	natives  []*jsonnet.NativeFunction
+	vm       *jsonnet.VM
+}
+
+func (ev *evaluator) machine() *jsonnet.VM {
+	if ev.vm == nil {
+		vm := jsonnet.MakeVM()
+		vm.Importer(ev.imp)
+		if ev.maxStack > 0 {
+			vm.MaxStack = ev.maxStack
+		}
+		for _, f := range ev.natives {
+			vm.NativeFunction(f)
+		}
+		vm.StringOutput = false
+		ev.vm = vm
+	}
+	return ev.vm
+}
+
+// dependencies lists the template files the entry point imports,
+// transitively (imports are string literals, so this is static), sorted.
+func (ev *evaluator) dependencies() ([]string, error) {
+	deps, err := ev.machine().FindDependencies("", []string{"main.jsonnet"})
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{EntryPoint}, deps...), nil
 }
 
 func (ev *evaluator) evaluate(region string, input []byte) (*Output, error) {
-	vm := jsonnet.MakeVM()
-	vm.Importer(ev.imp)
-	if ev.maxStack > 0 {
-		vm.MaxStack = ev.maxStack
-	}
-	for _, f := range ev.natives {
-		vm.NativeFunction(f)
-	}
+	vm := ev.machine()
+	vm.TLAReset()
 	vm.TLACode("config", string(input))
-	vm.StringOutput = false
 	contents, foundAt, err := ev.imp.Import("", "main.jsonnet")
 	if err != nil {
 		return nil, &Error{Region: region, File: EntryPoint, Msg: err.Error(), Hint: "every fleet needs templates/main.jsonnet"}

@@ -20,6 +20,7 @@ type renderOptions struct {
 	repo    string
 	out     string
 	regions []string
+	force   bool
 }
 
 func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
@@ -27,6 +28,7 @@ func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
 	c.Flags().StringVar(&o.out, "out", "", "output folder (default <repo>/regions)")
 	if withRegions {
 		c.Flags().StringSliceVar(&o.regions, "region", nil, "render only this region (repeatable); others are left as they are")
+		c.Flags().BoolVar(&o.force, "force", false, "render every region, even those whose inputs did not change")
 	}
 }
 
@@ -46,13 +48,17 @@ func (o *renderOptions) outDir() string {
 	return filepath.Join(o.repo, "regions")
 }
 
-// renderFleet renders the fleet as the options say, in memory.
-func renderFleet(ctx context.Context, o *renderOptions) (*render.Result, error) {
+// renderFleet renders the fleet as the options say, in memory. previous
+// holds the inputs digests of intact committed regions, which are skipped
+// (nil renders everything).
+func renderFleet(ctx context.Context, o *renderOptions, previous map[string]string) (*render.Result, error) {
 	repo, err := filepath.Abs(o.repo)
 	if err != nil {
 		return nil, err
 	}
-	return render.Render(ctx, fleet.RenderOptions(filesys.MakeFsOnDisk(), repo, o.regions))
+	opts := fleet.RenderOptions(filesys.MakeFsOnDisk(), repo, o.regions)
+	opts.Previous = previous
+	return render.Render(ctx, opts)
 }
 
 func newRenderCommand() *cobra.Command {
@@ -64,7 +70,13 @@ func newRenderCommand() *cobra.Command {
 named with --region), applies each region's kustomization.yaml, and replaces
 regions/<region>/ atomically. Folders of regions whose overlay was deleted are
 removed, but only folders coderfleet owns (they carry a .coderfleet.yaml marker).
-Nothing is written when any region fails to render.`,
+Nothing is written when any region fails to render.
+
+Rendering is incremental: a region whose inputs (its configuration, the
+templates it imports, its overlay folder, coderfleet's version) hash the same
+as at the last render on this machine, and whose folder still holds exactly
+what that render wrote, is skipped without evaluation. The digests live in
+.coderfleet/render-state.json (git-ignored). --force renders everything.`,
 		Example: `  # Render every region of the fleet in the current directory
   coderfleet render
 
@@ -80,7 +92,17 @@ Nothing is written when any region fails to render.`,
 }
 
 func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error {
-	res, err := renderFleet(ctx, o)
+	statePath := filepath.Join(o.repo, treeio.StateFile)
+	state := treeio.LoadState(statePath)
+	var previous map[string]string
+	if !o.force {
+		committed, err := treeio.Read(o.outDir())
+		if err != nil {
+			return err
+		}
+		previous = state.Previous(committed)
+	}
+	res, err := renderFleet(ctx, o, previous)
 	if err != nil {
 		return err
 	}
@@ -88,6 +110,11 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	sum, err := w.Write(res)
 	if err != nil {
 		return err
+	}
+	state.Update(res)
+	if err := state.Save(statePath); err != nil {
+		// Only the next render's speed depends on it.
+		fmt.Fprintf(warn, "warning: cannot save %s: %v\n", statePath, err)
 	}
 	line := func(label string, names []string) {
 		if len(names) > 0 {
@@ -103,7 +130,7 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	for _, w := range res.Warnings {
 		fmt.Fprintf(warn, "warning: %s\n", w)
 	}
-	fmt.Fprintf(out, "rendered %d region(s) into %s\n", len(res.Regions), o.outDir())
+	fmt.Fprintf(out, "rendered %d region(s) into %s (%d skipped: inputs unchanged)\n", len(res.Regions), o.outDir(), len(res.Skipped))
 	if len(sum.Written)+len(sum.Removed) > 0 {
 		fmt.Fprintln(out, "next: review the change with `git diff -- regions/`, then commit it; Flux applies what is committed.")
 	}
@@ -130,7 +157,7 @@ Exit code 0: current; 1: stale (run coderfleet render and commit); 3: invalid in
 }
 
 func runCheck(ctx context.Context, o *renderOptions, out io.Writer) error {
-	res, err := renderFleet(ctx, o)
+	res, err := renderFleet(ctx, o, nil)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,13 @@ package treeio
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,6 +36,75 @@ type Writer struct {
 	// afterFile, when set, runs after each file is written (tests use it
 	// to kill the process half-way).
 	afterFile func()
+}
+
+// State is what the last render on this machine recorded about each
+// region folder it wrote. It lives outside the committed tree (see
+// StateFile), so it never shows in a pull request.
+type State struct {
+	Regions map[string]render.Digest `json:"regions"`
+}
+
+// StateFile is where the CLI keeps State, relative to the repository; the
+// folder is git-ignored.
+const StateFile = ".coderfleet/render-state.json"
+
+// LoadState reads the state file; a missing or unreadable one is an empty
+// state (everything renders).
+func LoadState(path string) *State {
+	st := &State{Regions: map[string]render.Digest{}}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return st
+	}
+	if json.Unmarshal(data, st) != nil || st.Regions == nil {
+		return &State{Regions: map[string]render.Digest{}}
+	}
+	return st
+}
+
+// Previous returns the inputs digest of every committed region folder that
+// is exactly what the state says the last render wrote (so neither a hand
+// edit nor a git checkout changed it since): what render.Options.Previous
+// wants.
+func (st *State) Previous(committed map[string]render.Tree) map[string]string {
+	out := map[string]string{}
+	for r, t := range committed {
+		if d, ok := st.Regions[r]; ok && d.Outputs == render.OutputsDigest(t) {
+			out[r] = d.Inputs
+		}
+	}
+	return out
+}
+
+// Update records a render's digests and forgets regions that are gone.
+func (st *State) Update(res *render.Result) {
+	for r, d := range res.Digests {
+		st.Regions[r] = d
+	}
+	if res.Complete {
+		for r := range st.Regions {
+			if res.Regions[r] == nil && !slices.Contains(res.Skipped, r) {
+				delete(st.Regions, r)
+			}
+		}
+	}
+}
+
+// Save writes the state file atomically (a temporary file renamed over it).
+func (st *State) Save(path string) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // Read returns every region folder under dir (any sub-folder that does not
@@ -106,6 +177,7 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 		regions = append(regions, r)
 	}
 	sort.Strings(regions)
+	sum.Unchanged = append(sum.Unchanged, res.Skipped...)
 	for _, r := range regions {
 		dst := filepath.Join(w.Dir, r)
 		if _, err := os.Stat(dst); err == nil && !Owned(dst) {
@@ -122,6 +194,7 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 		}
 		sum.Written = append(sum.Written, r)
 	}
+	sort.Strings(sum.Unchanged)
 	if !res.Complete {
 		return sum, nil
 	}
@@ -131,7 +204,7 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || strings.HasPrefix(name, ".") || res.Regions[name] != nil {
+		if !e.IsDir() || strings.HasPrefix(name, ".") || res.Regions[name] != nil || slices.Contains(res.Skipped, name) {
 			continue
 		}
 		dir := filepath.Join(w.Dir, name)

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/coderfleet/coderfleet/internal/testfleet"
+	"github.com/coderfleet/coderfleet/internal/treeio"
+)
+
+// evaluated renders incrementally (as `render` does) and returns the
+// regions that were evaluated rather than skipped.
+func evaluated(t *testing.T, repo string) []string {
+	t.Helper()
+	o := &renderOptions{repo: repo}
+	committed, err := treeio.Read(o.outDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := renderFleet(context.Background(), o, treeio.LoadState(filepath.Join(repo, treeio.StateFile)).Previous(committed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for r := range res.Regions {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestIncrementalRenderFollowsDependencies changes every input file of the
+// example fleet in turn and checks that exactly the regions depending on
+// it are evaluated, and that the incremental result is never stale.
+func TestIncrementalRenderFollowsDependencies(t *testing.T) {
+	repo := exampleCopy(t)
+	if code, out, errs := cli(t, "render", "--repo", repo, "--force"); code != 0 {
+		t.Fatalf("render: %d %s %s", code, out, errs)
+	}
+	if got := evaluated(t, repo); len(got) != 0 {
+		t.Fatalf("no-op render evaluated %v", got)
+	}
+	all := "eu-west-2,us-east-2,us-west-2"
+	inputs := testfleet.ReadDir(t, repo, "templates")
+	for p, data := range testfleet.ReadDir(t, repo, "overlays") {
+		inputs[p] = data
+	}
+	var paths []string
+	for p := range inputs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		var want, edit string
+		switch {
+		case strings.HasPrefix(p, "templates/charts/") || p == "templates/lib/helm.libsonnet":
+			edit, want = "\n// edited\n", "" // not imported by main.jsonnet
+		case strings.HasPrefix(p, "templates/"):
+			edit, want = "\n// edited\n", all
+		case p == "overlays/fleet.yaml":
+			edit, want = "\n# a comment changes no setting\n", ""
+		case p == "overlays/README.md":
+			edit, want = "\nedited\n", ""
+		default: // overlays/<region>/...
+			edit, want = "\n# edited\n", strings.Split(p, "/")[1]
+		}
+		t.Run(p, func(t *testing.T) {
+			full := filepath.Join(repo, p)
+			os.WriteFile(full, []byte(inputs[p]+edit), 0o644)
+			defer func() {
+				// Put the file back and render, so the next case starts
+				// from a current tree.
+				os.WriteFile(full, []byte(inputs[p]), 0o644)
+				cli(t, "render", "--repo", repo)
+			}()
+			if got := strings.Join(evaluated(t, repo), ","); got != want {
+				t.Errorf("editing %s evaluated [%s], want [%s]", p, got, want)
+			}
+			if code, out, errs := cli(t, "render", "--repo", repo); code != 0 {
+				t.Fatalf("render: %d %s %s", code, out, errs)
+			}
+			if code, out, _ := cli(t, "check", "--repo", repo); code != 0 {
+				t.Errorf("incremental render left a stale tree:\n%s", out)
+			}
+		})
+	}
+
+	t.Run("semantic change of fleet.yaml", func(t *testing.T) {
+		p := filepath.Join(repo, "overlays/fleet.yaml")
+		data, _ := os.ReadFile(p)
+		os.WriteFile(p, []byte(strings.Replace(string(data), "tag: v2.26.3", "tag: v2.26.4", 1)), 0o644)
+		if got := strings.Join(evaluated(t, repo), ","); got != all {
+			t.Errorf("a new Coder version evaluated [%s], want every region", got)
+		}
+	})
+
+	t.Run("hand-edited output is re-rendered", func(t *testing.T) {
+		cli(t, "render", "--repo", repo)
+		f := filepath.Join(repo, "regions/us-west-2/coder-proxy/deployment-coder-proxy-coder-proxy.yaml")
+		data, _ := os.ReadFile(f)
+		os.WriteFile(f, append(data, []byte("# hand edit\n")...), 0o644)
+		if got := strings.Join(evaluated(t, repo), ","); got != "us-west-2" {
+			t.Errorf("hand edit: evaluated [%s], want [us-west-2]", got)
+		}
+		cli(t, "render", "--repo", repo)
+		if code, out, _ := cli(t, "check", "--repo", repo); code != 0 {
+			t.Errorf("hand edit survived a render:\n%s", out)
+		}
+	})
+
+	t.Run("deleted region folder is re-rendered", func(t *testing.T) {
+		os.RemoveAll(filepath.Join(repo, "regions/eu-west-2"))
+		if got := strings.Join(evaluated(t, repo), ","); got != "eu-west-2" {
+			t.Errorf("evaluated [%s], want [eu-west-2]", got)
+		}
+	})
+}
