@@ -1,0 +1,116 @@
+package reviewdiff_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/testfleet"
+	"github.com/coderfleet/coderfleet/render"
+	"github.com/coderfleet/coderfleet/reviewdiff"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected outputs of every golden case")
+
+// goldenCases lists the folders under testdata/; each holds base/overlays
+// and head/overlays (rendered with the repository's templates) and the
+// expected reports want.txt, want.md and want.json.
+func goldenCases(t *testing.T) []string {
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	if len(out) < 5 {
+		t.Fatalf("found %d golden cases in testdata/, want at least 5", len(out))
+	}
+	return out
+}
+
+// renderOverlays renders dir/overlays with the repository's templates, in memory.
+func renderOverlays(t *testing.T, templates map[string]string, dir string) map[string]render.Tree {
+	t.Helper()
+	files := map[string]string{}
+	for p, data := range templates {
+		files[p] = data
+	}
+	for p, data := range testfleet.ReadDir(t, dir, "overlays") {
+		files[p] = data
+	}
+	fsys, repo := testfleet.MemFS(t, files)
+	res, err := render.Render(context.Background(), fleet.RenderOptions(fsys, repo, nil))
+	if err != nil {
+		t.Fatalf("rendering %s: %v", dir, err)
+	}
+	return res.Regions
+}
+
+func TestGolden(t *testing.T) {
+	templates := testfleet.ReadDir(t, testfleet.RepoRoot(t), "templates")
+	for _, c := range goldenCases(t) {
+		t.Run(c, func(t *testing.T) {
+			dir := filepath.Join("testdata", c)
+			base := renderOverlays(t, templates, filepath.Join(dir, "base"))
+			head := renderOverlays(t, templates, filepath.Join(dir, "head"))
+			rep := reviewdiff.Diff(base, head)
+			if rep.Empty() {
+				t.Fatal("base and head render the same: the case tests nothing")
+			}
+			for _, f := range []struct {
+				format reviewdiff.Format
+				file   string
+			}{{reviewdiff.FormatText, "want.txt"}, {reviewdiff.FormatMarkdown, "want.md"}, {reviewdiff.FormatJSON, "want.json"}} {
+				var got bytes.Buffer
+				if err := rep.Write(&got, f.format); err != nil {
+					t.Fatal(err)
+				}
+				// The same inputs give the same bytes.
+				var again bytes.Buffer
+				if err := reviewdiff.Diff(base, head).Write(&again, f.format); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got.Bytes(), again.Bytes()) {
+					t.Errorf("%s: two runs gave different output", f.format)
+				}
+				compareGolden(t, filepath.Join(dir, f.file), got.Bytes())
+			}
+		})
+	}
+}
+
+// compareGolden compares got with the golden file, or rewrites it with -update.
+func compareGolden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("reading %q: %v (run `go test ./reviewdiff -run TestGolden -update` to create it)", file, err)
+	}
+	norm := func(b []byte) string { return strings.ReplaceAll(string(b), "\r\n", "\n") }
+	if norm(want) != norm(got) {
+		d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(norm(want)), B: difflib.SplitLines(norm(got)),
+			FromFile: "WANT " + file, ToFile: "GOT", Context: 3,
+		})
+		t.Errorf("%s differs (refresh with -update if the change is intended):\n%s", file, d)
+	}
+}
