@@ -1,6 +1,3 @@
-// Package fleettest_test runs the whole chart flow through the project's
-// renderer; it lives apart from package charts' own tests so that those
-// build without the renderer.
 package fleettest_test
 
 import (
