@@ -25,7 +25,7 @@ const fleetMain = `
 local helm = import 'lib/helm.libsonnet';
 function(config)
   local opts = { namespace: 'apps', kubeVersion: '1.31.0' };
-  local demo = helm.release('web', 'demo', { replicaCount: 2 }, opts + { hooks: 'exclude' });
+  local demo = helm.release('web', 'demo', { replicaCount: 2, customResources: false }, opts + { hooks: 'exclude' });
   local stack = helm.release('stack', 'stack', { message: config.region.name }, opts { namespace: 'data' });
   {
     components: { 'demo-crds': demo.crds, demo: demo.objects, stack: stack.objects },
