@@ -1,0 +1,38 @@
+# make bench (issue 7): measure coderfleet against the one-process-per-step
+# pipeline (go-jsonnet CLI + kubectl kustomize) on synthetic fleets of 1, 10
+# and 100 regions, and run the in-process Go benchmarks.
+#
+# Writes bench/gobench.txt (raw `go test -bench` output, -count 5, for
+# benchstat) and bench/results.md (the report, with machine details and the
+# issue's targets marked met or missed). Binaries go to BENCH_CACHE, outside
+# the repository. Run it on a quiet machine: the report records the load
+# average. Not part of `make test`.
+#
+#   make bench                                  # the full run (several minutes)
+#   make bench BENCH_FLAGS='-sizes 1,10 -reps 3' # a quicker look
+
+GO              ?= go
+BENCH_CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/coderfleet/bench
+BENCH_FLAGS     ?=
+BENCH_GOFLAGS   ?= -count 5 -timeout 30m
+JSONNET_VERSION ?= v0.22.0
+
+.PHONY: bench bench-bins bench-go
+
+## bench-bins: build coderfleet, the harness and the go-jsonnet CLI into BENCH_CACHE
+bench-bins:
+	mkdir -p $(BENCH_CACHE)
+	$(GO) build -o $(BENCH_CACHE)/coderfleet ./cmd/coderfleet
+	$(GO) build -o $(BENCH_CACHE)/coderfleet-bench ./cmd/coderfleet-bench
+	GOBIN=$(BENCH_CACHE) $(GO) install github.com/google/go-jsonnet/cmd/jsonnet@$(JSONNET_VERSION)
+
+## bench-go: the in-process Go benchmarks, raw output in bench/gobench.txt
+bench-go:
+	$(GO) test -bench . -run '^$$' $(BENCH_GOFLAGS) ./bench/ > bench/gobench.txt || { cat bench/gobench.txt; exit 1; }
+	cat bench/gobench.txt
+
+## bench: everything above, then the harness; writes bench/results.md
+bench: bench-bins bench-go
+	$(BENCH_CACHE)/coderfleet-bench -coderfleet $(BENCH_CACHE)/coderfleet -jsonnet $(BENCH_CACHE)/jsonnet \
+		-src . -out bench/results.md -gobench bench/gobench.txt \
+		-commit "$$(git describe --always --dirty 2>/dev/null || echo unknown)" $(BENCH_FLAGS)
