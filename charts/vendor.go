@@ -74,7 +74,8 @@ type VendorResult struct {
 	Charts []VendoredChart
 	// Removed lists the folders removed (stale versions, unlisted charts), sorted.
 	Removed []string
-	// LockPath is the path of the lock written.
+	// LockPath is the path of the lock written; empty when no chart is
+	// listed and none was vendored before (nothing is written then).
 	LockPath string
 }
 
@@ -101,6 +102,10 @@ func Vendor(ctx context.Context, opts VendorOptions) (*VendorResult, error) {
 		return nil, err
 	}
 	if old == nil {
+		if len(cfg.Charts) == 0 {
+			// Nothing listed and nothing vendored: leave the tree alone.
+			return &VendorResult{}, nil
+		}
 		old = &Lock{}
 	}
 

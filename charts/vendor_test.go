@@ -359,3 +359,24 @@ func TestVendorUnknownChartOrVersion(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestVendorWithoutChartsWritesNothing(t *testing.T) {
+	fsys := filesys.MakeFsInMemory()
+	if err := fsys.MkdirAll(tdir); err != nil {
+		t.Fatal(err)
+	}
+	fetcher, err := charts.NewHelmFetcher(charts.FetcherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := charts.Vendor(context.Background(), charts.VendorOptions{FS: fsys, TemplatesDir: tdir, Fetcher: fetcher})
+	if err != nil || res.LockPath != "" || len(res.Charts) != 0 {
+		t.Fatalf("vendor without charts.yaml: %+v %v", res, err)
+	}
+	if fsys.Exists(tdir + "/charts") {
+		t.Error("vendor created templates/charts although no chart is listed")
+	}
+	if _, err := charts.NewRenderer(fsys, tdir); err != nil {
+		t.Errorf("a fleet without charts does not render: %v", err)
+	}
+}

@@ -79,6 +79,10 @@ func runVendor(ctx context.Context, o *vendorOptions, out io.Writer) error {
 	if err != nil {
 		return classifyChartsError(err)
 	}
+	if res.LockPath == "" {
+		fmt.Fprintln(out, "no charts are listed in templates/charts/charts.yaml: nothing to vendor (see docs/charts.md)")
+		return nil
+	}
 	for _, ch := range res.Charts {
 		switch ch.Status {
 		case charts.StatusUpdated:
