@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/internal/synth"
+	"github.com/coderfleet/coderfleet/internal/treeio"
 )
 
 // sample is one measured run: wall time and the peak resident set size of
@@ -201,7 +202,7 @@ func measureAll(ctx context.Context, o *options, log io.Writer) (*results, error
 	}
 	fmt.Fprintf(log, "example fleet: %d cold renders\n", o.reps)
 	for range o.reps {
-		if err := os.RemoveAll(filepath.Join(ex, "regions")); err != nil {
+		if err := clean(ex); err != nil {
 			return nil, err
 		}
 		s, err := r.must(0, o.coderfleet, "render", "--repo", ex)
@@ -250,7 +251,7 @@ func measureSize(r *runner, o *options, work, split string, n int) (*sizeResult,
 
 	logf("%d cold renders", o.reps)
 	for range o.reps {
-		if err := os.RemoveAll(regions); err != nil {
+		if err := clean(dir); err != nil {
 			return nil, err
 		}
 		s, err := render()
@@ -334,6 +335,17 @@ func measureSize(r *runner, o *options, work, split string, n int) (*sizeResult,
 	}
 	runtime.GC()
 	return sr, nil
+}
+
+// clean removes what a render leaves in the fleet at dir: regions/ and
+// the CLI's local render state, so the next render is cold.
+func clean(dir string) error {
+	for _, p := range []string{"regions", treeio.StateFile} {
+		if err := os.RemoveAll(filepath.Join(dir, filepath.FromSlash(p))); err != nil {
+			return fmt.Errorf("cleaning the fleet for a cold render: %w", err)
+		}
+	}
+	return nil
 }
 
 // countFiles counts the regular files under dir.

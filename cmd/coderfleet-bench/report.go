@@ -229,7 +229,7 @@ func report(r *results) string {
 	p("\n## How it was measured\n\n")
 	p("- Fleets of N regions come from `internal/synth`: one primary and N−1 workspace proxies made from the example fleet's `overlays/fleet.yaml` and `templates/`; every third proxy has a `kustomization.yaml` with a strategic-merge and a JSON 6902 patch, some have `overrides` (fewer or no workspace namespaces, more proxy replicas); AWS regions cycle through every known code.\n")
 	p("- coderfleet is the built binary, run as a child process (`coderfleet render --repo <fleet>`, `coderfleet check --repo <fleet>`); wall time is measured around the process, peak RSS is the child's `ru_maxrss`.\n")
-	p("- Cold: `regions/` removed before each run. No-op: the same command again, nothing changed. One region changed: ")
+	p("- Cold: `regions/` and the local render state (`.coderfleet/`) removed before each run, never `--force`. No-op: the same command again, nothing changed. One region changed: ")
 	if len(r.sizes) > 0 {
 		p("the last region's overlay file (e.g. `%s`) alternates between a changed and the original content, one render after each edit. ", r.sizes[len(r.sizes)-1].changedFile)
 	}
