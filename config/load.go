@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -87,6 +88,10 @@ type LoadOptions struct {
 // reported at once as an ErrorList whose entries name file, line and key.
 func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, error) {
 	fleetData, err := fsys.ReadFile(filepath.Join(repo, FleetFile))
+	var ce *Error
+	if errors.As(err, &ce) {
+		return nil, ce
+	}
 	if err != nil {
 		return nil, &Error{File: FleetFile, Msg: "cannot read the fleet file: " + errText(err),
 			Hint: "run coderfleet from the repository root or pass --repo; the fleet file describes fleet-wide settings"}
@@ -165,6 +170,10 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 	dir := path.Join(OverlaysDir, name)
 	file := path.Join(dir, RegionFile)
 	data, err := fsys.ReadFile(filepath.Join(repo, file))
+	var ce *Error
+	if errors.As(err, &ce) {
+		return nil, ErrorList{ce}
+	}
 	if err != nil {
 		return nil, ErrorList{{File: file, Msg: "region folder has no region.yaml",
 			Hint: fmt.Sprintf("create it with `coderfleet region add %s --aws-region <code>`, or remove the folder %q", name, dir)}}

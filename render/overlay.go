@@ -88,6 +88,9 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 		return nil, err
 	}
 
+	if err := checkTargetsMatch(mem, &k, kfile, region, data); err != nil {
+		return nil, err
+	}
 	opts := krusty.MakeDefaultOptions()
 	rm, err := krusty.MakeKustomizer(opts).Run(mem, memOverlay)
 	if err != nil {
@@ -105,6 +108,64 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// checkTargetsMatch fails when a patch with a target selector matches no
+// object: kustomize skips such a patch silently, which hides typos and
+// patches left behind by a template change. Targets are matched against
+// the rendered base plus the overlay's own resources (everything but the
+// patches).
+func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, region string, data []byte) error {
+	var targeted []types.Patch
+	for _, p := range append(append([]types.Patch{}, k.Patches...), k.PatchesJson6902...) {
+		if p.Target != nil {
+			targeted = append(targeted, p)
+		}
+	}
+	if len(targeted) == 0 {
+		return nil
+	}
+	bare := *k
+	bare.Patches, bare.PatchesJson6902, bare.PatchesStrategicMerge = nil, nil, nil
+	bare.Replacements, bare.Images, bare.Replicas = nil, nil, nil
+	kdata, err := yaml.Marshal(&bare)
+	if err != nil {
+		return err
+	}
+	const dir = memOverlay + "/.coderfleet-targets"
+	if err := mem.MkdirAll(dir); err != nil {
+		return err
+	}
+	// Same folder depth as the overlay, so relative paths resolve alike.
+	kdata = bytes.ReplaceAll(kdata, []byte("- ../base\n"), []byte("- ../../base\n"))
+	if err := mem.WriteFile(dir+"/"+KustomizationFile, kdata); err != nil {
+		return err
+	}
+	defer mem.RemoveAll(dir)
+	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, dir)
+	if err != nil {
+		return nil // the real run reports it
+	}
+	for _, p := range targeted {
+		found, err := rm.Select(*p.Target)
+		if err != nil {
+			return &Error{Region: region, File: kfile, Msg: "invalid patch target: " + err.Error()}
+		}
+		if len(found) == 0 {
+			what := p.Path
+			if what == "" {
+				what = p.Target.Kind + "/" + p.Target.Name
+			}
+			line := lineOf(data, p.Target.Name)
+			if p.Path != "" {
+				line = lineOf(data, p.Path)
+			}
+			return &Error{Region: region, File: kfile, Line: line,
+				Msg:  fmt.Sprintf("patch %s matches no object (target kind=%q name=%q namespace=%q)", what, p.Target.Kind, p.Target.Name, p.Target.Namespace),
+				Hint: "check the target against the objects in regions/" + region + "/; a patch that matches nothing would be skipped silently"}
+		}
+	}
+	return nil
 }
 
 // checkKustomization refuses what would let an overlay reach outside its

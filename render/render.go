@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	jsonnet "github.com/google/go-jsonnet"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -44,6 +45,9 @@ type Options struct {
 	// MaxStack bounds Jsonnet's evaluation depth (0: go-jsonnet's default),
 	// so a template that recurses without end fails instead of hanging.
 	MaxStack int
+	// EvalTimeout bounds one region's template evaluation (0: no bound),
+	// for templates that loop without deep recursion.
+	EvalTimeout time.Duration
 	// Parallelism bounds how many regions render at once (0: GOMAXPROCS).
 	Parallelism int
 	// NativeFunctions are extra Jsonnet native functions (e.g. helmTemplate).
@@ -109,7 +113,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	imp := newImporter(opts.FS, opts.Repo)
 	newEvaluator := func() *evaluator {
-		return &evaluator{imp: imp, maxStack: opts.MaxStack, natives: opts.NativeFunctions}
+		return &evaluator{imp: imp, maxStack: opts.MaxStack, timeout: opts.EvalTimeout, natives: opts.NativeFunctions}
 	}
 	// The template files every region depends on, for the inputs digest.
 	// When they cannot be listed (a broken import), no region is skipped and

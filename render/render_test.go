@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coderfleet/coderfleet/internal/testfleet"
 	"github.com/coderfleet/coderfleet/render"
@@ -227,5 +228,33 @@ func TestCompare(t *testing.T) {
 	}
 	if partial := render.Compare("regions", want, have, false); len(partial.Extra) != 1 {
 		t.Errorf("an incomplete render must not report other regions as extra: %v", partial.Extra)
+	}
+}
+
+func TestPatchMatchingNothingIsAnError(t *testing.T) {
+	files := miniFleet(map[string]string{
+		"overlays/us-west-2/kustomization.yaml": "patches:\n- target:\n    kind: ConfigMap\n    name: setings\n  patch: |-\n    - op: add\n      path: /data/x\n      value: y\n",
+	})
+	e := renderErr(t, files)
+	if !strings.Contains(e.Error(), `matches no object (target kind="ConfigMap" name="setings"`) || e.Line != 4 {
+		t.Fatalf("got %v (line %d)", e, e.Line)
+	}
+	// A target inside the overlay's own resources is fine.
+	files["overlays/us-west-2/kustomization.yaml"] = "resources:\n- cm.yaml\npatches:\n- target: {kind: ConfigMap, name: mine}\n  patch: |-\n    - op: add\n      path: /data/x\n      value: patched\n"
+	files["overlays/us-west-2/cm.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine, namespace: coder, annotations: {coderfleet.io/component: app}}\ndata: {a: b}\n"
+	res, err := renderFiles(t, files, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm := string(res.Regions["us-west-2"]["app/configmap-coder-mine.yaml"]); !strings.Contains(cm, "x: patched") {
+		t.Errorf("patch not applied to the overlay's own resource:\n%s", cm)
+	}
+}
+
+func TestEvaluationTimeLimit(t *testing.T) {
+	files := miniFleet(map[string]string{"templates/main.jsonnet": "function(config) { components: { a: [std.foldl(function(acc, x) acc + x, std.range(0, 100000000), 0)] } }\n"})
+	_, err := renderFiles(t, files, render.Options{EvalTimeout: 200 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") {
+		t.Fatalf("want the time limit, got %v", err)
 	}
 }

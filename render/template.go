@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -9,9 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	jsonnet "github.com/google/go-jsonnet"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/config"
 )
 
 // TemplatesDir is where the Jsonnet templates live, relative to the
@@ -75,9 +79,13 @@ func (im *importer) read(p string) *importedFile {
 	}
 	f := &importedFile{}
 	data, err := im.fs.ReadFile(filepath.Join(im.repo, filepath.FromSlash(p)))
-	if err != nil {
+	var ce *config.Error
+	switch {
+	case errors.As(err, &ce):
+		f.err = ce
+	case err != nil:
 		f.err = fmt.Errorf("cannot read %q", p)
-	} else {
+	default:
 		f.data = data
 		f.contents = jsonnet.MakeContentsRaw(data)
 	}
@@ -101,6 +109,7 @@ type Output struct {
 type evaluator struct {
 	imp      *importer
 	maxStack int
+	timeout  time.Duration
 	natives  []*jsonnet.NativeFunction
 	vm       *jsonnet.VM
 }
@@ -139,7 +148,31 @@ func (ev *evaluator) evaluate(region string, input []byte) (*Output, error) {
 	if err != nil {
 		return nil, &Error{Region: region, File: EntryPoint, Msg: err.Error(), Hint: "every fleet needs templates/main.jsonnet"}
 	}
-	out, err := vm.EvaluateAnonymousSnippet(foundAt, contents.String())
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := vm.EvaluateAnonymousSnippet(foundAt, contents.String())
+		done <- result{out, err}
+	}()
+	var timeout <-chan time.Time
+	if ev.timeout > 0 {
+		t := time.NewTimer(ev.timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-timeout:
+		// The evaluation cannot be interrupted; abandon it and its VM.
+		ev.vm = nil
+		return nil, &Error{Region: region, File: EntryPoint, Msg: fmt.Sprintf("template evaluation did not finish within %s", ev.timeout),
+			Hint: "a template that never terminates (unbounded recursion or a huge std.range); if it is only slow, raise --eval-timeout"}
+	}
+	out, err := r.out, r.err
 	if err != nil {
 		return nil, jsonnetError(region, err)
 	}

@@ -64,7 +64,7 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 		return &usageError{err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.AddCommand(newRenderCommand(), newCheckCommand(), newSyncCommand(), newVersionCommand())
-	root.AddCommand(newVendorCommand())
+	root.AddCommand(newVendorCommand(), newDiffCommand(), newRegionCommand())
 	return root
 }
 

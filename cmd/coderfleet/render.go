@@ -6,11 +6,12 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/safefs"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
 )
@@ -21,11 +22,16 @@ type renderOptions struct {
 	out     string
 	regions []string
 	force   bool
+	// Evaluation limits.
+	maxStack    int
+	evalTimeout time.Duration
 }
 
 func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
 	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
 	c.Flags().StringVar(&o.out, "out", "", "output folder (default <repo>/regions)")
+	c.Flags().IntVar(&o.maxStack, "max-stack", fleet.DefaultMaxStack, "Jsonnet evaluation depth limit (stops endless recursion)")
+	c.Flags().DurationVar(&o.evalTimeout, "eval-timeout", fleet.DefaultEvalTimeout, "time limit of one region's template evaluation")
 	if withRegions {
 		c.Flags().StringSliceVar(&o.regions, "region", nil, "render only this region (repeatable); others are left as they are")
 		c.Flags().BoolVar(&o.force, "force", false, "render every region, even those whose inputs did not change")
@@ -56,8 +62,13 @@ func renderFleet(ctx context.Context, o *renderOptions, previous map[string]stri
 	if err != nil {
 		return nil, err
 	}
-	opts := fleet.RenderOptions(filesys.MakeFsOnDisk(), repo, o.regions)
+	fsys, err := safefs.New(repo)
+	if err != nil {
+		return nil, err
+	}
+	opts := fleet.RenderOptions(fsys, repo, o.regions)
 	opts.Previous = previous
+	opts.MaxStack, opts.EvalTimeout = o.maxStack, o.evalTimeout
 	return render.Render(ctx, opts)
 }
 

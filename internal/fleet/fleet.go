@@ -6,6 +6,7 @@ package fleet
 
 import (
 	"errors"
+	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -26,8 +27,16 @@ func RenderOptions(fsys filesys.FileSystem, repo string, regions []string) rende
 		Version:      version.Version,
 		ParseOutputs: ParseOutputs,
 		AWS:          AWSFiles,
+		MaxStack:     DefaultMaxStack,
+		EvalTimeout:  DefaultEvalTimeout,
 	}
 }
+
+// Evaluation limits of the CLI (flags --max-stack and --eval-timeout).
+const (
+	DefaultMaxStack    = 500
+	DefaultEvalTimeout = 2 * time.Minute
+)
 
 // ParseOutputs reads overlays/<region>/outputs.yaml for config.Load.
 func ParseOutputs(file string, data []byte) (map[string]string, error) {

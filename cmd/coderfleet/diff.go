@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/treeio"
+	"github.com/coderfleet/coderfleet/render"
+	"github.com/coderfleet/coderfleet/reviewdiff"
+)
+
+// diffOptions are the flags of diff.
+type diffOptions struct {
+	repo     string
+	base     string
+	output   string
+	exitCode bool
+}
+
+func newDiffCommand() *cobra.Command {
+	o := &diffOptions{}
+	c := &cobra.Command{
+		Use:   "diff",
+		Short: "Show what a change does to the rendered fleet, object by object",
+		Long: `diff renders the fleet and compares it with a base, per region and component:
+which Kubernetes objects are added, removed or changed, with a field-level diff
+of each changed object (list items matched by name, e.g.
+spec.template.spec.containers[coder].env[CODER_ACCESS_URL].value), the changes to
+the AWS desired state (certificates, health checks, records) and a summary line.
+
+Without --base, the base is the committed regions/ folder: diff shows what
+` + "`coderfleet render`" + ` would change. With --base, the base is the fleet rendered as it
+was at that git revision (overlays/ and templates/ are read from git; the
+working tree is not touched), compared with a render of the working tree: what
+a pull request changes. -o markdown is ready to paste into a pull-request
+comment (one collapsible section per region); -o json is described in
+docs/review.md.
+
+Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
+		Example: `  # What would render change?
+  coderfleet diff
+
+  # In a pull request: what does this branch change compared with main?
+  coderfleet diff --base origin/main -o markdown > diff.md
+
+  # Fail a CI step when the change alters the rendered fleet
+  coderfleet diff --base HEAD --exit-code`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runDiff(c.Context(), o, c.OutOrStdout())
+		},
+	}
+	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	c.Flags().StringVar(&o.base, "base", "", "git revision to compare with (branch, tag or commit); default: the committed regions/")
+	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, markdown or json")
+	c.Flags().BoolVar(&o.exitCode, "exit-code", false, "exit 1 when there are differences, 0 when none")
+	return c
+}
+
+func runDiff(ctx context.Context, o *diffOptions, out io.Writer) error {
+	format, err := reviewdiff.ParseFormat(o.output)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("-o: %w", err)}
+	}
+	repo, err := filepath.Abs(o.repo)
+	if err != nil {
+		return err
+	}
+	var base map[string]render.Tree
+	if o.base != "" {
+		fsys, root, err := gitTreeFS(ctx, repo, o.base, "overlays", "templates")
+		if err != nil {
+			return err
+		}
+		res, err := render.Render(ctx, fleet.RenderOptions(fsys, root, nil))
+		if err != nil {
+			return fmt.Errorf("rendering the fleet at %s: %w", o.base, err)
+		}
+		base = res.Regions
+	} else {
+		if base, err = treeio.Read(filepath.Join(repo, "regions")); err != nil {
+			return err
+		}
+	}
+	head, err := render.Render(ctx, fleet.RenderOptions(filesys.MakeFsOnDisk(), repo, nil))
+	if err != nil {
+		return err
+	}
+	rep := reviewdiff.Diff(base, head.Regions)
+	if err := rep.Write(out, format); err != nil {
+		return err
+	}
+	if o.exitCode && !rep.Empty() {
+		return &exitError{code: exitDiffers}
+	}
+	return nil
+}
+
+// gitTreeFS reads the folders dirs (relative to repo, which may be a
+// sub-folder of its git work tree) as they are at revision rev into an
+// in-memory filesystem, and returns it with the repository's root in it.
+// The work tree, index and HEAD are left alone.
+func gitTreeFS(ctx context.Context, repo, rev string, dirs ...string) (filesys.FileSystem, string, error) {
+	git := func(stdin io.Reader, args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...)
+		cmd.Stdin = stdin
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			if errors.Is(err, exec.ErrNotFound) {
+				return nil, fmt.Errorf("running git: %w (hint: --base needs git on PATH)", err)
+			}
+			return nil, fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		}
+		return stdout.Bytes(), nil
+	}
+	commit, err := git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, "", err
+		}
+		return nil, "", &usageError{err: fmt.Errorf("--base: %q is not a commit of the git repository at %q (hint: pass a branch, tag or commit such as origin/main; in a shallow CI clone, fetch it first)", rev, repo)}
+	}
+	sha := strings.TrimSpace(string(commit))
+	list, err := git(nil, append([]string{"ls-tree", "-r", "-z", sha, "--"}, dirs...)...)
+	if err != nil {
+		return nil, "", err
+	}
+	type entry struct{ path, sha string }
+	var entries []entry
+	for _, rec := range bytes.Split(list, []byte{0}) {
+		if len(rec) == 0 {
+			continue
+		}
+		// "<mode> SP <type> SP <object> TAB <path>"
+		meta, p, ok := strings.Cut(string(rec), "\t")
+		fields := strings.Fields(meta)
+		if !ok || len(fields) != 3 {
+			return nil, "", fmt.Errorf("reading git ls-tree output: unexpected entry %q", rec)
+		}
+		switch fields[1] {
+		case "blob":
+			if fields[0] == "120000" {
+				return nil, "", fmt.Errorf("reading %s at %s: %q is a symbolic link, which diff --base does not follow (hint: commit the file itself, or compare without --base)", p, rev, p)
+			}
+			entries = append(entries, entry{path: p, sha: fields[2]})
+		case "commit":
+			// A submodule: not part of the fleet's inputs.
+		default:
+			return nil, "", fmt.Errorf("reading git ls-tree output: unexpected object type %q for %q", fields[1], p)
+		}
+	}
+	var req bytes.Buffer
+	for _, e := range entries {
+		req.WriteString(e.sha + "\n")
+	}
+	blobs, err := git(&req, "cat-file", "--batch")
+	if err != nil {
+		return nil, "", err
+	}
+	fsys := filesys.MakeFsInMemory()
+	const root = "/repo"
+	r := bufio.NewReader(bytes.NewReader(blobs))
+	for _, e := range entries {
+		header, err := r.ReadString('\n')
+		if err != nil {
+			return nil, "", fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
+		}
+		f := strings.Fields(header)
+		if len(f) != 3 || f[0] != e.sha || f[1] != "blob" {
+			return nil, "", fmt.Errorf("reading git cat-file output for %q: unexpected header %q", e.path, strings.TrimSpace(header))
+		}
+		size, err := strconv.Atoi(f[2])
+		if err != nil {
+			return nil, "", fmt.Errorf("reading git cat-file output for %q: bad size in %q", e.path, strings.TrimSpace(header))
+		}
+		data := make([]byte, size+1) // the content and its trailing newline
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, "", fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
+		}
+		full := filepath.Join(root, filepath.FromSlash(e.path))
+		if err := fsys.MkdirAll(filepath.Dir(full)); err != nil {
+			return nil, "", err
+		}
+		if err := fsys.WriteFile(full, data[:size]); err != nil {
+			return nil, "", err
+		}
+	}
+	return fsys, root, nil
+}
