@@ -67,7 +67,7 @@ func TestRegionAddRefusals(t *testing.T) {
 	}{
 		{[]string{"us-west-2", "--aws-region", "us-west-2"}, `region "us-west-2" already exists (overlays/us-west-2/region.yaml)`},
 		{[]string{"Bad_Name", "--aws-region", "us-west-2"}, `"Bad_Name" is not a valid region name (hint: did you mean "bad-name"?)`},
-		{[]string{"tokyo", "--aws-region", "ap-northeast-l"}, `unknown AWS region "ap-northeast-l" (hint: did you mean ap-northeast-1?)`},
+		{[]string{"tokyo", "--aws-region", "ap-northeast-l"}, `unknown AWS region "ap-northeast-l" (hint: did you mean ap-northeast-1, ap-northeast-2 or ap-northeast-3?)`},
 		{[]string{"frankfurt", "--aws-region", "eu-central-1", "--role", "primary"}, `region "us-east-2" is already the primary`},
 		{[]string{"frankfurt"}, "--aws-region is required"},
 		{[]string{"--aws-region", "eu-central-1"}, "accepts 1 arg(s)"},

@@ -255,7 +255,10 @@ func nearestRegion(code string) string {
 		return "use an AWS region code such as us-east-2 or eu-west-2"
 	}
 	sort.Strings(best)
-	return "did you mean " + strings.Join(best, " or ") + "?"
+	if len(best) == 1 {
+		return "did you mean " + best[0] + "?"
+	}
+	return "did you mean " + strings.Join(best[:len(best)-1], ", ") + " or " + best[len(best)-1] + "?"
 }
 
 func levenshtein(a, b string) int {
