@@ -88,7 +88,11 @@ type sizeResult struct {
 	check         series
 	pipeline      series
 	pipelineProcs int // child processes per pipeline run
-	objects       int // Kubernetes objects of the fleet (both tools agree)
+	// The pipeline's time in each tool (sum over its processes, per run)
+	// and how many processes of each one run starts.
+	jsonnetTime, kustomizeTime   series
+	jsonnetProcs, kustomizeProcs int
+	objects                      int // Kubernetes objects of the fleet (both tools agree)
 }
 
 // results is one run of the harness.

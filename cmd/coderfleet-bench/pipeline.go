@@ -57,7 +57,8 @@ func measurePipeline(r *runner, o *options, sr *sizeResult, dir, split string) e
 			return err
 		}
 		run := sample{}
-		procs := 0
+		var js, ks sample
+		procs, jn, kn := 0, 0, 0
 		start := time.Now()
 		for _, reg := range cfg.Regions {
 			name := reg.Region.Name
@@ -71,6 +72,9 @@ func measurePipeline(r *runner, o *options, sr *sizeResult, dir, split string) e
 				return fmt.Errorf("region %s: %w", name, err)
 			}
 			procs++
+			jn++
+			js.wall += s.wall
+			js.rssKB = max(js.rssKB, s.rssKB)
 			run.rssKB = max(run.rssKB, s.rssKB)
 			overlay := filepath.Join(out, name, "overlay")
 			ok, err := prepareOverlay(filepath.Join(dir, filepath.FromSlash(reg.Dir)), overlay)
@@ -85,11 +89,16 @@ func measurePipeline(r *runner, o *options, sr *sizeResult, dir, split string) e
 				return fmt.Errorf("region %s: %w", name, err)
 			}
 			procs++
+			kn++
+			ks.wall += s.wall
+			ks.rssKB = max(ks.rssKB, s.rssKB)
 			run.rssKB = max(run.rssKB, s.rssKB)
 		}
 		run.wall = time.Since(start)
 		sr.pipeline = append(sr.pipeline, run)
-		sr.pipelineProcs = procs
+		sr.jsonnetTime = append(sr.jsonnetTime, js)
+		sr.kustomizeTime = append(sr.kustomizeTime, ks)
+		sr.pipelineProcs, sr.jsonnetProcs, sr.kustomizeProcs = procs, jn, kn
 	}
 
 	// Both tools must have produced the same objects, or the comparison

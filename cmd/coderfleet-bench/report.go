@@ -193,6 +193,20 @@ func report(r *results) string {
 		p("\nThe example fleet (`overlays/` as committed, %d regions): cold render %s, peak RSS %s.\n", r.exampleN, cell(r.example), mb(r.example.peakRSSKB()))
 	}
 
+	p("\nWhere the CLI pipeline spends its time (medians of the per-run sums; per process: sum ÷ processes):\n\n")
+	p("| regions | jsonnet processes | jsonnet total | per jsonnet process | peak RSS | kubectl kustomize processes | kustomize total | per kustomize process | peak RSS |\n")
+	p("|---:|---:|---|---|---:|---:|---|---|---:|\n")
+	for _, s := range r.sizes {
+		per := func(t series, n int) string {
+			if n == 0 {
+				return "–"
+			}
+			return dur(t.median() / time.Duration(n))
+		}
+		p("| %d | %d | %s | %s | %s | %d | %s | %s | %s |\n", s.n, s.jsonnetProcs, cell(s.jsonnetTime), per(s.jsonnetTime, s.jsonnetProcs), mb(s.jsonnetTime.peakRSSKB()),
+			s.kustomizeProcs, cell(s.kustomizeTime), per(s.kustomizeTime, s.kustomizeProcs), mb(s.kustomizeTime.peakRSSKB()))
+	}
+
 	p("\n## Ratios (medians)\n\n")
 	p("| regions | CLI pipeline ÷ coderfleet cold | no-op ÷ cold | one changed ÷ cold of 1 region | one changed ÷ cold | check ÷ cold |\n")
 	p("|---:|---:|---:|---:|---:|---:|\n")
