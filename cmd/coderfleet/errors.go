@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/coderfleet/coderfleet/charts"
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/render"
 )
@@ -42,7 +43,7 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if config.IsInputError(err) || render.IsInputError(err) {
+	if config.IsInputError(err) || render.IsInputError(err) || charts.IsInputError(err) {
 		return exitInput
 	}
 	return exitRuntime

@@ -66,7 +66,10 @@ func renderFleet(ctx context.Context, o *renderOptions, previous map[string]stri
 	if err != nil {
 		return nil, err
 	}
-	opts := fleet.RenderOptions(fsys, repo, o.regions)
+	opts, err := fleet.Prepare(fsys, repo, o.regions)
+	if err != nil {
+		return nil, err
+	}
 	opts.Previous = previous
 	opts.MaxStack, opts.EvalTimeout = o.maxStack, o.evalTimeout
 	return render.Render(ctx, opts)

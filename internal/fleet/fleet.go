@@ -5,20 +5,25 @@
 package fleet
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"path/filepath"
 	"time"
 
+	jsonnet "github.com/google/go-jsonnet"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/charts"
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/version"
 	"github.com/coderfleet/coderfleet/render"
 )
 
-// RenderOptions is the one place that configures the renderer the way the
-// CLI uses it, for the repository at repo inside fsys; regions limits the
-// render (empty: all).
+// RenderOptions configures the renderer the way the CLI uses it, for the
+// repository at repo inside fsys; regions limits the render (empty: all).
+// It does not give templates the vendored Helm charts: Prepare does.
 func RenderOptions(fsys filesys.FileSystem, repo string, regions []string) render.Options {
 	return render.Options{
 		FS:           fsys,
@@ -30,6 +35,25 @@ func RenderOptions(fsys filesys.FileSystem, repo string, regions []string) rende
 		MaxStack:     DefaultMaxStack,
 		EvalTimeout:  DefaultEvalTimeout,
 	}
+}
+
+// Prepare is RenderOptions plus the vendored Helm charts: it verifies
+// templates/charts against charts.lock, so every render fails on a tampered
+// chart or a forgotten `coderfleet vendor`, gives the templates
+// `helmTemplate`, and mixes the lock into every region's inputs digest.
+func Prepare(fsys filesys.FileSystem, repo string, regions []string) (render.Options, error) {
+	opts := RenderOptions(fsys, repo, regions)
+	templates := filepath.Join(repo, render.TemplatesDir)
+	r, err := charts.NewRenderer(fsys, templates)
+	if err != nil {
+		return render.Options{}, err
+	}
+	opts.NativeFunctions = []*jsonnet.NativeFunction{r.NativeFunction()}
+	if data, err := fsys.ReadFile(filepath.Join(templates, "charts", "charts.lock")); err == nil {
+		sum := sha256.Sum256(data)
+		opts.ExtraDigest = "charts.lock:" + hex.EncodeToString(sum[:])
+	}
+	return opts, nil
 }
 
 // Evaluation limits of the CLI (flags --max-stack and --eval-timeout).
