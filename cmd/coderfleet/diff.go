@@ -131,6 +131,9 @@ func gitTreeFS(ctx context.Context, repo, rev string, dirs ...string) (filesys.F
 		if errors.Is(err, exec.ErrNotFound) {
 			return nil, "", err
 		}
+		if strings.Contains(err.Error(), "not a git repository") {
+			return nil, "", &usageError{err: fmt.Errorf("--base: %q is not inside a git repository (hint: run diff without --base to compare with the committed regions/)", repo)}
+		}
 		return nil, "", &usageError{err: fmt.Errorf("--base: %q is not a commit of the git repository at %q (hint: pass a branch, tag or commit such as origin/main; in a shallow CI clone, fetch it first)", rev, repo)}
 	}
 	sha := strings.TrimSpace(string(commit))

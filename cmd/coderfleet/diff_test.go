@@ -183,6 +183,10 @@ func TestDiffErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errs, tc.code, tc.want)
 		}
 	}
+	// --base outside a git repository.
+	if code, _, errs := cli(t, "diff", "--repo", exampleCopy(t), "--base", "HEAD"); code != exitUsage || !strings.Contains(errs, "is not inside a git repository") {
+		t.Errorf("no git repository: exit %d\n%s", code, errs)
+	}
 	// A broken overlay in the working tree is invalid input (exit 3).
 	replaceInFile(t, filepath.Join(repo, "overlays/us-west-2/region.yaml"), "role: proxy", "role: primary")
 	if code, _, errs := cli(t, "diff", "--repo", repo, "--base", "HEAD"); code != exitInput || !strings.Contains(errs, "a second region has role: primary") {
