@@ -15,10 +15,12 @@ render:
 check:
 	$(GO) run ./cmd/coderfleet check
 
-## test: every test, including golden, end-to-end and fuzz seeds
+## test: every test (golden, end-to-end against moto and a real API server), then each
+## fuzz target briefly
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	$(MAKE) fuzz FUZZTIME=10s
 
 ## golden: rewrite golden/*/regions (read the diff before committing)
 golden:
@@ -28,7 +30,7 @@ golden:
 build:
 	$(GO) build -o bin/coderfleet ./cmd/coderfleet
 
-## fuzz: run each fuzz target for FUZZTIME (default 1m)
+## fuzz: run each fuzz target for FUZZTIME (default 1m; make test runs 10s each)
 FUZZTIME ?= 1m
 fuzz:
 	$(GO) test ./awsstate -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
