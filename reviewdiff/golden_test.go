@@ -52,7 +52,11 @@ func renderOverlays(t *testing.T, templates map[string]string, dir string) map[s
 		files[p] = data
 	}
 	fsys, repo := testfleet.MemFS(t, files)
-	res, err := render.Render(context.Background(), fleet.RenderOptions(fsys, repo, nil))
+	opts, err := fleet.Prepare(fsys, repo, nil) // as the CLI renders
+	if err != nil {
+		t.Fatalf("rendering %s: %v", dir, err)
+	}
+	res, err := render.Render(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("rendering %s: %v", dir, err)
 	}

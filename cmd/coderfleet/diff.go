@@ -84,7 +84,11 @@ func runDiff(ctx context.Context, o *diffOptions, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err := render.Render(ctx, fleet.RenderOptions(fsys, root, nil))
+		opts, err := fleet.Prepare(fsys, root, nil)
+		if err != nil {
+			return fmt.Errorf("rendering the fleet at %s: %w", o.base, err)
+		}
+		res, err := render.Render(ctx, opts)
 		if err != nil {
 			return fmt.Errorf("rendering the fleet at %s: %w", o.base, err)
 		}
@@ -94,7 +98,11 @@ func runDiff(ctx context.Context, o *diffOptions, out io.Writer) error {
 			return err
 		}
 	}
-	head, err := render.Render(ctx, fleet.RenderOptions(filesys.MakeFsOnDisk(), repo, nil))
+	opts, err := fleet.Prepare(filesys.MakeFsOnDisk(), repo, nil)
+	if err != nil {
+		return err
+	}
+	head, err := render.Render(ctx, opts)
 	if err != nil {
 		return err
 	}
