@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	yamlv2 "go.yaml.in/yaml/v2"
 )
 
 // Provenance written on every rendered object.
@@ -109,13 +109,35 @@ func FileName(m map[string]any) string {
 	return unsafeFileChars.ReplaceAllString(name, "_") + ".yaml"
 }
 
-// marshalObject serialises an object as YAML with sorted keys.
+// marshalObject serialises an object as YAML with sorted keys. It is what
+// sigs.k8s.io/yaml.JSONToYAML(json.Marshal(m)) produces, without the JSON
+// round trip: numbers become int64 or float64 as that round trip would
+// make them, then go-yaml v2 (which sorts map keys) encodes the tree.
 func marshalObject(m map[string]any) ([]byte, error) {
-	j, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
+	return yamlv2.Marshal(plainNumbers(m))
+}
+
+// plainNumbers replaces json.Number values with int64 (or float64 when not
+// integral), in place, and returns v.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
 	}
-	return yaml.JSONToYAML(j)
+	return v
 }
 
 // componentFiles lays out one component folder: a file per object and a

@@ -10,6 +10,8 @@ import (
 
 	yaml3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -59,7 +61,7 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 	mem := filesys.MakeFsInMemory()
 	var base bytes.Buffer
 	for _, o := range objs {
-		y, err := yaml.Marshal(o)
+		y, err := marshalObject(o)
 		if err != nil {
 			return nil, fmt.Errorf("region %s: marshalling the base: %w", region, err)
 		}
@@ -88,7 +90,7 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 		return nil, err
 	}
 
-	if err := checkTargetsMatch(mem, &k, kfile, region, data); err != nil {
+	if err := checkTargetsMatch(mem, &k, kfile, region, data, base.Bytes()); err != nil {
 		return nil, err
 	}
 	opts := krusty.MakeDefaultOptions()
@@ -115,7 +117,7 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 // patches left behind by a template change. Targets are matched against
 // the rendered base plus the overlay's own resources (everything but the
 // patches).
-func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, region string, data []byte) error {
+func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, region string, data, base []byte) error {
 	var targeted []types.Patch
 	for _, p := range append(append([]types.Patch{}, k.Patches...), k.PatchesJson6902...) {
 		if p.Target != nil {
@@ -125,24 +127,7 @@ func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, re
 	if len(targeted) == 0 {
 		return nil
 	}
-	bare := *k
-	bare.Patches, bare.PatchesJson6902, bare.PatchesStrategicMerge = nil, nil, nil
-	bare.Replacements, bare.Images, bare.Replicas = nil, nil, nil
-	kdata, err := yaml.Marshal(&bare)
-	if err != nil {
-		return err
-	}
-	const dir = memOverlay + "/.coderfleet-targets"
-	if err := mem.MkdirAll(dir); err != nil {
-		return err
-	}
-	// Same folder depth as the overlay, so relative paths resolve alike.
-	kdata = bytes.ReplaceAll(kdata, []byte("- ../base\n"), []byte("- ../../base\n"))
-	if err := mem.WriteFile(dir+"/"+KustomizationFile, kdata); err != nil {
-		return err
-	}
-	defer mem.RemoveAll(dir)
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, dir)
+	rm, err := selectable(mem, k, base)
 	if err != nil {
 		return nil // the real run reports it
 	}
@@ -166,6 +151,51 @@ func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, re
 		}
 	}
 	return nil
+}
+
+// selectable builds what patch targets select from: the rendered base plus
+// the overlay's own resources. When those are plain files (the common
+// case) it parses them directly; otherwise it builds the overlay without
+// its patches with krusty.
+func selectable(mem filesys.FileSystem, k *types.Kustomization, base []byte) (resmap.ResMap, error) {
+	all := append([]byte{}, base...)
+	plain := true
+	for _, r := range k.Resources {
+		p := memOverlay + "/" + path.Clean(r)
+		if r == "../base" {
+			continue
+		}
+		if mem.IsDir(p) {
+			plain = false
+			break
+		}
+		data, err := mem.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(append(all, "\n---\n"...), data...)
+	}
+	if plain {
+		return resmap.NewFactory(provider.NewDepProvider().GetResourceFactory()).NewResMapFromBytes(all)
+	}
+	bare := *k
+	bare.Patches, bare.PatchesJson6902, bare.PatchesStrategicMerge = nil, nil, nil
+	bare.Replacements, bare.Images, bare.Replicas = nil, nil, nil
+	kdata, err := yaml.Marshal(&bare)
+	if err != nil {
+		return nil, err
+	}
+	const dir = memOverlay + "/.coderfleet-targets"
+	if err := mem.MkdirAll(dir); err != nil {
+		return nil, err
+	}
+	defer mem.RemoveAll(dir)
+	// Same folder depth as the overlay, so relative paths resolve alike.
+	kdata = bytes.ReplaceAll(kdata, []byte("- ../base\n"), []byte("- ../../base\n"))
+	if err := mem.WriteFile(dir+"/"+KustomizationFile, kdata); err != nil {
+		return nil, err
+	}
+	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, dir)
 }
 
 // checkKustomization refuses what would let an overlay reach outside its

@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/coderfleet/coderfleet/render"
 )
@@ -178,21 +180,48 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 	}
 	sort.Strings(regions)
 	sum.Unchanged = append(sum.Unchanged, res.Skipped...)
+	// Refuse before writing anything when a folder in the way is not ours.
 	for _, r := range regions {
 		dst := filepath.Join(w.Dir, r)
 		if _, err := os.Stat(dst); err == nil && !Owned(dst) {
 			return sum, fmt.Errorf("%q exists but is not owned by coderfleet (no %s in it): move it away, then render again", dst, render.MarkerFile)
 		}
-		if same, err := equalTree(dst, res.Regions[r]); err != nil {
-			return sum, err
-		} else if same {
+	}
+	// Regions are independent folders: write them in parallel (creating
+	// files is syscall-bound), each still swapped in atomically.
+	written := make([]bool, len(regions))
+	errs := make([]error, len(regions))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(regions), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := regions[i]
+				same, err := equalTree(filepath.Join(w.Dir, r), res.Regions[r])
+				if err == nil && !same {
+					err = w.replace(r, res.Regions[r])
+					written[i] = err == nil
+				}
+				errs[i] = err
+			}
+		}()
+	}
+	for i := range regions {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, r := range regions {
+		if errs[i] != nil {
+			return sum, errs[i]
+		}
+		if written[i] {
+			sum.Written = append(sum.Written, r)
+		} else {
 			sum.Unchanged = append(sum.Unchanged, r)
-			continue
 		}
-		if err := w.replace(r, res.Regions[r]); err != nil {
-			return sum, err
-		}
-		sum.Written = append(sum.Written, r)
 	}
 	sort.Strings(sum.Unchanged)
 	if !res.Complete {
