@@ -351,12 +351,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		}
 	}
 	if len(problems) > 0 {
-		errs := make(Errors, len(problems))
-		for i, p := range problems {
-			errs[i] = &Error{Region: p.Region, File: p.File, Line: p.Line, Component: p.Component, Object: p.Object,
-				Field: p.Field, Msg: p.Msg, Hint: p.Hint}
-		}
-		return nil, errs
+		return nil, problemErrors(name, problems, byComp, tree)
 	}
 	return tree, nil
 }
@@ -368,4 +363,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// problemErrors turns validation problems into Errors. A problem in an
+// object is placed at the file and line where the object would have been
+// written (regions/<region>/<component>/<file>), so the user can find the
+// field in what the templates and overlay produced.
+func problemErrors(region string, problems []*validate.Problem, byComp map[string][]map[string]any, tree Tree) Errors {
+	files := map[string]string{} // component + "/" + object ref -> tree path
+	for comp, objs := range byComp {
+		for _, m := range objs {
+			files[comp+"/"+ref(m)] = comp + "/" + FileName(m)
+		}
+	}
+	errs := make(Errors, len(problems))
+	for i, p := range problems {
+		e := &Error{Region: p.Region, File: p.File, Line: p.Line, Component: p.Component, Object: p.Object,
+			Field: p.Field, Msg: p.Msg, Hint: p.Hint}
+		if rel, ok := files[p.Component+"/"+p.Object]; ok && e.File == "" {
+			e.File = "regions/" + region + "/" + rel
+			e.Line = lineOfField(tree[rel], p.Field)
+			if e.Hint != "" {
+				e.Hint += "; "
+			}
+			e.Hint += "the file is what render would write; the object comes from templates/ or overlays/" + region + "/"
+		}
+		errs[i] = e
+	}
+	return errs
 }

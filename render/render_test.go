@@ -258,3 +258,27 @@ func TestEvaluationTimeLimit(t *testing.T) {
 		t.Fatalf("want the time limit, got %v", err)
 	}
 }
+
+func TestValidationProblemsNameTheRenderedFileAndLine(t *testing.T) {
+	files := miniFleet(map[string]string{"templates/main.jsonnet": `function(config) { components: { app: [{
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'coder' },
+  spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: {
+    securityContext: { runAsNonRoot: true },
+    containers: [{ name: 'web', image: 'nginx:latest',
+      securityContext: { allowPrivilegeEscalation: false },
+      resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
+      readinessProbe: { tcpSocket: { port: 80 } }, livenessProbe: { tcpSocket: { port: 80 } } }] } } },
+}] } }
+`})
+	_, err := renderFiles(t, files, render.Options{})
+	var e *render.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want a render.Error, got %v", err)
+	}
+	if e.File != "regions/us-east-2/app/deployment-coder-web.yaml" || e.Field != "spec.template.spec.containers[web].image" || e.Line == 0 {
+		t.Fatalf("got %s:%d field %q: %v", e.File, e.Line, e.Field, e)
+	}
+	if !strings.Contains(err.Error(), "latest") {
+		t.Errorf("message: %v", err)
+	}
+}
