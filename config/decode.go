@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/agnivade/levenshtein"
 	"reflect"
 	"sort"
 	"strconv"
@@ -371,7 +372,7 @@ func (d *decoder) generic(n *yaml.Node, path string) (any, bool) {
 func unknownKeyHint(key string, valid []string) string {
 	best, bestDist := "", len(key)/2+2
 	for _, v := range valid {
-		if dist := levenshtein(strings.ToLower(key), strings.ToLower(v)); dist < bestDist {
+		if dist := levenshtein.ComputeDistance(strings.ToLower(key), strings.ToLower(v)); dist < bestDist {
 			best, bestDist = v, dist
 		}
 	}
@@ -379,26 +380,6 @@ func unknownKeyHint(key string, valid []string) string {
 		return fmt.Sprintf("did you mean %q?", best)
 	}
 	return "valid keys here: " + strings.Join(valid, ", ")
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // mergeInto deep-merges the mapping src over dst (both mapping nodes):

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"github.com/agnivade/levenshtein"
 	"regexp"
 	"sort"
 	"strconv"
@@ -179,32 +180,11 @@ func kindHint(r *registry, kind, key string) string {
 func nearestKind(r *registry, kind string) string {
 	best, bestDist := "", 3
 	for k := range r.versions {
-		if d := editDistance(strings.ToLower(k), strings.ToLower(kind)); d < bestDist || (d == bestDist && best != "" && k < best) {
+		if d := levenshtein.ComputeDistance(strings.ToLower(k), strings.ToLower(kind)); d < bestDist || (d == bestDist && best != "" && k < best) {
 			best, bestDist = k, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of two strings.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // fieldError is a finding of a typed subset's own validation.

@@ -3,6 +3,7 @@ package scaffold
 import (
 	"bytes"
 	"fmt"
+	"github.com/agnivade/levenshtein"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -243,7 +244,7 @@ func checkRequest(spec RegionSpec) error {
 func nearestRegion(code string) string {
 	best, bestDist := []string(nil), len(code)/2+2
 	for _, r := range config.AWSRegions {
-		d := levenshtein(strings.ToLower(code), r)
+		d := levenshtein.ComputeDistance(strings.ToLower(code), r)
 		switch {
 		case d < bestDist:
 			best, bestDist = []string{r}, d
@@ -259,26 +260,6 @@ func nearestRegion(code string) string {
 		return "did you mean " + best[0] + "?"
 	}
 	return "did you mean " + strings.Join(best[:len(best)-1], ", ") + " or " + best[len(best)-1] + "?"
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // readFleetName reads the fleet's name from overlays/fleet.yaml.
