@@ -36,7 +36,11 @@ func memFleet(t *testing.T, n int) (filesys.FileSystem, map[string][]byte) {
 
 func renderMem(t *testing.T, fsys filesys.FileSystem) *render.Result {
 	t.Helper()
-	res, err := render.Render(context.Background(), fleet.RenderOptions(fsys, "/repo", nil))
+	opts, err := fleet.Prepare(fsys, "/repo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := render.Render(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("rendering the synthetic fleet: %v", err)
 	}
