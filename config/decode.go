@@ -2,12 +2,12 @@ package config
 
 import (
 	"fmt"
-	"github.com/agnivade/levenshtein"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	yaml "go.yaml.in/yaml/v3"
 )
 

@@ -2,13 +2,13 @@ package validate
 
 import (
 	"fmt"
-	"github.com/agnivade/levenshtein"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/agnivade/levenshtein"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"

@@ -3,13 +3,13 @@ package scaffold
 import (
 	"bytes"
 	"fmt"
-	"github.com/agnivade/levenshtein"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	yaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
