@@ -44,7 +44,8 @@ type Settings struct {
 
 // Kubernetes describes the clusters the manifests are rendered for.
 type Kubernetes struct {
-	Version string `json:"version"`
+	Version     string   `json:"version"`
+	APIVersions []string `json:"apiVersions"`
 }
 
 // Flux names the GitRepository every Flux Kustomization reads from.

@@ -5,7 +5,8 @@
 //   local helm = import 'lib/helm.libsonnet';
 //   local cm = helm.release('cert-manager', 'cert-manager', { crds: { enabled: false } }, {
 //     namespace: 'cert-manager',
-//     kubeVersion: config.cluster.kubeVersion,
+//     kubeVersion: config.settings.kubernetes.version,
+//     apiVersions: config.settings.kubernetes.apiVersions,
 //   });
 //   {
 //     components: { 'cert-manager-crds': cm.crds, 'cert-manager': cm.objects },
