@@ -1,0 +1,6 @@
+// A deliberately broken entry point (bad-input corpus).
+function(config) {
+  components: {
+    namespaces: [{ apiVersion: 'v1', kind: 'Namespace' metadata: { name: 'coder' } }],
+  },
+}

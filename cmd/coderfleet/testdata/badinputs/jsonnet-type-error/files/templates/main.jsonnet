@@ -1,0 +1,4 @@
+// A deliberately broken entry point (bad-input corpus).
+function(config) {
+  components: { namespaces: [config.region.name - 1] },
+}

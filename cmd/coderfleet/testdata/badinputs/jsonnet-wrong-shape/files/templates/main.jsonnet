@@ -1,0 +1,2 @@
+// A deliberately broken entry point (bad-input corpus).
+function(config) { componentz: {} }
