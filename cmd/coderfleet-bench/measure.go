@@ -26,6 +26,10 @@ import (
 type sample struct {
 	wall  time.Duration
 	rssKB int64
+	// cpu is user + system time of the child (summed over a pipeline's
+	// processes): less sensitive than wall time to other load on the
+	// machine.
+	cpu time.Duration
 }
 
 // series holds the repetitions of one measurement.
@@ -66,6 +70,15 @@ func (s series) max() time.Duration {
 		return w[len(w)-1]
 	}
 	return 0
+}
+
+// medianCPU is the median CPU time.
+func (s series) medianCPU() time.Duration {
+	c := make(series, len(s))
+	for i, x := range s {
+		c[i] = sample{wall: x.cpu}
+	}
+	return c.median()
 }
 
 // peakRSSKB is the largest peak RSS over the repetitions.
@@ -135,6 +148,7 @@ func (r *runner) run(name string, args ...string) (sample, int, []byte, error) {
 	s.wall = wall
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		s.rssKB = ru.Maxrss // kilobytes on Linux
+		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	code := cmd.ProcessState.ExitCode()
 	if code < 0 {

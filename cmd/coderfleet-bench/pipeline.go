@@ -74,6 +74,8 @@ func measurePipeline(r *runner, o *options, sr *sizeResult, dir, split string) e
 			procs++
 			jn++
 			js.wall += s.wall
+			js.cpu += s.cpu
+			run.cpu += s.cpu
 			js.rssKB = max(js.rssKB, s.rssKB)
 			run.rssKB = max(run.rssKB, s.rssKB)
 			overlay := filepath.Join(out, name, "overlay")
@@ -91,6 +93,8 @@ func measurePipeline(r *runner, o *options, sr *sizeResult, dir, split string) e
 			procs++
 			kn++
 			ks.wall += s.wall
+			ks.cpu += s.cpu
+			run.cpu += s.cpu
 			ks.rssKB = max(ks.rssKB, s.rssKB)
 			run.rssKB = max(run.rssKB, s.rssKB)
 		}

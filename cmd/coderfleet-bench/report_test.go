@@ -24,6 +24,10 @@ func TestSeriesStats(t *testing.T) {
 	if got := ms(40, 10, 30, 20).median(); got != 25*time.Millisecond {
 		t.Errorf("even median = %v, want 25ms", got)
 	}
+	s[0].cpu, s[1].cpu, s[2].cpu = 5*time.Millisecond, 7*time.Millisecond, 6*time.Millisecond
+	if s.medianCPU() != 6*time.Millisecond {
+		t.Errorf("median CPU = %v, want 6ms", s.medianCPU())
+	}
 	if s.peakRSSKB() != 3000 {
 		t.Errorf("peak RSS = %d, want 3000", s.peakRSSKB())
 	}
