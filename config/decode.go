@@ -1,7 +1,10 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -61,7 +64,19 @@ func (d *decoder) errorf(n *yaml.Node, key, hint, format string, args ...any) {
 // coderfleet file needs them). An empty document yields a nil node.
 func parseDocument(file string, data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlSyntaxError(file, err)
+	}
+	var second yaml.Node
+	if err := dec.Decode(&second); err == nil {
+		line := 0
+		if len(second.Content) > 0 {
+			line = second.Content[0].Line
+		}
+		return nil, &Error{File: file, Line: line, Msg: "a second YAML document in the file",
+			Hint: "each coderfleet file holds one document; remove the `---` and what follows, or merge it into the first"}
+	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlSyntaxError(file, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -96,6 +111,11 @@ func yamlSyntaxError(file string, err error) error {
 			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
 				line = n
 				msg = strings.TrimSpace(rest[i+1:])
+				// yaml.v3 reports parser errors ("did not find expected
+				// ...") with a 0-based line, scanner errors 1-based.
+				if strings.HasPrefix(msg, "did not find expected") {
+					line++
+				}
 			}
 		}
 	}

@@ -74,10 +74,24 @@ type checker struct {
 func (c *checker) fail(key, hint, format string, args ...any) {
 	full := join(c.prefix, key)
 	e := &Error{File: c.file, Key: full, Msg: fmt.Sprintf(format, args...), Hint: hint}
-	if p, ok := c.pos[full]; ok {
-		e.File, e.Line, e.Col = p.File, p.Line, p.Col
+	// Blame the key, or when it was not written (a default, a missing
+	// value), the nearest enclosing key that was.
+	for p := full; p != ""; p = parentKey(p) {
+		if at, ok := c.pos[p]; ok {
+			e.File, e.Line, e.Col = at.File, at.Line, at.Col
+			break
+		}
 	}
 	c.errs = append(c.errs, e)
+}
+
+// parentKey drops the last segment of a key path ("a.b[2].c" -> "a.b[2]").
+func parentKey(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i <= 0 {
+		return ""
+	}
+	return p[:i]
 }
 
 func (c *checker) oneOf(key, val string, allowed ...string) {

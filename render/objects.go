@@ -74,7 +74,7 @@ func ref(m map[string]any) string {
 func checkShape(region, component string, m map[string]any) error {
 	for _, f := range [][]string{{"apiVersion"}, {"kind"}, {"metadata", "name"}} {
 		if str(m, f...) == "" {
-			return &Error{Region: region, Component: component, Object: ref(m), Field: strings.Join(f, "."),
+			return &Error{Region: region, File: EntryPoint, Component: component, Object: ref(m), Field: strings.Join(f, "."),
 				Msg: "every object needs a non-empty string " + strings.Join(f, "."), Hint: "check the template that builds this component"}
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	yaml3 "go.yaml.in/yaml/v3"
@@ -51,7 +53,7 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 	}
 	var k types.Kustomization
 	if err := yaml.UnmarshalStrict(data, &k); err != nil {
-		return nil, &Error{Region: region, File: kfile, Msg: "invalid kustomization: " + err.Error(),
+		return nil, &Error{Region: region, File: kfile, Line: errorLine(data, err.Error()), Msg: "invalid kustomization: " + err.Error(),
 			Hint: "see https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/ for its fields"}
 	}
 	if err := checkKustomization(&k, fail); err != nil {
@@ -98,7 +100,17 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), memOverlay, dir)
 		msg = strings.ReplaceAll(msg, memBase, "<rendered base>")
-		return nil, &Error{Region: region, File: kfile, Msg: "applying the overlay: " + msg,
+		line := 0
+		for _, p := range overlayPaths(&k) {
+			if p != "../base" && strings.Contains(msg, p) {
+				line = lineOf(data, p)
+				break
+			}
+		}
+		if line == 0 {
+			line = patchLine(mem, &k, data, msg)
+		}
+		return nil, &Error{Region: region, File: kfile, Line: line, Msg: "applying the overlay: " + msg,
 			Hint: "patches must target objects the templates render (see regions/" + region + "/) or resources inside the overlay folder"}
 	}
 	out := make([]map[string]any, 0, rm.Size())
@@ -225,6 +237,22 @@ func checkKustomization(k *types.Kustomization, fail func(value, msg, hint strin
 			return err
 		}
 	}
+	for _, p := range overlayPaths(k) {
+		if isRemote(p) {
+			return fail(p, fmt.Sprintf("remote resource %q is not allowed", p),
+				"an overlay may only use files inside its own folder; copy what you need into it and review it")
+		}
+		clean := path.Clean(p)
+		if path.IsAbs(p) || filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fail(p, fmt.Sprintf("path %q is outside the overlay folder", p),
+				"an overlay may only use files inside its own folder; the rendered base is included automatically")
+		}
+	}
+	return nil
+}
+
+// overlayPaths lists every file or folder a kustomization refers to.
+func overlayPaths(k *types.Kustomization) []string {
 	var paths []string
 	paths = append(paths, k.Resources...)
 	paths = append(paths, k.Components...)
@@ -258,18 +286,7 @@ func checkKustomization(k *types.Kustomization, fail func(value, msg, hint strin
 			paths = append(paths, r.Path)
 		}
 	}
-	for _, p := range paths {
-		if isRemote(p) {
-			return fail(p, fmt.Sprintf("remote resource %q is not allowed", p),
-				"an overlay may only use files inside its own folder; copy what you need into it and review it")
-		}
-		clean := path.Clean(p)
-		if path.IsAbs(p) || filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return fail(p, fmt.Sprintf("path %q is outside the overlay folder", p),
-				"an overlay may only use files inside its own folder; the rendered base is included automatically")
-		}
-	}
-	return nil
+	return paths
 }
 
 func isRemote(p string) bool {
@@ -343,4 +360,49 @@ func lineOf(data []byte, value string) int {
 	}
 	walk(&doc)
 	return line
+}
+
+var (
+	yamlLineRE   = regexp.MustCompile(`line (\d+)`)
+	unknownKeyRE = regexp.MustCompile(`unknown field "([^"]+)"`)
+)
+
+// errorLine finds the line an error message is about: a "line N" in it, or
+// the line of an unknown field it names; 0 when neither.
+func errorLine(data []byte, msg string) int {
+	if m := unknownKeyRE.FindStringSubmatch(msg); m != nil {
+		return lineOf(data, m[1])
+	}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+var smpTargetRE = regexp.MustCompile(`strategic merge patch "[^"/]*/([^"]+)"`)
+
+// patchLine finds the kustomization line of the strategic-merge patch a
+// kustomize error is about: the message names the patch's target
+// (Kind.version.group/name.namespace), and the patch file is the one that
+// names that object.
+func patchLine(mem filesys.FileSystem, k *types.Kustomization, data []byte, msg string) int {
+	m := smpTargetRE.FindStringSubmatch(msg)
+	if m == nil {
+		return 0
+	}
+	name := m[1]
+	if i := strings.LastIndex(name, "."); i > 0 {
+		name = name[:i] // drop the namespace
+	}
+	for _, p := range overlayPaths(k) {
+		content, err := mem.ReadFile(memOverlay + "/" + path.Clean(p))
+		if err != nil {
+			continue
+		}
+		if regexp.MustCompile(`(?m)^\s*name:\s*["']?` + regexp.QuoteMeta(name) + `["']?\s*$`).Match(content) {
+			return lineOf(data, p)
+		}
+	}
+	return 0
 }

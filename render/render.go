@@ -3,6 +3,7 @@ package render
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -118,7 +119,11 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	// The template files every region depends on, for the inputs digest.
 	// When they cannot be listed (a broken import), no region is skipped and
 	// evaluation reports the problem.
-	deps, depsErr := newEvaluator().dependencies()
+	first := newEvaluator()
+	deps, depsErr := first.dependencies()
+	if err := first.refuseTailstrict(""); err != nil {
+		return nil, err
+	}
 
 	par := opts.Parallelism
 	if par <= 0 {
@@ -292,9 +297,14 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 			objs = append(objs, m)
 		}
 	}
+	before := objs
 	objs, err = overlay(opts.FS, opts.Repo, name, r.Dir, objs)
 	if err != nil {
 		return nil, err
+	}
+	bl := &blamer{opts: opts, ev: ev, region: r, changed: map[string]bool{}}
+	if len(objs) != len(before) || (len(objs) > 0 && &objs[0] != &before[0]) {
+		bl.changed = overlayChanges(before, objs) // the overlay ran
 	}
 	byComp := map[string][]map[string]any{}
 	for _, m := range objs {
@@ -323,6 +333,10 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 	tree := Tree{}
 	for _, comp := range sortedKeys(byComp) {
 		if err := componentFiles(name, comp, byComp[comp], tree); err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.File == "" {
+				bl.blameObject(e)
+			}
 			return nil, err
 		}
 	}
@@ -351,7 +365,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problemErrors(name, problems, byComp, tree)
+		return nil, problemErrors(name, problems, byComp, tree, bl)
 	}
 	return tree, nil
 }
@@ -369,24 +383,28 @@ func sortedKeys[V any](m map[string]V) []string {
 // object is placed at the file and line where the object would have been
 // written (regions/<region>/<component>/<file>), so the user can find the
 // field in what the templates and overlay produced.
-func problemErrors(region string, problems []*validate.Problem, byComp map[string][]map[string]any, tree Tree) Errors {
-	files := map[string]string{} // component + "/" + object ref -> tree path
+func problemErrors(region string, problems []*validate.Problem, byComp map[string][]map[string]any, tree Tree, bl *blamer) Errors {
+	type placed struct {
+		rel string
+		obj map[string]any
+	}
+	objects := map[string]placed{} // component + "/" + object ref
 	for comp, objs := range byComp {
 		for _, m := range objs {
-			files[comp+"/"+ref(m)] = comp + "/" + FileName(m)
+			objects[comp+"/"+ref(m)] = placed{comp + "/" + FileName(m), m}
 		}
 	}
 	errs := make(Errors, len(problems))
 	for i, p := range problems {
 		e := &Error{Region: p.Region, File: p.File, Line: p.Line, Component: p.Component, Object: p.Object,
 			Field: p.Field, Msg: p.Msg, Hint: p.Hint}
-		if rel, ok := files[p.Component+"/"+p.Object]; ok && e.File == "" {
-			e.File = "regions/" + region + "/" + rel
-			e.Line = lineOfField(tree[rel], p.Field)
-			if e.Hint != "" {
-				e.Hint += "; "
+		if o, ok := objects[p.Component+"/"+p.Object]; ok && e.File == "" {
+			bl.blame(e, o.obj)
+			at := "regions/" + region + "/" + o.rel
+			if line := lineOfField(tree[o.rel], p.Field); line > 0 {
+				at = fmt.Sprintf("%s:%d", at, line)
 			}
-			e.Hint += "the file is what render would write; the object comes from templates/ or overlays/" + region + "/"
+			e.Msg += " (rendered at " + at + ")"
 		}
 		errs[i] = e
 	}

@@ -134,9 +134,9 @@ func TestTemplateErrors(t *testing.T) {
 		{name: "import of missing file", main: "local p = import 'nope.libsonnet';\nfunction(config) { components: { a: [p] } }\n", file: "templates/main.jsonnet", line: 1, phrase: `cannot read "templates/nope.libsonnet"`},
 		{name: "endless recursion", main: "local f(n) = f(n + 1) + 1;\nfunction(config) { components: { a: [f(0)] } }\n", file: "templates/main.jsonnet", line: 1, phrase: "max stack frames exceeded"},
 		{name: "wrong result shape", main: "function(config) { objects: [] }\n", file: "templates/main.jsonnet", phrase: "wrong shape"},
-		{name: "object without name", main: "function(config) { components: { a: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: {} }] } }\n", phrase: "metadata.name"},
+		{name: "object without name", main: "function(config) { components: { a: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: {} }] } }\n", file: "templates/main.jsonnet", phrase: "metadata.name"},
 		{name: "bad component name", main: "function(config) { components: { Coder_Server: [] } }\n", file: "templates/main.jsonnet", phrase: `invalid component name "Coder_Server"`},
-		{name: "two objects one file", main: "local o = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'n' } };\nfunction(config) { components: { a: [o, o { apiVersion: 'v2' }] } }\n", phrase: `maps to the same file "configmap-n-x.yaml"`},
+		{name: "two objects one file", main: "local o = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'n' } };\nfunction(config) { components: { a: [o, o { apiVersion: 'v2' }] } }\n", file: "templates/main.jsonnet", phrase: `maps to the same file "configmap-n-x.yaml"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,7 +259,7 @@ func TestEvaluationTimeLimit(t *testing.T) {
 	}
 }
 
-func TestValidationProblemsNameTheRenderedFileAndLine(t *testing.T) {
+func TestValidationProblemsNameTheInputAndTheRenderedLine(t *testing.T) {
 	files := miniFleet(map[string]string{"templates/main.jsonnet": `function(config) { components: { app: [{
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'coder' },
   spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: {
@@ -275,10 +275,21 @@ func TestValidationProblemsNameTheRenderedFileAndLine(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("want a render.Error, got %v", err)
 	}
-	if e.File != "regions/us-east-2/app/deployment-coder-web.yaml" || e.Field != "spec.template.spec.containers[web].image" || e.Line == 0 {
+	// Blamed on the template line that wrote the value, and placed in
+	// the file render would have written.
+	if e.File != "templates/main.jsonnet" || e.Line != 5 || e.Field != "spec.template.spec.containers[web].image" {
 		t.Fatalf("got %s:%d field %q: %v", e.File, e.Line, e.Field, e)
 	}
-	if !strings.Contains(err.Error(), "latest") {
+	if !strings.Contains(err.Error(), "latest") || !strings.Contains(err.Error(), "(rendered at regions/us-east-2/app/deployment-coder-web.yaml:22)") {
 		t.Errorf("message: %v", err)
+	}
+}
+
+func TestTailstrictIsRefused(t *testing.T) {
+	files := miniFleet(map[string]string{"templates/lib/spin.libsonnet": "{\n  spin(n):: if n == 0 then {} else self.spin(n - 1) tailstrict,\n}\n",
+		"templates/main.jsonnet": "local s = import 'lib/spin.libsonnet';\nfunction(config) { components: s.spin(1000000000) }\n"})
+	e := renderErr(t, files)
+	if e.File != "templates/lib/spin.libsonnet" || e.Line != 2 || !strings.Contains(e.Msg, "tailstrict") {
+		t.Fatalf("got %v", e)
 	}
 }

@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -76,6 +77,17 @@ func (c *objectCheck) policies(typed any) {
 
 func (c *objectCheck) container(pt *podTemplate, path string, ct *corev1.Container, probes bool) {
 	c.image(path+".image", ct.Image)
+	// The API server refuses these; catch them before anything is written.
+	for _, p := range ct.Ports {
+		if p.ContainerPort < 1 || p.ContainerPort > 65535 {
+			name := p.Name
+			if name == "" {
+				name = strconv.Itoa(int(p.ContainerPort))
+			}
+			c.add(CheckSchema, path+".ports["+name+"].containerPort", "a port is a number from 1 to 65535",
+				"container %q has port %d, outside 1-65535", ct.Name, p.ContainerPort)
+		}
+	}
 
 	var missing []string
 	for _, rl := range []struct {
