@@ -13,6 +13,7 @@ function(config) {
 
   local env = {
     CODER_HTTP_ADDRESS: '0.0.0.0:8080',
+    CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
     CODER_ACCESS_URL: 'https://' + domain,
     CODER_WILDCARD_ACCESS_URL: '*.' + domain,
     CODER_REDIRECT_TO_ACCESS_URL: 'false',
@@ -25,7 +26,6 @@ function(config) {
     CODER_DERP_SERVER_RELAY_URL: 'http://$(KUBE_POD_IP):8080',
   } + (if s.prometheus then {
          CODER_PROMETHEUS_ENABLE: 'true',
-         CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
          CODER_PROMETHEUS_COLLECT_AGENT_STATS: 'true',
          CODER_PROMETHEUS_COLLECT_DB_METRICS: 'true',
        } else {})
