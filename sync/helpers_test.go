@@ -23,7 +23,7 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
 	"github.com/coderfleet/coderfleet/awsstate"
-	"github.com/coderfleet/coderfleet/sync/internal/motoserver"
+	"github.com/coderfleet/coderfleet/internal/motoserver"
 )
 
 // The example fleet: us-east-2 primary with LiteLLM exposed, two proxies.
