@@ -17,11 +17,7 @@ import (
 func evaluated(t *testing.T, repo string) []string {
 	t.Helper()
 	o := &renderOptions{repo: repo}
-	committed, err := treeio.Read(o.outDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := renderFleet(context.Background(), o, treeio.LoadState(filepath.Join(repo, treeio.StateFile)).Previous(committed))
+	res, err := renderFleet(context.Background(), o, treeio.LoadState(filepath.Join(repo, treeio.StateFile)).Previous(o.outDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,11 +110,7 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	state := treeio.LoadState(statePath)
 	var previous map[string]string
 	if !o.force {
-		committed, err := treeio.Read(o.outDir())
-		if err != nil {
-			return err
-		}
-		previous = state.Previous(committed)
+		previous = state.Previous(o.outDir())
 	}
 	res, err := renderFleet(ctx, o, previous)
 	if err != nil {
@@ -125,7 +121,7 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	if err != nil {
 		return err
 	}
-	state.Update(res)
+	state.Update(o.outDir(), res)
 	if err := state.Save(statePath); err != nil {
 		// Only the next render's speed depends on it.
 		fmt.Fprintf(warn, "warning: cannot save %s: %v\n", statePath, err)

@@ -2,6 +2,8 @@ package treeio
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,7 +46,17 @@ type Writer struct {
 // region folder it wrote. It lives outside the committed tree (see
 // StateFile), so it never shows in a pull request.
 type State struct {
-	Regions map[string]render.Digest `json:"regions"`
+	Regions map[string]RegionState `json:"regions"`
+
+	restamp map[string]bool // intact folders whose stamp is out of date
+}
+
+// RegionState is what a region folder was rendered from and what it holds:
+// render's digests, plus a stamp of the files' sizes and modification times
+// so an untouched folder is recognised without reading it.
+type RegionState struct {
+	render.Digest
+	Stamp string `json:"stamp,omitempty"`
 }
 
 // StateFile is where the CLI keeps State, relative to the repository; the
@@ -54,41 +66,81 @@ const StateFile = ".coderfleet/render-state.json"
 // LoadState reads the state file; a missing or unreadable one is an empty
 // state (everything renders).
 func LoadState(path string) *State {
-	st := &State{Regions: map[string]render.Digest{}}
+	st := &State{Regions: map[string]RegionState{}}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return st
 	}
 	if json.Unmarshal(data, st) != nil || st.Regions == nil {
-		return &State{Regions: map[string]render.Digest{}}
+		return &State{Regions: map[string]RegionState{}}
 	}
 	return st
 }
 
-// Previous returns the inputs digest of every committed region folder that
-// is exactly what the state says the last render wrote (so neither a hand
-// edit nor a git checkout changed it since): what render.Options.Previous
-// wants.
-func (st *State) Previous(committed map[string]render.Tree) map[string]string {
+// Stamp summarises the files of a folder by path, size and modification
+// time (as git's index does), without reading them.
+func Stamp(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", filepath.ToSlash(rel), info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Previous returns the inputs digest of every region folder under dir that
+// holds exactly what the last render wrote (so neither a hand edit nor a git
+// checkout changed it since): what render.Options.Previous wants. An
+// unchanged stamp proves it without reading the files; otherwise their
+// content is compared with the recorded digest.
+func (st *State) Previous(dir string) map[string]string {
 	out := map[string]string{}
-	for r, t := range committed {
-		if d, ok := st.Regions[r]; ok && d.Outputs == render.OutputsDigest(t) {
-			out[r] = d.Inputs
+	st.restamp = map[string]bool{}
+	for r, rs := range st.Regions {
+		folder := filepath.Join(dir, r)
+		if stamp, err := Stamp(folder); err == nil && rs.Stamp != "" && stamp == rs.Stamp {
+			out[r] = rs.Inputs
+			continue
+		}
+		if t, err := readTree(folder); err == nil && len(t) > 0 && render.OutputsDigest(t) == rs.Outputs {
+			out[r] = rs.Inputs
+			st.restamp[r] = true
 		}
 	}
 	return out
 }
 
-// Update records a render's digests and forgets regions that are gone.
-func (st *State) Update(res *render.Result) {
+// Update records a render's digests and the stamps of the folders under
+// dir it wrote or kept, and forgets regions that are gone.
+func (st *State) Update(dir string, res *render.Result) {
 	for r, d := range res.Digests {
-		st.Regions[r] = d
+		st.Regions[r] = RegionState{Digest: d}
 	}
 	if res.Complete {
 		for r := range st.Regions {
 			if res.Regions[r] == nil && !slices.Contains(res.Skipped, r) {
 				delete(st.Regions, r)
 			}
+		}
+	}
+	for r, rs := range st.Regions {
+		if res.Regions[r] == nil && !st.restamp[r] {
+			continue // skipped with a current stamp, or not rendered
+		}
+		if stamp, err := Stamp(filepath.Join(dir, r)); err == nil {
+			rs.Stamp = stamp
+			st.Regions[r] = rs
 		}
 	}
 }
@@ -264,10 +316,14 @@ func (w *Writer) replace(region string, tree render.Tree) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
+	made := map[string]bool{tmp: true}
 	for _, p := range tree.Paths() {
 		full := filepath.Join(tmp, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
+		if dir := filepath.Dir(full); !made[dir] {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			made[dir] = true
 		}
 		if err := os.WriteFile(full, tree[p], 0o644); err != nil {
 			return fmt.Errorf("writing %q: %w", full, err)
