@@ -1,0 +1,436 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/coderfleet/coderfleet/internal/motoserver"
+)
+
+// TestOnboardingAgainstMoto walks DESIGN.md's region onboarding through the
+// CLI only: region add -> render -> sync apply (certificates) -> render ->
+// (Flux applies; the load balancer controller makes the NLBs) -> sync apply
+// (DNS), against a moto_server started here. The AWS SDK reaches moto through
+// the standard environment, as a user's shell would point it.
+func TestOnboardingAgainstMoto(t *testing.T) {
+	ctx := context.Background()
+	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1")
+	if err != nil {
+		t.Fatalf("moto_server is required: %v", err)
+	}
+	t.Cleanup(moto.Stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("moto_server log:\n%s", tail(moto.Log(), 4000))
+		}
+	})
+	awsEnv(t, moto.URL)
+
+	// a. The example repository and its hosted zone, with records someone
+	// else manages.
+	repo := exampleCopy(t)
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r53 := route53.NewFromConfig(cfg)
+	zone, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("example.com"), CallerReference: aws.String("onboarding-test")})
+	if err != nil {
+		t.Fatalf("creating the hosted zone in moto: %v", err)
+	}
+	zoneID := aws.ToString(zone.HostedZone.Id)
+	foreign := []r53types.ResourceRecordSet{
+		{Name: aws.String("example.com."), Type: r53types.RRTypeMx, TTL: aws.Int64(300),
+			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String("10 mx1.mail.example.net.")}, {Value: aws.String("20 mx2.mail.example.net.")}}},
+		// A TXT at a name where coderfleet puts its latency A records.
+		{Name: aws.String("coder.example.com."), Type: r53types.RRTypeTxt, TTL: aws.Int64(600),
+			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(`"v=spf1 -all"`)}}},
+	}
+	var changes []r53types.Change
+	for i := range foreign {
+		changes = append(changes, r53types.Change{Action: r53types.ChangeActionCreate, ResourceRecordSet: &foreign[i]})
+	}
+	if _, err := r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zoneID), ChangeBatch: &r53types.ChangeBatch{Changes: changes}}); err != nil {
+		t.Fatalf("creating foreign records: %v", err)
+	}
+	foreignBefore := foreignRecordSets(t, r53, zoneID, foreign)
+	if len(foreignBefore) != len(foreign) {
+		t.Fatalf("moto lists %d of the %d foreign records", len(foreignBefore), len(foreign))
+	}
+
+	// b. Add the region and render it: its Service has no certificate yet.
+	code, out, errs := cli(t, "region", "add", "ap-south-1", "--aws-region", "ap-south-1", "--repo", repo)
+	if code != exitOK {
+		t.Fatalf("region add: exit %d\n%s%s", code, out, errs)
+	}
+	mustContain(t, "region add", out,
+		"wrote overlays/ap-south-1/region.yaml (proxy ap-south-1 in ap-south-1, cluster coderdemo-ap-south-1)",
+		"next steps:", "coderfleet sync apply --region ap-south-1")
+	code, out, errs = cli(t, "render", "--repo", repo)
+	if code != exitOK {
+		t.Fatalf("render: exit %d\n%s%s", code, out, errs)
+	}
+	mustContain(t, "render stderr", errs,
+		"warning: region ap-south-1: Service coder-proxy/coder-proxy has no ACM certificate yet; run `coderfleet sync apply --region ap-south-1`")
+	for _, p := range []string{"certificates.yaml", "healthchecks.yaml", "records.yaml"} {
+		if _, err := os.Stat(filepath.Join(repo, "regions/ap-south-1/aws", p)); err != nil {
+			t.Errorf("render wrote no regions/ap-south-1/aws/%s: %v", p, err)
+		}
+	}
+
+	// c. The plan wants the new region's certificate (among the others: the
+	// example fleet's AWS pieces are new to this moto too).
+	code, out, errs = cli(t, "sync", "plan", "--detailed-exitcode", "--repo", repo)
+	if code != exitChanges {
+		t.Fatalf("sync plan before apply: exit %d, want %d\n%s%s", code, exitChanges, out, errs)
+	}
+	mustContain(t, "sync plan", out,
+		"+ certificate ap-south-1/proxy",
+		"domain:     ap-south-1.coder.example.com",
+		"sans:       *.ap-south-1.coder.example.com",
+		"aws-region: ap-south-1",
+		"+ health-check us-east-2/coder",
+		"Waiting for load balancers (not an error):",
+		"record ap-south-1.coder.example.com A: no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)",
+		"Plan: 9 to add, 0 to change, 0 to destroy; 11 waiting, 0 conflicts.")
+
+	// d. The first apply issues the certificates and writes their ARNs; the
+	// records wait for their load balancers.
+	start := time.Now()
+	code, out, errs = cli(t, "sync", "apply", "--repo", repo)
+	t.Logf("sync apply (certificates) took %s", time.Since(start).Round(time.Millisecond))
+	if code != exitOK {
+		t.Fatalf("sync apply (certificates): exit %d\n%s%s", code, out, errs)
+	}
+	// 5 certificates, 4 health checks and 6 validation CNAMEs.
+	mustContain(t, "sync apply stdout", out,
+		"Apply complete: 15 added, 0 changed, 0 destroyed.",
+		"Wrote overlays/ap-south-1/outputs.yaml: run coderfleet render",
+		"no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)")
+	mustContain(t, "sync apply stderr", errs,
+		"create certificate ap-south-1/proxy: done",
+		"certificate ap-south-1/proxy is ISSUED: arn:aws:acm:ap-south-1:",
+		"wrote overlays/ap-south-1/outputs.yaml")
+	if !regexp.MustCompile(`(?m)^create record example\.com: _[0-9a-f]+\.ap-south-1\.coder\.example\.com CNAME: done$`).MatchString(errs) {
+		t.Errorf("sync apply made no validation CNAME for ap-south-1:\n%s", errs)
+	}
+	arns := map[string]string{} // region/name -> ARN
+	for _, r := range []string{"us-east-2", "us-west-2", "eu-west-2", "ap-south-1"} {
+		o := readOutputs(t, repo, r)
+		for name, arn := range o {
+			if !regexp.MustCompile(`^arn:aws:acm:` + regexp.QuoteMeta(regionAWS(t, repo, r)) + `:\d{12}:certificate/[0-9a-f-]+$`).MatchString(arn) {
+				t.Errorf("overlays/%s/outputs.yaml: %s: %q is not an ACM ARN of the region's AWS region", r, name, arn)
+			}
+			arns[r+"/"+name] = arn
+		}
+	}
+	for _, want := range []string{"us-east-2/coder", "us-east-2/litellm", "us-west-2/proxy", "eu-west-2/proxy", "ap-south-1/proxy"} {
+		if arns[want] == "" {
+			t.Errorf("no certificate ARN for %s in overlays/*/outputs.yaml (have %v)", want, arns)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// e. Render again: every Service carries its certificate; nothing warns.
+	code, out, errs = cli(t, "render", "--repo", repo)
+	if code != exitOK {
+		t.Fatalf("render after certificates: exit %d\n%s%s", code, out, errs)
+	}
+	if strings.Contains(errs, "certificate") {
+		t.Errorf("render still warns about certificates:\n%s", errs)
+	}
+	services := loadBalancerServices(t, repo)
+	if len(services) != 5 {
+		t.Errorf("rendered %d load balancer Services, want 5 (coder, litellm, three proxies): %+v", len(services), services)
+	}
+	for _, s := range services {
+		want := arns[s.region+"/"+certName(s)]
+		if s.cert != want || want == "" {
+			t.Errorf("%s: ssl-cert annotation %q, want the ARN from overlays/%s/outputs.yaml %q", s.file, s.cert, s.region, want)
+		}
+	}
+	if code, out, errs := cli(t, "check", "--repo", repo); code != exitOK {
+		t.Errorf("check after render: exit %d\n%s%s", code, out, errs)
+	}
+
+	// f. Flux applies the regions; the AWS Load Balancer Controller makes an
+	// NLB for every LoadBalancer Service, tagged with its stack and cluster.
+	for _, s := range services {
+		createControllerNLB(t, ctx, cfg, moto.URL, s)
+	}
+
+	// g. The second apply creates the records; afterwards nothing is left to do
+	// and the foreign records are untouched.
+	code, out, errs = cli(t, "sync", "apply", "--repo", repo)
+	if code != exitOK {
+		t.Fatalf("sync apply (DNS): exit %d\n%s%s", code, out, errs)
+	}
+	// 11 A records (5 in us-east-2, 2 in each proxy region).
+	mustContain(t, "sync apply (DNS) stdout", out,
+		"+ record example.com: ap-south-1.coder.example.com A",
+		"Plan: 11 to add, 0 to change, 0 to destroy; 0 waiting, 0 conflicts.",
+		"Apply complete: 11 added, 0 changed, 0 destroyed.")
+	mustContain(t, "sync apply (DNS) stderr", errs,
+		"create record example.com: ap-south-1.coder.example.com A: done",
+		"create record example.com: *.ap-south-1.coder.example.com A: done",
+		"create record example.com: coder.example.com A [us-east-2]: done",
+		"create record example.com: llm.coder.example.com A: done")
+	if strings.Contains(out, "Waiting for load balancers") || strings.Contains(out, "certificate") {
+		t.Errorf("sync apply (DNS) still waits or touches certificates:\n%s", out)
+	}
+	code, out, errs = cli(t, "sync", "plan", "--detailed-exitcode", "--repo", repo)
+	if code != exitOK {
+		t.Errorf("sync plan after the DNS apply: exit %d, want 0\n%s%s", code, out, errs)
+	}
+	mustContain(t, "final sync plan", out, "No changes.")
+	alias := recordSet(t, r53, zoneID, "ap-south-1.coder.example.com.", r53types.RRTypeA)
+	if alias == nil || alias.AliasTarget == nil || !strings.Contains(aws.ToString(alias.AliasTarget.DNSName), "ap-south-1") {
+		t.Errorf("ap-south-1.coder.example.com A does not alias the ap-south-1 NLB: %+v", alias)
+	}
+	foreignAfter := foreignRecordSets(t, r53, zoneID, foreign)
+	if b, a := mustJSON(t, foreignBefore), mustJSON(t, foreignAfter); b != a {
+		t.Errorf("foreign records changed:\nbefore %s\nafter  %s", b, a)
+	}
+	if code, out, errs := cli(t, "check", "--repo", repo); code != exitOK {
+		t.Errorf("check at the end: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// awsEnv points the AWS SDK's default chain at url with fake credentials and
+// nothing from the machine's own AWS configuration.
+func awsEnv(t *testing.T, url string) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL":            url,
+		"AWS_ACCESS_KEY_ID":           "AKIDONBOARDING",
+		"AWS_SECRET_ACCESS_KEY":       "secret",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_REGION":                  "us-east-1",
+		"AWS_DEFAULT_REGION":          "",
+		"AWS_PROFILE":                 "",
+		"AWS_CA_BUNDLE":               "",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+// foreignRecordSets lists the zone's record sets with the names and types of want.
+func foreignRecordSets(t *testing.T, api *route53.Client, zoneID string, want []r53types.ResourceRecordSet) []r53types.ResourceRecordSet {
+	t.Helper()
+	var out []r53types.ResourceRecordSet
+	for _, w := range want {
+		if rr := recordSet(t, api, zoneID, aws.ToString(w.Name), w.Type); rr != nil {
+			out = append(out, *rr)
+		}
+	}
+	return out
+}
+
+// recordSet returns the record set of name and type in the zone, or nil.
+func recordSet(t *testing.T, api *route53.Client, zoneID, name string, typ r53types.RRType) *r53types.ResourceRecordSet {
+	t.Helper()
+	p := route53.NewListResourceRecordSetsPaginator(api, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("listing records of %s: %v", zoneID, err)
+		}
+		for _, rr := range page.ResourceRecordSets {
+			if aws.ToString(rr.Name) == name && rr.Type == typ {
+				return &rr
+			}
+		}
+	}
+	return nil
+}
+
+// lbService is a rendered Service of type LoadBalancer and where it runs.
+type lbService struct {
+	file, region, awsRegion, cluster, namespace, name, cert string
+}
+
+// loadBalancerServices reads every rendered Service of type LoadBalancer,
+// with its region's AWS region and cluster from overlays/<r>/region.yaml.
+func loadBalancerServices(t *testing.T, repo string) []lbService {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repo, "regions", "*", "*", "service-*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	var out []lbService
+	for _, f := range files {
+		var svc struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name        string            `json:"name"`
+				Namespace   string            `json:"namespace"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+			Spec struct {
+				Type string `json:"type"`
+			} `json:"spec"`
+		}
+		readYAML(t, f, &svc)
+		if svc.Kind != "Service" || svc.Spec.Type != "LoadBalancer" {
+			continue
+		}
+		rel, _ := filepath.Rel(repo, f)
+		region := strings.Split(filepath.ToSlash(rel), "/")[1]
+		var r struct {
+			AWSRegion   string `json:"awsRegion"`
+			ClusterName string `json:"clusterName"`
+		}
+		readYAML(t, filepath.Join(repo, "overlays", region, "region.yaml"), &r)
+		out = append(out, lbService{file: filepath.ToSlash(rel), region: region, awsRegion: r.AWSRegion, cluster: r.ClusterName,
+			namespace: svc.Metadata.Namespace, name: svc.Metadata.Name,
+			cert: svc.Metadata.Annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"]})
+	}
+	return out
+}
+
+// certName is the certificate a Service uses, as named in outputs.yaml.
+func certName(s lbService) string {
+	switch s.namespace + "/" + s.name {
+	case "coder/coder":
+		return "coder"
+	case "litellm/litellm":
+		return "litellm"
+	case "coder-proxy/coder-proxy":
+		return "proxy"
+	}
+	return "unknown Service " + s.namespace + "/" + s.name
+}
+
+// regionAWS is the AWS region of region r from its region.yaml.
+func regionAWS(t *testing.T, repo, r string) string {
+	t.Helper()
+	var v struct {
+		AWSRegion string `json:"awsRegion"`
+	}
+	readYAML(t, filepath.Join(repo, "overlays", r, "region.yaml"), &v)
+	return v.AWSRegion
+}
+
+// readOutputs reads the certificate ARNs of overlays/<r>/outputs.yaml.
+func readOutputs(t *testing.T, repo, r string) map[string]string {
+	t.Helper()
+	var o struct {
+		Kind         string            `json:"kind"`
+		Certificates map[string]string `json:"certificates"`
+	}
+	readYAML(t, filepath.Join(repo, "overlays", r, "outputs.yaml"), &o)
+	if o.Kind != "Outputs" {
+		t.Errorf("overlays/%s/outputs.yaml: kind %q, want Outputs", r, o.Kind)
+	}
+	return o.Certificates
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%q: %v", path, err)
+	}
+}
+
+// createControllerNLB creates the NLB the AWS Load Balancer Controller would
+// make for s: type network, in the cluster's AWS region, with the
+// controller's stack and cluster tags.
+func createControllerNLB(t *testing.T, ctx context.Context, cfg aws.Config, url string, s lbService) {
+	t.Helper()
+	c := elbv2.NewFromConfig(cfg, func(o *elbv2.Options) { o.Region = s.awsRegion })
+	out, err := c.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
+		Name:    aws.String(fmt.Sprintf("k8s-%.8s-%.8s-%s", s.namespace, s.name, strings.ReplaceAll(s.awsRegion, "-", ""))),
+		Type:    elbtypes.LoadBalancerTypeEnumNetwork,
+		Scheme:  elbtypes.LoadBalancerSchemeEnumInternetFacing,
+		Subnets: []string{motoDefaultSubnet(t, url, s.awsRegion)},
+		Tags: []elbtypes.Tag{
+			{Key: aws.String("service.k8s.aws/stack"), Value: aws.String(s.namespace + "/" + s.name)},
+			{Key: aws.String("elbv2.k8s.aws/cluster"), Value: aws.String(s.cluster)},
+			{Key: aws.String("service.k8s.aws/resource"), Value: aws.String("LoadBalancer")},
+		},
+	})
+	if err != nil {
+		t.Fatalf("creating the NLB of %s/%s in %s: %v", s.namespace, s.name, s.awsRegion, err)
+	}
+	if len(out.LoadBalancers) != 1 || !strings.Contains(aws.ToString(out.LoadBalancers[0].DNSName), s.awsRegion) {
+		t.Fatalf("moto made an unexpected NLB for %s/%s: %+v", s.namespace, s.name, out.LoadBalancers)
+	}
+}
+
+// motoDefaultSubnet asks moto's EC2 query API for a default subnet of
+// awsRegion; moto routes by the region in the credential scope and does
+// not verify signatures, so no EC2 SDK is needed.
+func motoDefaultSubnet(t *testing.T, url, awsRegion string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/", strings.NewReader("Action=DescribeSubnets&Version=2016-11-15&Filter.1.Name=default-for-az&Filter.1.Value.1=true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDONBOARDING/20260101/"+awsRegion+"/ec2/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("asking moto for a subnet in %s: %v", awsRegion, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`<subnetId>([^<]+)</subnetId>`).FindSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("no default subnet in moto's %s (%s): %s", awsRegion, resp.Status, body)
+	}
+	return string(m[1])
+}
+
+func mustContain(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, got)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
