@@ -176,15 +176,15 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 	cases := []struct {
 		name, data, want string
 	}{
-		{"unknown key", strings.Replace(recs, "    type: A\n", "    type: A\n    ttl: 60\n", 1), `records.yaml":9: records[0].ttl: unknown key`},
+		{"unknown key", strings.Replace(recs, "    type: A\n", "    type: A\n    ttl: 60\n", 1), `records.yaml:9: records[0].ttl: unknown key`},
 		{"wrong type", strings.Replace(recs, "evaluateTargetHealth: true", "evaluateTargetHealth: \"yes\"", 1), `records[0].alias.evaluateTargetHealth: expected true or false, got the scalar "yes"`},
 		{"missing", strings.Replace(recs, "      cluster: coder-us-east-2\n", "", 1), `records[0].alias.cluster: missing required value`},
-		{"apiVersion", strings.Replace(recs, APIVersion, "coderfleet.io/aws/v9", 1), `records.yaml":1: apiVersion: unsupported apiVersion "coderfleet.io/aws/v9"`},
+		{"apiVersion", strings.Replace(recs, APIVersion, "coderfleet.io/aws/v9", 1), `records.yaml:1: apiVersion: unsupported apiVersion "coderfleet.io/aws/v9"`},
 		{"kind", strings.Replace(recs, "kind: RecordList", "kind: Records", 1), `kind: unsupported value "Records"`},
 		{"latency without set id", strings.Replace(recs, "    setIdentifier: us-east-2\n", "", 1), `records[0].setIdentifier: latency routing needs a setIdentifier`},
 		{"outside zone", strings.Replace(recs, "name: llm.coderdemo.io", "name: llm.example.com", 1), `is not a lowercase DNS name inside hosted zone "coderdemo.io"`},
 		{"duplicate", strings.Replace(recs, "name: llm.coderdemo.io", "name: us-east-2.coderdemo.io", 1), `is also defined by records[2]`},
-		{"bad yaml", "apiVersion: [", `records.yaml":1: invalid YAML`},
+		{"bad yaml", "apiVersion: [", `records.yaml:1: invalid YAML`},
 		{"empty", "", `file is empty`},
 		{"list root", "- a\n", `(document): expected a mapping, got a list`},
 	}
@@ -259,7 +259,7 @@ func TestParseOutputsIsStrict(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted:\n%s", data)
 			}
-			if !strings.Contains(err.Error(), `"overlays/r/outputs.yaml":`) {
+			if !strings.Contains(err.Error(), `overlays/r/outputs.yaml:`) {
 				t.Errorf("error lacks file:line: %v", err)
 			}
 		})

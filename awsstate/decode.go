@@ -25,7 +25,8 @@ type ParseError struct {
 
 // Error formats the error as "path:line: key: msg".
 func (e *ParseError) Error() string {
-	loc := fmt.Sprintf("%q", e.Path)
+	// file:line: key: msg, with the path unquoted as other errors have it.
+	loc := e.Path
 	if e.Line > 0 {
 		loc += ":" + strconv.Itoa(e.Line)
 	}
