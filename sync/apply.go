@@ -387,17 +387,16 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 	}
 	start := s.clock.Now()
 	deadline := start.Add(s.opts.CertificateTimeout)
+	// Poll every certificate still pending in each round, first without
+	// waiting (one issued while the others were requested needs no sleep),
+	// then every PollInterval until all are ISSUED or the bound is reached.
 	var pending []string
-	for _, w := range wants {
-		for w.cert.Status != "ISSUED" {
-			if !s.clock.Now().Before(deadline) {
-				pending = append(pending, w.region+"/"+w.name)
-				break
-			}
-			s.progressf("waiting for certificate %s/%s to be ISSUED: %s (%s of %s)\n", w.region, w.name, w.cert.Status,
-				s.clock.Now().Sub(start).Round(time.Second), s.opts.CertificateTimeout)
-			if err := s.clock.Sleep(ctx, s.opts.PollInterval); err != nil {
-				return err
+	for {
+		var waiting []*want
+		for i := range wants {
+			w := &wants[i]
+			if w.cert.Status == "ISSUED" {
+				continue
 			}
 			c, err := s.describeCertificate(ctx, s.opts.Clients.ACM(w.cert.AWSRegion), w.cert.ARN)
 			if err != nil {
@@ -410,9 +409,27 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 				return fmt.Errorf("certificate %s/%s (%s) is %s: check the validation records and the ACM console; delete it and run coderfleet sync apply again", w.region, w.name, w.cert.ARN, c.Status)
 			}
 			w.cert.Status = c.Status
+			if w.cert.Status == "ISSUED" {
+				s.progressf("certificate %s/%s is ISSUED: %s\n", w.region, w.name, w.cert.ARN)
+				continue
+			}
+			waiting = append(waiting, w)
 		}
-		if w.cert.Status == "ISSUED" {
-			s.progressf("certificate %s/%s is ISSUED: %s\n", w.region, w.name, w.cert.ARN)
+		if len(waiting) == 0 {
+			break
+		}
+		if !s.clock.Now().Before(deadline) {
+			for _, w := range waiting {
+				pending = append(pending, w.region+"/"+w.name)
+			}
+			break
+		}
+		for _, w := range waiting {
+			s.progressf("waiting for certificate %s/%s to be ISSUED: %s (%s of %s)\n", w.region, w.name, w.cert.Status,
+				s.clock.Now().Sub(start).Round(time.Second), s.opts.CertificateTimeout)
+		}
+		if err := s.clock.Sleep(ctx, s.opts.PollInterval); err != nil {
+			return err
 		}
 	}
 	for _, r := range d.Regions {
