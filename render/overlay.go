@@ -92,9 +92,6 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 		return nil, err
 	}
 
-	if err := checkTargetsMatch(mem, &k, kfile, region, data, base.Bytes()); err != nil {
-		return nil, err
-	}
 	opts := krusty.MakeDefaultOptions()
 	rm, err := krusty.MakeKustomizer(opts).Run(mem, memOverlay)
 	if err != nil {
@@ -113,6 +110,9 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 		return nil, &Error{Region: region, File: kfile, Line: line, Msg: "applying the overlay: " + msg,
 			Hint: "patches must target objects the templates render (see regions/" + region + "/) or resources inside the overlay folder"}
 	}
+	if err := checkTargetsMatch(mem, &k, kfile, region, data, base.Bytes(), rm); err != nil {
+		return nil, err
+	}
 	out := make([]map[string]any, 0, rm.Size())
 	for _, r := range rm.Resources() {
 		m, err := r.Map()
@@ -129,12 +129,18 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 // patches left behind by a template change. Targets are matched against
 // the rendered base plus the overlay's own resources (everything but the
 // patches).
-func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, region string, data, base []byte) error {
+func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, region string, data, base []byte, result resmap.ResMap) error {
 	var targeted []types.Patch
 	for _, p := range append(append([]types.Patch{}, k.Patches...), k.PatchesJson6902...) {
-		if p.Target != nil {
-			targeted = append(targeted, p)
+		if p.Target == nil {
+			continue
 		}
+		// Patches rarely rename what they patch: a target found in the
+		// result was there before. Only the others need the input built.
+		if found, err := result.Select(*p.Target); err == nil && len(found) > 0 {
+			continue
+		}
+		targeted = append(targeted, p)
 	}
 	if len(targeted) == 0 {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	jsonnet "github.com/google/go-jsonnet"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/validate"
@@ -166,6 +168,11 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 					continue
 				}
 				o.digest = digest
+				if opts.FS.Exists(filepath.Join(opts.Repo, filepath.FromSlash(r.Dir), KustomizationFile)) {
+					// Kustomize parses its OpenAPI schema on first use;
+					// start that now, beside the template evaluation.
+					warmKustomize.Do(func() { go openapi.Schema() })
+				}
 				o.tree, o.warnings, o.err = renderRegion(cfg, r, ev, opts, input)
 			}
 		}()
@@ -212,6 +219,9 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	return res, nil
 }
+
+// warmKustomize starts kustomize's one-time schema parse at most once.
+var warmKustomize sync.Once
 
 // TemplateInput is the top-level argument `config` of templates/main.jsonnet.
 // It holds what one region depends on: its own settings and the primary

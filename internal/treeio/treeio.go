@@ -105,20 +105,55 @@ func Stamp(dir string) (string, error) {
 // unchanged stamp proves it without reading the files; otherwise their
 // content is compared with the recorded digest.
 func (st *State) Previous(dir string) map[string]string {
-	out := map[string]string{}
 	st.restamp = map[string]bool{}
-	for r, rs := range st.Regions {
-		folder := filepath.Join(dir, r)
+	regions := make([]string, 0, len(st.Regions))
+	for r := range st.Regions {
+		regions = append(regions, r)
+	}
+	// Stamping is one lstat per file: spread the regions over the CPUs.
+	intact := make([]bool, len(regions))
+	restamp := make([]bool, len(regions))
+	forEach(len(regions), func(i int) {
+		rs := st.Regions[regions[i]]
+		folder := filepath.Join(dir, regions[i])
 		if stamp, err := Stamp(folder); err == nil && rs.Stamp != "" && stamp == rs.Stamp {
-			out[r] = rs.Inputs
-			continue
+			intact[i] = true
+			return
 		}
 		if t, err := readTree(folder); err == nil && len(t) > 0 && render.OutputsDigest(t) == rs.Outputs {
-			out[r] = rs.Inputs
+			intact[i], restamp[i] = true, true
+		}
+	})
+	out := map[string]string{}
+	for i, r := range regions {
+		if intact[i] {
+			out[r] = st.Regions[r].Inputs
+		}
+		if restamp[i] {
 			st.restamp[r] = true
 		}
 	}
 	return out
+}
+
+// forEach calls f(0..n-1) on GOMAXPROCS goroutines and waits for them.
+func forEach(n int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // Update records a render's digests and the stamps of the folders under
@@ -243,28 +278,15 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 	// files is syscall-bound), each still swapped in atomically.
 	written := make([]bool, len(regions))
 	errs := make([]error, len(regions))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(regions), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				r := regions[i]
-				same, err := equalTree(filepath.Join(w.Dir, r), res.Regions[r])
-				if err == nil && !same {
-					err = w.replace(r, res.Regions[r])
-					written[i] = err == nil
-				}
-				errs[i] = err
-			}
-		}()
-	}
-	for i := range regions {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	forEach(len(regions), func(i int) {
+		r := regions[i]
+		same, err := equalTree(filepath.Join(w.Dir, r), res.Regions[r])
+		if err == nil && !same {
+			err = w.replace(r, res.Regions[r])
+			written[i] = err == nil
+		}
+		errs[i] = err
+	})
 	for i, r := range regions {
 		if errs[i] != nil {
 			return sum, errs[i]

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,7 +132,14 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestKilledWriteLeavesEachRegionIntact; runs only as its child")
 	}
-	w := &Writer{Dir: dir, afterFile: func() { time.Sleep(300 * time.Microsecond) }}
+	// Report every file written, so the parent can kill at a chosen point.
+	var mu sync.Mutex
+	w := &Writer{Dir: dir, afterFile: func() {
+		mu.Lock()
+		fmt.Println("wrote")
+		mu.Unlock()
+		time.Sleep(200 * time.Microsecond)
+	}}
 	fmt.Println("ready")
 	if _, err := w.Write(result(true, crashTrees("v2"))); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -164,13 +172,18 @@ func TestKilledWriteLeavesEachRegionIntact(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Wait until the child is about to write, then kill it a little
-		// later each round, so kills land before, during and after.
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		// Wait until the child has written 8*i files, then kill it, so
+		// kills land before, during and after the writes (180 files).
+		rd := bufio.NewReader(stdout)
+		line, _ := rd.ReadString('\n')
 		if line != "ready\n" {
 			t.Fatalf("child did not start writing: %q %s", line, stderr.String())
 		}
-		time.Sleep(time.Duration(i) * 4 * time.Millisecond)
+		for n := 0; n < 8*i; n++ {
+			if _, err := rd.ReadString('\n'); err != nil {
+				break // finished (or died) before that point
+			}
+		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		// Each region is entirely v1 or entirely v2, never a mix.
