@@ -30,25 +30,40 @@ var (
 // redacted prefix of it, or "" when it looks clean. name is the env var or
 // map key the value belongs to ("" when none).
 func credential(name, s string) (what, prefix string) {
-	if m := accessKeyRE.FindStringSubmatch(s); m != nil {
-		return "an AWS access key id", m[1]
+	// Each regular expression runs only when the literal text it needs is
+	// there: most values are short and plain, and this runs on every one.
+	if (strings.Contains(s, "AKIA") || strings.Contains(s, "ASIA")) && len(s) >= 20 {
+		if m := accessKeyRE.FindStringSubmatch(s); m != nil {
+			return "an AWS access key id", m[1]
+		}
 	}
-	if name != "" && secretNameRE.MatchString(name) && secretValueRE.MatchString(s) && looksRandom(s) {
+	if len(s) == 40 && name != "" && secretNameRE.MatchString(name) && secretValueRE.MatchString(s) && looksRandom(s) {
 		return "an AWS secret access key", s
 	}
-	if m := secretInTextRE.FindStringSubmatch(s); m != nil && looksRandom(m[1]) {
-		return "an AWS secret access key", m[1]
-	}
-	if m := privateKeyRE.FindString(s); m != "" {
-		return "a PEM private key", m
-	}
-	if m := jwtRE.FindStringSubmatch(s); m != nil {
-		return "a JSON Web Token", m[1]
-	}
-	for _, m := range urlPasswordRE.FindAllStringSubmatch(s, -1) {
-		if m[1] != "" && !referenceRE.MatchString(m[1]) {
-			return "a URL with a password", m[0]
+	if len(s) >= 40 && strings.Contains(strings.ToLower(s), "aws_secret_access_key") {
+		if m := secretInTextRE.FindStringSubmatch(s); m != nil && looksRandom(m[1]) {
+			return "an AWS secret access key", m[1]
 		}
+	}
+	if strings.Contains(s, "PRIVATE KEY") {
+		if m := privateKeyRE.FindString(s); m != "" {
+			return "a PEM private key", m
+		}
+	}
+	if strings.Contains(s, "eyJ") {
+		if m := jwtRE.FindStringSubmatch(s); m != nil {
+			return "a JSON Web Token", m[1]
+		}
+	}
+	if strings.Contains(s, "://") && strings.Contains(s, "@") {
+		for _, m := range urlPasswordRE.FindAllStringSubmatch(s, -1) {
+			if m[1] != "" && !referenceRE.MatchString(m[1]) {
+				return "a URL with a password", m[0]
+			}
+		}
+	}
+	if !strings.Contains(s, "=") {
+		return "", ""
 	}
 	for _, m := range assignmentRE.FindAllStringSubmatch(s, -1) {
 		v := strings.Trim(m[1], `"'`)
