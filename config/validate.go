@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -228,7 +230,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 	c.loadBalancer("coder.loadBalancer", s.Coder.LoadBalancer)
 	c.certARN("coder.certificateARN", s.Coder.CertificateARN)
 	c.roleARN("coder.serviceAccountRoleARN", s.Coder.ServiceAccountRoleARN, false)
-	for _, k := range sortedKeys(s.Coder.Env) {
+	for _, k := range slices.Sorted(maps.Keys(s.Coder.Env)) {
 		if !envNameRE.MatchString(k) {
 			c.fail("coder.env."+k, "environment variable names are letters, digits and '_'", "%q is not a valid environment variable name", k)
 		}
@@ -298,7 +300,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 	c.roleARN("keySync.roleARN", ks.RoleARN, len(s.WorkspaceNamespaces) > 0)
 	c.roleARN("keySync.rotateRoleARN", ks.RotateRoleARN, false)
 
-	for _, name := range sortedKeys(s.Addons) {
+	for _, name := range slices.Sorted(maps.Keys(s.Addons)) {
 		a := s.Addons[name]
 		key := "addons." + name
 		c.dnsLabel(key, name)
@@ -417,13 +419,4 @@ func validateFleetRegions(cfg *Config) ErrorList {
 		}
 	}
 	return errs
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,7 +2,9 @@ package render
 
 import (
 	"bytes"
+	"maps"
 	"path"
+	"slices"
 
 	"github.com/pmezard/go-difflib/difflib"
 )
@@ -39,7 +41,7 @@ func Compare(outDir string, want, have map[string]Tree, complete bool) *Report {
 			regions[r] = true
 		}
 	}
-	for _, r := range sortedKeys(regions) {
+	for _, r := range slices.Sorted(maps.Keys(regions)) {
 		w, h := want[r], have[r]
 		files := map[string]bool{}
 		for p := range w {
@@ -48,7 +50,7 @@ func Compare(outDir string, want, have map[string]Tree, complete bool) *Report {
 		for p := range h {
 			files[p] = true
 		}
-		for _, p := range sortedKeys(files) {
+		for _, p := range slices.Sorted(maps.Keys(files)) {
 			full := path.Join(outDir, r, p)
 			wd, inWant := w[p]
 			hd, inHave := h[p]

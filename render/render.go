@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -294,7 +296,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		return nil, err
 	}
 	var objs []map[string]any
-	for _, comp := range sortedKeys(out.Components) {
+	for _, comp := range slices.Sorted(maps.Keys(out.Components)) {
 		if !componentRE.MatchString(comp) || comp == AWSDir || comp == ReviewDir {
 			return nil, &Error{Region: name, File: EntryPoint, Component: comp, Msg: fmt.Sprintf("invalid component name %q", comp),
 				Hint: "component names are lower-case DNS labels and not \"aws\" or \"review\""}
@@ -326,14 +328,14 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		}
 		if _, ok := out.Components[comp]; !ok {
 			return nil, &Error{Region: name, Object: ref(m), Msg: fmt.Sprintf("annotation %s names unknown component %q", AnnotationComponent, comp),
-				Hint: "use one of: " + strings.Join(sortedKeys(out.Components), ", ")}
+				Hint: "use one of: " + strings.Join(slices.Sorted(maps.Keys(out.Components)), ", ")}
 		}
 		addProvenance(m, name)
 		byComp[comp] = append(byComp[comp], m)
 	}
 	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow}
 	var vobjs []validate.Object
-	for _, comp := range sortedKeys(byComp) {
+	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
 		sortObjects(byComp[comp])
 		for _, m := range byComp[comp] {
 			vobjs = append(vobjs, validate.Object{Component: comp, Obj: m})
@@ -341,7 +343,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 	}
 	problems := validate.Objects(name, vobjs, vopts)
 	tree := Tree{}
-	for _, comp := range sortedKeys(byComp) {
+	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
 		if err := componentFiles(name, comp, byComp[comp], tree); err != nil {
 			var e *Error
 			if errors.As(err, &e) && e.File == "" {
@@ -350,7 +352,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 			return nil, err
 		}
 	}
-	for _, file := range sortedKeys(out.Review) {
+	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
 		if !componentRE.MatchString(strings.TrimSuffix(file, ".yaml")) || !strings.HasSuffix(file, ".yaml") {
 			return nil, &Error{Region: name, File: EntryPoint, Msg: fmt.Sprintf("invalid review file name %q", file), Hint: "use <name>.yaml with a lower-case DNS label as name"}
 		}
@@ -369,7 +371,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		if err != nil {
 			return nil, &Error{Region: name, Msg: "building the AWS desired state: " + err.Error()}
 		}
-		for _, f := range sortedKeys(files) {
+		for _, f := range slices.Sorted(maps.Keys(files)) {
 			tree[AWSDir+"/"+f] = files[f]
 			problems = append(problems, validate.AWSFile(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], vopts)...)
 		}
@@ -378,15 +380,6 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		return nil, problemErrors(name, problems, byComp, tree, bl)
 	}
 	return tree, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // problemErrors turns validation problems into Errors. A problem in an

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,7 +169,7 @@ func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
 	c := op.desired
 	client := s.opts.Clients.ACM(c.AWSRegion)
 	var tags []acmtypes.Tag
-	for _, k := range sortedKeys(c.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
 		tags = append(tags, acmtypes.Tag{Key: ptr(k), Value: ptr(c.Tags[k])})
 	}
 	in := &acm.RequestCertificateInput{
@@ -249,7 +251,7 @@ func (s *syncer) putHealthCheck(ctx context.Context, op *hcOp) error {
 		}
 	}
 	var add []r53types.Tag
-	for _, k := range sortedKeys(h.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(h.Tags)) {
 		add = append(add, r53types.Tag{Key: ptr(k), Value: ptr(h.Tags[k])})
 	}
 	if op.actual != nil && sameTags(op.actual.Config.Tags, h.Tags) {
@@ -307,7 +309,7 @@ func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result) error {
 		w.groups = append(w.groups, c.rec.changes)
 		w.changes = append(w.changes, c)
 	}
-	for _, zoneID := range sortedKeys(work) {
+	for _, zoneID := range slices.Sorted(maps.Keys(work)) {
 		w := work[zoneID]
 		bs := batches(w.groups, s.opts.Limits)
 		for i, b := range bs {

@@ -2,6 +2,8 @@ package sync
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,7 +245,7 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 	for _, r := range d.Regions {
 		zones[r.HostedZone] = append(zones[r.HostedZone], r)
 	}
-	for _, zn := range sortedKeys(zones) {
+	for _, zn := range slices.Sorted(maps.Keys(zones)) {
 		z := a.Zones[zn]
 		if z == nil {
 			z = &Zone{Name: zn}
@@ -330,7 +332,7 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 	}
 
 	var deletes, creates, updates []Change
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		dr := want[k]
 		rec := dr.rec
 		act, exists := actual[k]
@@ -385,7 +387,7 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 			updates = append(updates, c)
 		}
 	}
-	for _, k := range sortedKeys(owners) {
+	for _, k := range slices.Sorted(maps.Keys(owners)) {
 		if _, ok := want[k]; ok || protected[k] || !selected[ownerRegion[k]] {
 			continue
 		}
@@ -510,7 +512,7 @@ func sameTags(have, want map[string]string) bool {
 
 func tagString(m map[string]string) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, k+"="+m[k])
 	}
 	return strings.Join(parts, ",")

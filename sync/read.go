@@ -3,6 +3,8 @@ package sync
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,7 +33,7 @@ func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 			acmRegions[c.AWSRegion] = true
 		}
 	}
-	for _, ar := range sortedKeys(acmRegions) {
+	for _, ar := range slices.Sorted(maps.Keys(acmRegions)) {
 		certs, err := s.readCertificates(ctx, ar, d.Fleet, regions)
 		if err != nil {
 			return nil, err
@@ -322,10 +324,10 @@ func (s *syncer) readLoadBalancers(ctx context.Context, d *Desired, a *Actual) e
 		}
 	}
 	byRegion := map[string][]LBRef{}
-	for _, k := range sortedKeys(refs) {
+	for _, k := range slices.Sorted(maps.Keys(refs)) {
 		byRegion[refs[k].AWSRegion] = append(byRegion[refs[k].AWSRegion], refs[k])
 	}
-	for _, ar := range sortedKeys(byRegion) {
+	for _, ar := range slices.Sorted(maps.Keys(byRegion)) {
 		c := s.opts.Clients.ELB(ar)
 		var lbs []elbtypes.LoadBalancer
 		var marker *string
@@ -390,13 +392,4 @@ func (s *syncer) readLoadBalancers(ctx context.Context, d *Desired, a *Actual) e
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
