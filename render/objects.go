@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	yamlv2 "go.yaml.in/yaml/v2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Provenance written on every rendered object.
@@ -39,16 +40,9 @@ type object struct {
 	component string
 }
 
+// str returns the string at a path of an object, or "".
 func str(m map[string]any, keys ...string) string {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = mm[k]
-	}
-	s, _ := cur.(string)
+	s, _, _ := unstructured.NestedString(m, keys...)
 	return s
 }
 
