@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/coderfleet/coderfleet/config"
 )
 
@@ -153,16 +155,9 @@ func (c *objectCheck) secretData() {
 	}
 }
 
+// str returns the string at a path of an object, or "".
 func str(m map[string]any, keys ...string) string {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = mm[k]
-	}
-	s, _ := cur.(string)
+	s, _, _ := unstructured.NestedString(m, keys...)
 	return s
 }
 
