@@ -243,9 +243,14 @@ func readTree(root string) (render.Tree, error) {
 	return t, nil
 }
 
-// Owned reports whether the folder carries coderfleet's ownership marker.
+// Owned reports whether the folder carries coderfleet's ownership marker
+// (a readable .coderfleet.yaml that says coderfleet generated it).
 func Owned(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, render.MarkerFile))
+	data, err := os.ReadFile(filepath.Join(dir, render.MarkerFile))
+	if err != nil {
+		return false
+	}
+	_, err = render.ParseMarker(data)
 	return err == nil
 }
 
@@ -271,7 +276,7 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 	for _, r := range regions {
 		dst := filepath.Join(w.Dir, r)
 		if _, err := os.Stat(dst); err == nil && !Owned(dst) {
-			return sum, fmt.Errorf("%q exists but is not owned by coderfleet (no %s in it): move it away, then render again", dst, render.MarkerFile)
+			return sum, fmt.Errorf("%q exists but is not owned by coderfleet (no valid %s in it): move it away, then render again", dst, render.MarkerFile)
 		}
 	}
 	// Regions are independent folders: write them in parallel (creating

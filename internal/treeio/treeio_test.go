@@ -16,7 +16,7 @@ import (
 )
 
 func tree(region, gen string, files int) render.Tree {
-	t := render.Tree{render.MarkerFile: []byte("region: " + region + "\n")}
+	t := render.Tree{render.MarkerFile: render.Marker{Region: region, Version: "test"}.Bytes()}
 	for i := 0; i < files; i++ {
 		t[fmt.Sprintf("comp%d/file-%03d.yaml", i%3, i)] = []byte(fmt.Sprintf("%s %s %d\n", region, gen, i))
 	}
