@@ -84,7 +84,7 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 		}
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+		return &usageError{err: fmt.Errorf("%w (run '%s --help' for usage)", err, c.CommandPath())}
 	})
 	root.AddCommand(newRenderCommand(), newCheckCommand(), newSyncCommand(), newVersionCommand())
 	root.AddCommand(newVendorCommand(), newDiffCommand(), newRegionCommand())

@@ -162,7 +162,7 @@ var errPortTaken = errors.New("a chosen port was taken")
 type credentialFiles struct {
 	token                       string
 	tokenFile                   string
-	certFile, keyFile, caPEM    string
+	certFile, keyFile           string
 	saPublicFile, saPrivateFile string
 	certPEM                     []byte
 }
