@@ -1,5 +1,7 @@
 # coderfleet — the two commands of the README are `make render` and `make test`.
 GO      ?= go
+SHELL   := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PKGS    ?= ./...
 # The whole suite (with the API server and moto end-to-end tests) fits well
 # inside CI's 90 minutes; the timeout turns a hang into a failure.
@@ -17,9 +19,11 @@ check:
 
 ## test: every test (golden, end-to-end against moto and a real API server), then each
 ## fuzz target briefly
+## (the API-server dry-run prints its count of accepted objects per region)
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test $(TESTFLAGS) $(PKGS)
+	$(GO) test $(TESTFLAGS) $$($(GO) list $(PKGS) | grep -v '/e2e$$')
+	$(GO) test $(TESTFLAGS) -v ./e2e/ | grep -vE '^(=== |--- PASS|PASS$$)|^    [a-z_]+_test\.go:[0-9]+: (checking|kubetest|installed|cluster|.*objects accepted)' 
 	$(MAKE) fuzz FUZZTIME=10s
 
 ## golden: rewrite golden/*/regions (read the diff before committing)
