@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coderfleet/coderfleet/charts/chartstest"
+	"github.com/coderfleet/coderfleet/internal/testfleet"
+)
+
+// TestChartFlowThroughTheCLI lists a chart, vendors it from a chart
+// repository on loopback, uses it from a template and renders, all through
+// the CLI; then shows that every render (and vendor --check) refuses a
+// vendored file that no longer matches charts.lock.
+func TestChartFlowThroughTheCLI(t *testing.T) {
+	chartRepo := chartstest.NewRepo(t)
+	chartRepo.Add(t, chartstest.Package(t, filepath.Join("..", "..", "charts", "testdata", "charts", "demo"), "1.0.0"))
+
+	root := testfleet.RepoRoot(t)
+	lib, err := os.ReadFile(filepath.Join(root, "templates", "lib", "helm.libsonnet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	testfleet.WriteDisk(t, repo, testfleet.With(testfleet.Fleet(), map[string]string{
+		"templates/lib/helm.libsonnet": string(lib),
+		"templates/charts/charts.yaml": "charts:\n  - name: demo\n    repository: " + chartRepo.URL + "\n    version: 1.0.0\n",
+		"templates/main.jsonnet": `local helm = import 'lib/helm.libsonnet';
+function(config)
+  local demo = helm.release('web', 'demo', { replicaCount: 2, customResources: false },
+    { namespace: 'apps', kubeVersion: config.settings.kubernetes.version, hooks: 'exclude' });
+  { components: { 'demo-crds': demo.crds, demo: demo.objects } }
+`,
+	}))
+
+	if code, out, errs := cli(t, "vendor", "--repo", repo); code != exitOK {
+		t.Fatalf("vendor: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "templates/charts/charts.lock")); err != nil {
+		t.Fatalf("no lock written: %v", err)
+	}
+	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
+		t.Fatalf("render: exit %d\n%s%s", code, out, errs)
+	}
+	dep, err := os.ReadFile(filepath.Join(repo, "regions/us-east-2/demo/deployment-apps-web.yaml"))
+	if err != nil {
+		entries, _ := os.ReadDir(filepath.Join(repo, "regions/us-east-2/demo"))
+		t.Fatalf("the chart's Deployment was not rendered (%v); demo/ holds %v", err, entries)
+	}
+	if !strings.Contains(string(dep), "replicas: 2") {
+		t.Errorf("values not applied:\n%s", dep)
+	}
+	if code, _, _ := cli(t, "vendor", "--repo", repo, "--check"); code != exitOK {
+		t.Fatalf("vendor --check on a fresh vendor: exit %d", code)
+	}
+
+	// Tamper with a vendored template: vendor --check and render refuse.
+	matches, _ := filepath.Glob(filepath.Join(repo, "templates/charts/demo/1.0.0/*/templates/deployment.yaml"))
+	if len(matches) == 0 {
+		matches, _ = filepath.Glob(filepath.Join(repo, "templates/charts/demo/1.0.0/templates/deployment.yaml"))
+	}
+	if len(matches) != 1 {
+		t.Fatalf("vendored deployment.yaml not found: %v", matches)
+	}
+	f, _ := os.OpenFile(matches[0], os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("\n# tampered\n")
+	f.Close()
+	if code, out, errs := cli(t, "vendor", "--repo", repo, "--check"); code != exitDiffers {
+		t.Errorf("vendor --check after tampering: exit %d, want %d\n%s%s", code, exitDiffers, out, errs)
+	}
+	before, _ := os.ReadFile(filepath.Join(repo, "regions/us-east-2/demo/deployment-apps-web.yaml"))
+	code, _, errs := cli(t, "render", "--repo", repo, "--force")
+	if code != exitInput || !strings.Contains(errs, "charts") {
+		t.Errorf("render after tampering: exit %d, want %d, stderr:\n%s", code, exitInput, errs)
+	}
+	after, _ := os.ReadFile(filepath.Join(repo, "regions/us-east-2/demo/deployment-apps-web.yaml"))
+	if string(before) != string(after) {
+		t.Error("a refused render changed regions/")
+	}
+}
