@@ -111,7 +111,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 				for _, r := range cfg.Regions {
 					known = append(known, r.Region.Name)
 				}
-				return nil, &Error{Msg: fmt.Sprintf("unknown region %q", name), Hint: "regions of this fleet: " + strings.Join(known, ", ")}
+				return nil, &UnknownRegionError{Name: name, Known: known}
 			}
 			selected = append(selected, r)
 		}
@@ -220,6 +220,17 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 		return nil, all
 	}
 	return res, nil
+}
+
+// UnknownRegionError is a region asked for (--region) that the fleet does
+// not have: a usage problem, not a problem in a file.
+type UnknownRegionError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownRegionError) Error() string {
+	return fmt.Sprintf("unknown region %q (regions of this fleet: %s)", e.Name, strings.Join(e.Known, ", "))
 }
 
 // warmKustomize starts kustomize's one-time schema parse at most once.

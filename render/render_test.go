@@ -72,7 +72,8 @@ func TestRenderSelectedRegions(t *testing.T) {
 		t.Fatalf("complete=%v regions=%v", res.Complete, len(res.Regions))
 	}
 	_, err = renderFiles(t, miniFleet(nil), render.Options{Regions: []string{"mars-1"}})
-	if err == nil || !strings.Contains(err.Error(), `unknown region "mars-1"`) || !strings.Contains(err.Error(), "us-east-2, us-west-2") {
+	var ur *render.UnknownRegionError
+	if !errors.As(err, &ur) || !strings.Contains(err.Error(), `unknown region "mars-1"`) || !strings.Contains(err.Error(), "us-east-2, us-west-2") {
 		t.Fatalf("want unknown region error listing regions, got %v", err)
 	}
 }

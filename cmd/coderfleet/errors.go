@@ -43,6 +43,10 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	var ur *render.UnknownRegionError
+	if errors.As(err, &ur) {
+		return exitUsage
+	}
 	if config.IsInputError(err) || render.IsInputError(err) || charts.IsInputError(err) {
 		return exitInput
 	}
