@@ -1,7 +1,6 @@
 package golden_test
 
 import (
-	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/fleettest"
 	"github.com/coderfleet/coderfleet/internal/testfleet"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
@@ -36,27 +35,11 @@ func cases(t *testing.T) []string {
 	return out
 }
 
-// renderCase renders a case's overlays with the repository's templates,
-// in memory.
-func renderCase(t *testing.T, dir string) map[string]render.Tree {
-	t.Helper()
-	root := testfleet.RepoRoot(t)
-	files := testfleet.ReadDir(t, root, "templates")
-	for p, data := range testfleet.ReadDir(t, dir, "overlays") {
-		files[p] = data
-	}
-	fsys, repo := testfleet.MemFS(t, files)
-	res, err := render.Render(context.Background(), fleet.RenderOptions(fsys, repo, nil))
-	if err != nil {
-		t.Fatalf("render %s: %v", dir, err)
-	}
-	return res.Regions
-}
-
 func TestGolden(t *testing.T) {
+	templates := testfleet.ReadDir(t, testfleet.RepoRoot(t), "templates")
 	for _, c := range cases(t) {
 		t.Run(c, func(t *testing.T) {
-			got := renderCase(t, c)
+			got := fleettest.RenderOverlays(t, templates, c)
 			want := filepath.Join(c, "regions")
 			if *update {
 				res := &render.Result{Regions: got, Complete: true}

@@ -2,7 +2,6 @@ package reviewdiff_test
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,9 +11,8 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
-	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/fleettest"
 	"github.com/coderfleet/coderfleet/internal/testfleet"
-	"github.com/coderfleet/coderfleet/render"
 	"github.com/coderfleet/coderfleet/reviewdiff"
 )
 
@@ -41,35 +39,13 @@ func goldenCases(t *testing.T) []string {
 	return out
 }
 
-// renderOverlays renders dir/overlays with the repository's templates, in memory.
-func renderOverlays(t *testing.T, templates map[string]string, dir string) map[string]render.Tree {
-	t.Helper()
-	files := map[string]string{}
-	for p, data := range templates {
-		files[p] = data
-	}
-	for p, data := range testfleet.ReadDir(t, dir, "overlays") {
-		files[p] = data
-	}
-	fsys, repo := testfleet.MemFS(t, files)
-	opts, err := fleet.Prepare(fsys, repo, nil) // as the CLI renders
-	if err != nil {
-		t.Fatalf("rendering %s: %v", dir, err)
-	}
-	res, err := render.Render(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("rendering %s: %v", dir, err)
-	}
-	return res.Regions
-}
-
 func TestGolden(t *testing.T) {
 	templates := testfleet.ReadDir(t, testfleet.RepoRoot(t), "templates")
 	for _, c := range goldenCases(t) {
 		t.Run(c, func(t *testing.T) {
 			dir := filepath.Join("testdata", c)
-			base := renderOverlays(t, templates, filepath.Join(dir, "base"))
-			head := renderOverlays(t, templates, filepath.Join(dir, "head"))
+			base := fleettest.RenderOverlays(t, templates, filepath.Join(dir, "base"))
+			head := fleettest.RenderOverlays(t, templates, filepath.Join(dir, "head"))
 			rep := reviewdiff.Diff(base, head)
 			if rep.Empty() {
 				t.Fatal("base and head render the same: the case tests nothing")
