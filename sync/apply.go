@@ -392,12 +392,21 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 	// Poll every certificate still pending in each round, first without
 	// waiting (one issued while the others were requested needs no sleep),
 	// then every PollInterval until all are ISSUED or the bound is reached.
+	//
+	// Every certificate gets its "is ISSUED" line with its ARN once, whether
+	// it was issued before this run, while it read the state, or while it
+	// waited: what the output says must not depend on how fast ACM is.
 	var pending []string
+	announced := make([]bool, len(wants))
 	for {
 		var waiting []*want
 		for i := range wants {
 			w := &wants[i]
 			if w.cert.Status == "ISSUED" {
+				if !announced[i] {
+					announced[i] = true
+					s.progressf("certificate %s/%s is ISSUED: %s\n", w.region, w.name, w.cert.ARN)
+				}
 				continue
 			}
 			c, err := s.describeCertificate(ctx, s.opts.Clients.ACM(w.cert.AWSRegion), w.cert.ARN)
@@ -412,6 +421,7 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 			}
 			w.cert.Status = c.Status
 			if w.cert.Status == "ISSUED" {
+				announced[i] = true
 				s.progressf("certificate %s/%s is ISSUED: %s\n", w.region, w.name, w.cert.ARN)
 				continue
 			}

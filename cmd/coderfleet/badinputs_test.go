@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -58,6 +60,19 @@ type badInput struct {
 	// KnownBug, when set, describes how coderfleet currently mishandles
 	// the case; the case still runs and is reported as a failure.
 	KnownBug string `json:"known_bug"`
+	// Kind names the kind of mistake the case belongs to, one of
+	// corpusKinds; empty for the cases that predate the kinds.
+	Kind string `json:"kind"`
+}
+
+// corpusKinds are the kinds of mistake the corpus is organised by (the
+// field-hardening issue): each kind must keep at least one case, so a
+// refusal that regresses for a whole kind shows up by name.
+var corpusKinds = map[string]string{
+	"reserved-name": "user-chosen names colliding with names coderfleet owns",
+	"cross-field":   "rules that involve several settings",
+	"aws-limit":     "limits and rules AWS documents for the names, ARNs and values coderfleet writes",
+	"credential":    "credentials in plain values",
 }
 
 // loadBadInputs reads every case folder of the corpus, sorted by name.
@@ -86,6 +101,9 @@ func loadBadInputs(t *testing.T) (names []string, cases map[string]*badInput) {
 		if c.Exit == 0 || c.File == "" || c.Phrase == "" || strings.TrimSpace(c.Why) == "" {
 			t.Fatalf("case %s: case.yaml needs exit, file, phrase and why", e.Name())
 		}
+		if _, ok := corpusKinds[c.Kind]; c.Kind != "" && !ok {
+			t.Fatalf("case %s: unknown kind %q (known: %s)", e.Name(), c.Kind, strings.Join(slices.Sorted(maps.Keys(corpusKinds)), ", "))
+		}
 		names = append(names, e.Name())
 		cases[e.Name()] = c
 	}
@@ -106,6 +124,18 @@ func TestBadInputsCorpusSize(t *testing.T) {
 		}
 		whys[why] = n
 	}
+	byKind := map[string][]string{}
+	for _, n := range names {
+		byKind[cases[n].Kind] = append(byKind[cases[n].Kind], n)
+	}
+	for _, k := range slices.Sorted(maps.Keys(corpusKinds)) {
+		if len(byKind[k]) == 0 {
+			t.Errorf("kind %q (%s) has no case", k, corpusKinds[k])
+			continue
+		}
+		t.Logf("%s (%s): %d cases: %s", k, corpusKinds[k], len(byKind[k]), strings.Join(byKind[k], ", "))
+	}
+	t.Logf("earlier cases without a kind: %d", len(byKind[""]))
 }
 
 // TestBadInputs runs every case of the corpus through the CLI in-process
