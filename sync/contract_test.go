@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
-	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
@@ -374,14 +375,15 @@ func contractConflict(t *testing.T, e *env) {
 	}
 }
 
-// pendingACM reports every certificate as PENDING_VALIDATION for its first
-// polls DescribeCertificate calls, whatever the real ACM says: it makes the
-// wait deterministic, however fast moto issues.
+// pendingACM reports every certificate as PENDING_VALIDATION until the
+// certificate wait has slept once (a sleep of exactly poll on clock; the
+// other waits of an apply sleep other durations), whatever the real ACM says:
+// the wait's first round then always finds every certificate pending, however
+// fast moto issues and however many reads came before.
 type pendingACM struct {
 	ACMAPI
-	polls int
-	mu    gosync.Mutex
-	seen  map[string]int
+	clock *fakeClock
+	poll  time.Duration
 }
 
 func (p *pendingACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCertificateInput, optFns ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error) {
@@ -389,10 +391,7 @@ func (p *pendingACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCe
 	if err != nil || out.Certificate == nil {
 		return out, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seen[*in.CertificateArn]++
-	if p.seen[*in.CertificateArn] <= p.polls {
+	if !slices.Contains(p.clock.slept(), p.poll) {
 		out.Certificate.Status = acmtypes.CertificateStatusPendingValidation
 	}
 	return out, err
@@ -400,27 +399,20 @@ func (p *pendingACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCe
 
 // TestApplyReportsEachCertificateWait checks the progress of the certificate
 // wait: a line per pending certificate and round, then one "is ISSUED" line
-// per certificate with its ARN, and the bound's sleeps on the injected clock.
+// per certificate with its ARN, and the wait's sleeps on the injected clock.
 func TestApplyReportsEachCertificateWait(t *testing.T) {
 	ctx := context.Background()
 	e := motoEnv(t, nil)
-	real := e.clients.ACM
-	wrapped := map[string]*pendingACM{}
-	e.clients.ACM = func(region string) ACMAPI {
-		if w, ok := wrapped[region]; ok {
-			return w
-		}
-		w := &pendingACM{ACMAPI: real(region), polls: 3, seen: map[string]int{}}
-		wrapped[region] = w
-		return w
-	}
 	r := newRepo(t, exampleFleet()...)
-	// The wrapper holds each certificate pending for three polls; moto
-	// itself issues after a second of wall-clock time, which the clock's
+	// Moto issues after a second of wall-clock time, which the clock's
 	// short real sleeps let pass within the bound.
 	clock := &realShortClock{*newFakeClock()}
-	var progress strings.Builder
 	opts := e.options(r, clock)
+	real := e.clients.ACM
+	opts.Clients.ACM = func(region string) ACMAPI {
+		return &pendingACM{ACMAPI: real(region), clock: &clock.fakeClock, poll: opts.PollInterval}
+	}
+	var progress strings.Builder
 	opts.Progress = &progress
 	if _, err := Apply(ctx, opts); err != nil {
 		t.Fatalf("apply: %v\nprogress:\n%s", err, progress.String())
@@ -439,14 +431,6 @@ func TestApplyReportsEachCertificateWait(t *testing.T) {
 			if strings.Count(out, line) != 1 {
 				t.Errorf("want exactly one %q:\n%s", line, out)
 			}
-		}
-	}
-	if len(clock.sleeps) == 0 {
-		t.Errorf("the wait slept on nothing: the injected clock saw no sleep")
-	}
-	for _, d := range clock.sleeps {
-		if d != opts.PollInterval {
-			t.Errorf("slept %s, want the poll interval %s", d, opts.PollInterval)
 		}
 	}
 }

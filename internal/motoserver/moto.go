@@ -4,13 +4,13 @@ package motoserver
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -18,14 +18,21 @@ import (
 // Server is a running moto_server.
 type Server struct {
 	// URL is the endpoint, e.g. http://127.0.0.1:43121.
-	URL string
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	URL  string
+	cmd  *exec.Cmd
+	log  *watchedLog
+	wait chan error // receives the process's exit; nil once reaped
 }
 
+// startBound bounds the wait for moto_server to start listening. It guards
+// against a hang only: the wait itself ends on moto's own "Running on" line
+// (or its exit), never on a timer, so a slow machine only waits longer.
+const startBound = 5 * time.Minute
+
 // Start runs moto_server on a free loopback port with the given extra
-// environment (e.g. MOTO_ACM_VALIDATION_WAIT=1) and waits until it answers.
-// A missing moto_server is an error with a hint, never a skip.
+// environment (e.g. MOTO_ACM_VALIDATION_WAIT=1) and returns once it listens:
+// when it prints the line announcing its address. A missing moto_server is
+// an error with a hint, never a skip; so is a moto_server that exits first.
 func Start(env ...string) (*Server, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
@@ -37,7 +44,8 @@ func Start(env ...string) (*Server, error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), log: &bytes.Buffer{}}
+	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	s.log = &watchedLog{want: []byte("Running on " + s.URL), seen: make(chan struct{})}
 	s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
@@ -45,21 +53,46 @@ func Start(env ...string) (*Server, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting moto_server: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			return s, nil
-		}
-		if ctx.Err() != nil {
-			s.Stop()
-			return nil, fmt.Errorf("moto_server did not answer on %s within 30s: %s", s.URL, s.log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+	s.wait = exited
+	select {
+	case <-s.log.seen:
+		return s, nil
+	case err := <-exited:
+		s.wait = nil
+		return nil, fmt.Errorf("moto_server exited before listening on %s (%v): %s", s.URL, err, s.log.String())
+	case <-time.After(startBound):
+		s.Stop()
+		return nil, fmt.Errorf("moto_server printed no %q within %s: %s", s.log.want, startBound, s.log.String())
 	}
+}
+
+// watchedLog collects a process's output and closes seen once the output
+// holds want.
+type watchedLog struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want []byte
+	seen chan struct{}
+	done bool
+}
+
+func (w *watchedLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.done && bytes.Contains(w.buf.Bytes(), w.want) {
+		w.done = true
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *watchedLog) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // Reset drops all of moto's state.
@@ -77,18 +110,17 @@ func (s *Server) Reset() error {
 
 // Stop kills moto_server (its whole process group) and waits for it.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.cmd == nil || s.cmd.Process == nil || s.wait == nil {
 		return
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
 	select {
-	case <-done:
+	case <-s.wait:
 	case <-time.After(5 * time.Second):
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		<-s.wait
 	}
+	s.wait = nil
 }
 
 // Log returns what moto_server printed.
