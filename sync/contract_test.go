@@ -6,9 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"slices"
 	"strings"
-	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
@@ -162,11 +163,12 @@ func contractApply(t *testing.T, e *env) {
 		t.Fatalf("apply: %v\nprogress:\n%s", err, progress.String())
 	}
 	add, _, destroy := res.Plan.Counts()
-	// 4 certificates + 3 health checks + 9 alias records planned up front.
-	if add != 16 || destroy != 0 {
+	// The registry of AWS regions + 4 certificates + 3 health checks + 9
+	// alias records planned up front.
+	if add != 17 || destroy != 0 {
 		var b strings.Builder
 		_ = WritePlan(&b, res.Plan, FormatText)
-		t.Errorf("first plan: %d to add, %d to destroy, want 16 and 0\n%s", add, destroy, b.String())
+		t.Errorf("first plan: %d to add, %d to destroy, want 17 and 0\n%s", add, destroy, b.String())
 	}
 	if !res.Final.Converged() {
 		t.Errorf("state after apply is not converged: %+v", res.Final)
@@ -374,14 +376,14 @@ func contractConflict(t *testing.T, e *env) {
 	}
 }
 
-// pendingACM reports every certificate as PENDING_VALIDATION for its first
-// polls DescribeCertificate calls, whatever the real ACM says: it makes the
-// wait deterministic, however fast moto issues.
+// pendingACM reports every certificate as PENDING_VALIDATION until released
+// says the wait has begun, whatever the real ACM says: it makes the wait
+// deterministic, however fast moto issues and however many times sync
+// describes a certificate before it waits (that depends on when moto fills
+// in the validation records).
 type pendingACM struct {
 	ACMAPI
-	polls int
-	mu    gosync.Mutex
-	seen  map[string]int
+	released func() bool
 }
 
 func (p *pendingACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCertificateInput, optFns ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error) {
@@ -389,10 +391,7 @@ func (p *pendingACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCe
 	if err != nil || out.Certificate == nil {
 		return out, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seen[*in.CertificateArn]++
-	if p.seen[*in.CertificateArn] <= p.polls {
+	if !p.released() {
 		out.Certificate.Status = acmtypes.CertificateStatusPendingValidation
 	}
 	return out, err
@@ -406,22 +405,31 @@ func TestApplyReportsEachCertificateWait(t *testing.T) {
 	e := motoEnv(t, nil)
 	real := e.clients.ACM
 	wrapped := map[string]*pendingACM{}
+	// The wrapper holds each certificate pending until the wait has slept
+	// one poll interval; moto itself issues after a second of wall-clock
+	// time, which the clock's short real sleeps let pass within the bound.
+	clock := &realShortClock{*newFakeClock()}
+	const pollInterval = 200 * time.Millisecond
+	released := func() bool {
+		clock.mu.Lock()
+		defer clock.mu.Unlock()
+		return slices.Contains(clock.sleeps, pollInterval)
+	}
 	e.clients.ACM = func(region string) ACMAPI {
 		if w, ok := wrapped[region]; ok {
 			return w
 		}
-		w := &pendingACM{ACMAPI: real(region), polls: 3, seen: map[string]int{}}
+		w := &pendingACM{ACMAPI: real(region), released: released}
 		wrapped[region] = w
 		return w
 	}
 	r := newRepo(t, exampleFleet()...)
-	// The wrapper holds each certificate pending for three polls; moto
-	// itself issues after a second of wall-clock time, which the clock's
-	// short real sleeps let pass within the bound.
-	clock := &realShortClock{*newFakeClock()}
 	var progress strings.Builder
 	opts := e.options(r, clock)
 	opts.Progress = &progress
+	if opts.PollInterval != pollInterval {
+		t.Fatalf("the test's poll interval %s differs from the options' %s", pollInterval, opts.PollInterval)
+	}
 	if _, err := Apply(ctx, opts); err != nil {
 		t.Fatalf("apply: %v\nprogress:\n%s", err, progress.String())
 	}

@@ -45,13 +45,40 @@ type Desired struct {
 	Fleet string
 	// Regions holds one entry per selected region.
 	Regions []RegionState
+	// Complete is true when every region folder was loaded (no --region):
+	// only then are owned objects of a region without a folder orphans that
+	// the plan lists and --prune deletes. With --region, objects of the other
+	// regions are out of scope and never touched.
+	Complete bool
+}
+
+// inScope reports whether owned objects of region belong to this run: every
+// region's do when the desired state is complete, otherwise only the
+// selected regions'.
+func (d *Desired) inScope(region string) bool {
+	if d.Complete {
+		return true
+	}
+	return d.loaded(region)
+}
+
+// loaded reports whether region has a folder in the desired state.
+func (d *Desired) loaded(region string) bool {
+	for _, r := range d.Regions {
+		if r.Region == region {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadDesired reads regions/<region>/aws/ of the repository for the given
-// regions, or for every region that has an aws/ folder when regions is empty.
+// regions, or for every region that has an aws/ folder when regions is empty
+// (then Desired.Complete is set).
 // Errors are *InputError values naming the file.
 func LoadDesired(repo fs.FS, regions []string) (*Desired, error) {
-	if len(regions) == 0 {
+	complete := len(regions) == 0
+	if complete {
 		entries, err := fs.ReadDir(repo, "regions")
 		if err != nil {
 			return nil, &InputError{fmt.Errorf("reading %q: %w (run coderfleet render first, or pass --repo)", "regions", err)}
@@ -66,7 +93,7 @@ func LoadDesired(repo fs.FS, regions []string) (*Desired, error) {
 		}
 	}
 	sort.Strings(regions)
-	d := &Desired{}
+	d := &Desired{Complete: complete}
 	var errs []error
 	seen := map[string]bool{}
 	for _, r := range regions {
