@@ -33,20 +33,9 @@ func registryValue(fleet, awsRegion string) string {
 
 // parseRegistryValue reads fleet and AWS region from a registry TXT value.
 func parseRegistryValue(value string) (fleet, awsRegion string, ok bool) {
-	parts := strings.Split(strings.Trim(value, `"`), ",")
-	if len(parts) == 0 || parts[0] != heritage {
-		return "", "", false
-	}
-	for _, p := range parts[1:] {
-		k, v, _ := strings.Cut(p, "=")
-		switch k {
-		case "coderfleet/fleet":
-			fleet = v
-		case "coderfleet/aws-region":
-			awsRegion = v
-		}
-	}
-	return fleet, awsRegion, fleet != "" && awsRegion != ""
+	kv, ok := parseHeritage(value)
+	fleet, awsRegion = kv["coderfleet/fleet"], kv["coderfleet/aws-region"]
+	return fleet, awsRegion, ok && fleet != "" && awsRegion != ""
 }
 
 // registryOf returns the registry record of fleet in z (nil when absent), the

@@ -88,8 +88,13 @@ func zoneRuleErrors(d *Desired, pol Policy, zone string, recs map[string]Record,
 			latency[lk] = append(latency[lk], r)
 		}
 	}
-	// first returns the source of the first touched record of rs and that record.
-	first := func(rs []Record) (string, Record, bool) {
+	// first returns the source of the first touched record of a group of
+	// several records, and that record; ok is false for a group of one or
+	// one the plan does not write to.
+	first := func(rs []Record) (src string, r Record, ok bool) {
+		if len(rs) < 2 {
+			return "", Record{}, false
+		}
 		for _, r := range rs {
 			if src, ok := touched[r.Key()]; ok {
 				return src, r, true
@@ -99,9 +104,6 @@ func zoneRuleErrors(d *Desired, pol Policy, zone string, recs map[string]Record,
 	}
 	for _, lk := range slices.Sorted(maps.Keys(latency)) {
 		rs := latency[lk]
-		if len(rs) < 2 {
-			continue
-		}
 		src, r, ok := first(rs)
 		if !ok {
 			continue
@@ -117,9 +119,6 @@ func zoneRuleErrors(d *Desired, pol Policy, zone string, recs map[string]Record,
 	}
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		rs := byName[name]
-		if len(rs) < 2 {
-			continue
-		}
 		src, r, ok := first(rs)
 		if !ok {
 			continue
