@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -90,6 +91,13 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	c.sleeps = append(c.sleeps, d)
 	c.mu.Unlock()
 	return ctx.Err()
+}
+
+// slept returns the durations slept so far.
+func (c *fakeClock) slept() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.sleeps)
 }
 
 // realShortClock really sleeps, but at most 50ms, so moto's ACM validation
