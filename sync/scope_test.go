@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -372,5 +373,57 @@ func TestFakeEnforcesLatencyUniqueness(t *testing.T) {
 	other.Region = "us-west-2"
 	if err := change(r53types.Change{Action: "CREATE", ResourceRecordSet: other}); err != nil {
 		t.Errorf("a latency record of another region: %v", err)
+	}
+}
+
+// TestRegistryOnlyGrows checks the registry of AWS regions: it names the
+// desired certificates' regions, keeps every region it named before and
+// adds those where owned certificates were found; a foreign record at its
+// name is a conflict, never overwritten.
+func TestRegistryOnlyGrows(t *testing.T) {
+	d := desiredFleet(t)
+	reg := func(regions ...string) Record {
+		r := Record{Name: registryName("demo", "coderdemo.io"), Type: "TXT", TTL: ownerTTL}
+		for _, ar := range regions {
+			r.Values = append(r.Values, registryValue("demo", ar))
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name     string
+		existing []Record
+		certs    []Certificate
+		want     string // "" for no change
+		conflict bool
+	}{
+		{"absent", nil, nil, "create aws-regions: -> eu-west-2 us-east-2 us-west-2", false},
+		{"current", []Record{reg("eu-west-2", "us-east-2", "us-west-2")}, nil, "", false},
+		{"keeps a region no folder uses", []Record{reg("ap-south-1", "eu-west-2", "us-east-2", "us-west-2")}, nil, "", false},
+		{"adds a region an owned certificate was found in", []Record{reg("eu-west-2", "us-east-2", "us-west-2")},
+			[]Certificate{{AWSRegion: "ca-central-1", Region: "old", Name: "proxy"}}, "update aws-regions: eu-west-2 us-east-2 us-west-2 -> ca-central-1 eu-west-2 us-east-2 us-west-2", false},
+		{"foreign record at its name", []Record{{Name: registryName("demo", "coderdemo.io"), Type: "TXT", TTL: 60, Values: []string{`"hello"`}}}, nil, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			z := &Zone{ID: "Z1", Name: "coderdemo.io", Records: tc.existing}
+			p := &Plan{}
+			c := planRegistry(p, d, z, &Actual{Certificates: tc.certs})
+			got := ""
+			if c != nil {
+				got = fmt.Sprintf("%s %s: %s -> %s", c.Action, c.Fields[0].Name, c.Fields[0].Old, c.Fields[0].New)
+				got = strings.Replace(got, ":  ->", ": ->", 1)
+				if c.rec.changes[0].Action != r53types.ChangeActionUpsert || !c.rec.registry {
+					t.Errorf("registry change = %+v", c.rec.changes[0])
+				}
+			}
+			if got != tc.want {
+				t.Errorf("change = %q, want %q", got, tc.want)
+			}
+			if (len(p.Conflicts) > 0) != tc.conflict {
+				t.Errorf("conflicts = %+v", p.Conflicts)
+			}
+			if regs := usedAWSRegions(z, "demo"); !tc.conflict && len(tc.existing) > 0 && len(regs) < 3 {
+				t.Errorf("usedAWSRegions = %q", regs)
+			}
+		})
 	}
 }
