@@ -122,6 +122,7 @@ func parseRecord(o *object, zone string) Record {
 		Type:          o.enum("type", "A", "AAAA"),
 		SetIdentifier: o.str("setIdentifier", false),
 		HealthCheck:   o.str("healthCheck", false),
+		Line:          o.n.Line,
 	}
 	if r.Name != "" && (!isDomainName(r.Name) || !inZone(r.Name, zone)) {
 		o.d.fail(o.get("name"), o.sub("name"), "%q is not a lowercase DNS name inside hosted zone %q", r.Name, zone)

@@ -135,6 +135,9 @@ type Record struct {
 	HealthCheck string `yaml:"healthCheck,omitempty"`
 	// Alias is the load balancer the record points at.
 	Alias Alias `yaml:"alias"`
+	// Line is the 1-based line of the record in its file, set by Parse (0
+	// for a record that was built, not parsed); sync names it in errors.
+	Line int `yaml:"-"`
 }
 
 // Routing is a record's routing policy.

@@ -84,11 +84,28 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("reading AWS state: %w", err)
 	}
 	plan := Compute(d, a, pol)
+	// A plan real Route53 would reject is refused before any call.
+	if err := checkRoute53Rules(plan, a, d, pol); err != nil {
+		return nil, err
+	}
 	if opts.OnPlan != nil {
 		opts.OnPlan(plan)
 	}
 	res := &Result{Plan: plan, Applied: []Change{}, Outputs: []string{}}
 	defer func() { res.Retries = s.retries }()
+
+	// The registry of AWS regions comes first: once a certificate exists in
+	// an AWS region, the registry must name it, or a later run that lost the
+	// region folder could not find the certificate.
+	registry := &Plan{}
+	for _, c := range plan.Changes {
+		if c.rec != nil && c.rec.registry {
+			registry.Changes = append(registry.Changes, c)
+		}
+	}
+	if err := s.applyRecords(ctx, registry, res, true); err != nil {
+		return res, err
+	}
 
 	// Certificates and health checks come first: records need their IDs and
 	// validation names.
@@ -121,8 +138,11 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 				return res, fmt.Errorf("reading AWS state: %w", err)
 			}
 			cur = Compute(d, a, pol)
+			if err := checkRoute53Rules(cur, a, d, pol); err != nil {
+				return res, err
+			}
 		}
-		err := s.applyRecords(ctx, cur, res)
+		err := s.applyRecords(ctx, cur, res, false)
 		if errors.Is(err, errReplan) && round < 2 {
 			s.progressf("  re-reading the hosted zone: %v\n", err)
 			continue
@@ -287,15 +307,16 @@ func (s *syncer) deleteCertificate(ctx context.Context, op *certOp) error {
 }
 
 // applyRecords sends the record changes of p zone by zone in as few batches
-// as the limits allow and waits for each batch to be INSYNC.
-func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result) error {
+// as the limits allow and waits for each batch to be INSYNC: the registry
+// changes when registry is true, the others otherwise.
+func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result, registry bool) error {
 	type zoneWork struct {
 		groups  [][]r53types.Change
 		changes []Change
 	}
 	work := map[string]*zoneWork{}
 	for _, c := range p.Changes {
-		if c.Resource != ResourceRecord {
+		if c.Resource != ResourceRecord || c.rec.registry != registry {
 			continue
 		}
 		if c.rec.pending {

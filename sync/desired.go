@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/coderfleet/coderfleet/awsstate"
 )
@@ -45,13 +46,40 @@ type Desired struct {
 	Fleet string
 	// Regions holds one entry per selected region.
 	Regions []RegionState
+	// Complete is true when every region folder was loaded (no --region):
+	// only then are owned objects of a region without a folder orphans that
+	// the plan lists and --prune deletes. With --region, objects of the other
+	// regions are out of scope and never touched.
+	Complete bool
+}
+
+// inScope reports whether owned objects of region belong to this run: every
+// region's do when the desired state is complete, otherwise only the
+// selected regions'.
+func (d *Desired) inScope(region string) bool {
+	if d.Complete {
+		return true
+	}
+	return d.loaded(region)
+}
+
+// loaded reports whether region has a folder in the desired state.
+func (d *Desired) loaded(region string) bool {
+	for _, r := range d.Regions {
+		if r.Region == region {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadDesired reads regions/<region>/aws/ of the repository for the given
-// regions, or for every region that has an aws/ folder when regions is empty.
+// regions, or for every region that has an aws/ folder when regions is empty
+// (then Desired.Complete is set).
 // Errors are *InputError values naming the file.
 func LoadDesired(repo fs.FS, regions []string) (*Desired, error) {
-	if len(regions) == 0 {
+	complete := len(regions) == 0
+	if complete {
 		entries, err := fs.ReadDir(repo, "regions")
 		if err != nil {
 			return nil, &InputError{fmt.Errorf("reading %q: %w (run coderfleet render first, or pass --repo)", "regions", err)}
@@ -66,7 +94,7 @@ func LoadDesired(repo fs.FS, regions []string) (*Desired, error) {
 		}
 	}
 	sort.Strings(regions)
-	d := &Desired{}
+	d := &Desired{Complete: complete}
 	var errs []error
 	seen := map[string]bool{}
 	for _, r := range regions {
@@ -89,7 +117,61 @@ func LoadDesired(repo fs.FS, regions []string) (*Desired, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, &InputError{err}
 	}
+	if err := errors.Join(append(staleFolders(repo, d), crossRegionRecords(d)...)...); err != nil {
+		return nil, &InputError{err}
+	}
 	return d, nil
+}
+
+// staleFolders refuses region folders whose overlay is gone: when the
+// repository has overlays/fleet.yaml, each loaded regions/<r> must have
+// overlays/<r>/region.yaml, or sync would keep applying a region the user
+// removed (or renamed) but did not render away.
+func staleFolders(repo fs.FS, d *Desired) []error {
+	if _, err := fs.Stat(repo, "overlays/fleet.yaml"); err != nil {
+		return nil
+	}
+	var errs []error
+	for _, r := range d.Regions {
+		p := path.Join("overlays", r.Region, "region.yaml")
+		if _, err := fs.Stat(repo, p); err != nil {
+			errs = append(errs, fmt.Errorf("%s: region %q: the folder regions/%s is rendered but %s does not exist, so sync would keep applying a removed or renamed region (hint: run coderfleet render without --region, which removes regions/%s, commit, then coderfleet sync plan --prune to see what the region leaves in AWS)",
+				p, r.Region, r.Region, p, r.Region))
+		}
+	}
+	return errs
+}
+
+// crossRegionRecords refuses desired records of different region folders
+// that Route53 cannot hold together: the same name, type and set identifier
+// twice, or two latency records of one name and type for the same latency
+// region (Route53 Developer Guide, "Values specific for latency records":
+// one latency record set per name, type and region).
+func crossRegionRecords(d *Desired) []error {
+	type at struct{ region, src string }
+	keys := map[string]at{}
+	latency := map[string]at{}
+	var errs []error
+	for _, r := range d.Regions {
+		for i, rec := range r.Records {
+			here := at{r.Region, recordSource(r.Region, i, rec.Line)}
+			if o, dup := keys[rec.Key()]; dup && o.region != r.Region {
+				errs = append(errs, fmt.Errorf("%s: record %s is also desired by region %s (%s); one record set of a name, type and set identifier exists once in a hosted zone (hint: a region folder was copied or renamed: run coderfleet render without --region so every folder is rendered from its overlay)",
+					here.src, rec.Key(), o.region, o.src))
+			}
+			keys[rec.Key()] = here
+			if rec.Routing.Policy != awsstate.RoutingLatency {
+				continue
+			}
+			lk := strings.ToLower(rec.Name) + " " + rec.Type + " " + rec.Routing.AWSRegion
+			if o, dup := latency[lk]; dup {
+				errs = append(errs, fmt.Errorf("%s: latency record %s %s for AWS region %s duplicates the one of region %s (%s); Route53 allows one latency record set per name, type and latency region and rejects the change batch (InvalidChangeBatch; Route53 Developer Guide, \"Values specific for latency records\") (hint: two region folders route this name to one AWS region: remove the stale folder with coderfleet render, or give one region another awsRegion)",
+					here.src, strings.ToLower(rec.Name), rec.Type, rec.Routing.AWSRegion, o.region, o.src))
+			}
+			latency[lk] = here
+		}
+	}
+	return errs
 }
 
 func loadRegion(repo fs.FS, region string) (*RegionState, error) {

@@ -202,17 +202,19 @@ func TestApplyKilledHalfwayConvergesOnNextRun(t *testing.T) {
 	}
 }
 
-// TestLostChangeResponseReplans uses the fake: the first record batch takes
-// effect but its response is lost. The retry meets "already exists" (real
-// Route53 behaviour), so sync re-reads the zone and converges.
+// TestLostChangeResponseReplans uses the fake: the first batch of records
+// (after the registry's) takes effect but its response is lost. The retry
+// meets "already exists" (real Route53 behaviour), so sync re-reads the zone
+// and converges.
 func TestLostChangeResponseReplans(t *testing.T) {
 	e := fakeEnv(t, nil)
 	createExampleNLBs(t, e.url)
-	lost := 0
+	batches := 0
 	e.fake.After = func(op string) error {
-		if op == "ChangeResourceRecordSets" && lost == 0 {
-			lost++
-			return errors.New("read tcp 127.0.0.1: connection reset by peer")
+		if op == "ChangeResourceRecordSets" {
+			if batches++; batches == 2 {
+				return errors.New("read tcp 127.0.0.1: connection reset by peer")
+			}
 		}
 		return nil
 	}

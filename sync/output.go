@@ -79,12 +79,19 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 		b.WriteString("\n")
 	}
 	add, change, destroy := p.Counts()
-	if len(p.Changes) == 0 {
+	switch {
+	case len(p.Changes) == 0 && p.Kept == 0:
 		b.WriteString("No changes. AWS matches the desired state")
-	} else {
+	case len(p.Changes) == 0:
+		b.WriteString("No changes. The desired state is in place")
+	default:
 		fmt.Fprintf(&b, "Plan: %d to add, %d to change, %d to destroy", add, change, destroy)
 	}
-	fmt.Fprintf(&b, "; %d waiting, %d conflicts.\n", len(p.Waiting), len(p.Conflicts))
+	fmt.Fprintf(&b, "; %d waiting, %d conflicts", len(p.Waiting), len(p.Conflicts))
+	if p.Kept > 0 {
+		fmt.Fprintf(&b, "; %d owned object(s) outside it kept (see Notes; --prune deletes them)", p.Kept)
+	}
+	b.WriteString(".\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -50,21 +50,23 @@ func ownerValue(fleet, region string) string {
 
 // parseOwner reads fleet and region from an ownership TXT value.
 func parseOwner(value string) (fleet, region string, ok bool) {
-	v := strings.Trim(value, `"`)
-	parts := strings.Split(v, ",")
+	kv, ok := parseHeritage(value)
+	return kv["coderfleet/fleet"], kv["coderfleet/region"], ok && kv["coderfleet/fleet"] != ""
+}
+
+// parseHeritage reads the key=value pairs of a quoted TXT value written by
+// coderfleet ("heritage=coderfleet,k=v,..."); ok is false for other values.
+func parseHeritage(value string) (kv map[string]string, ok bool) {
+	parts := strings.Split(strings.Trim(value, `"`), ",")
 	if len(parts) == 0 || parts[0] != heritage {
-		return "", "", false
+		return nil, false
 	}
+	kv = map[string]string{}
 	for _, p := range parts[1:] {
-		k, val, _ := strings.Cut(p, "=")
-		switch k {
-		case "coderfleet/fleet":
-			fleet = val
-		case "coderfleet/region":
-			region = val
-		}
+		k, v, _ := strings.Cut(p, "=")
+		kv[k] = v
 	}
-	return fleet, region, fleet != ""
+	return kv, true
 }
 
 // ownerRecord is the TXT record that marks r as owned.

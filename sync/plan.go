@@ -72,6 +72,12 @@ type recOp struct {
 	zoneID  string
 	changes []r53types.Change
 	pending bool
+	// registry marks the change of the fleet's registry record, applied
+	// before any certificate is requested.
+	registry bool
+	// src locates the desired record in the repository for errors:
+	// "regions/<r>/aws/records.yaml:<line>: records[<i>]".
+	src string
 }
 
 // Waiting is a record that cannot be made yet because its load balancer does
@@ -99,6 +105,10 @@ type Plan struct {
 	// Notes tell about owned objects kept because --prune was not given and
 	// similar decisions.
 	Notes []string `json:"notes"`
+	// Kept counts the owned objects outside the desired state (left out of
+	// it, or of a region folder that no longer exists) that stay because
+	// --prune was not given; each has a note.
+	Kept int `json:"kept"`
 }
 
 // Counts returns the number of creates, updates and deletes.
@@ -134,7 +144,7 @@ var usableCertStatus = map[string]bool{"ISSUED": true, "PENDING_VALIDATION": tru
 // out. It never deletes or changes what coderfleet does not own.
 func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 	p := &Plan{Changes: []Change{}, Waiting: []Waiting{}, Conflicts: []Conflict{}, Notes: []string{}}
-	var certChanges, hcChanges, recChanges, hcDeletes, certDeletes []Change
+	var certChanges, hcChanges, recChanges, hcDeletes, certDeletes, registry []Change
 
 	// Certificates.
 	current := map[string]*Certificate{}
@@ -172,10 +182,11 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 		}
 		reason := "superseded by a certificate with other names or a failed status"
 		if !wantCert[addr] {
-			reason = "no longer in the desired state"
+			reason = goneReason(d, ac.Region)
 		}
 		switch {
 		case !pol.Prune:
+			p.Kept++
 			p.Notes = append(p.Notes, fmt.Sprintf("certificate %s (%s) is %s; kept (use --prune to delete it)", addr, ac.ARN, reason))
 		case ac.InUse:
 			p.Notes = append(p.Notes, fmt.Sprintf("certificate %s (%s) is %s but still in use by a load balancer; kept until the Service uses the new one (render, commit, let Flux apply, then sync again)", addr, ac.ARN, reason))
@@ -233,10 +244,11 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 			del.Reason = "replaced (type, interval or latency measurement changed, or a duplicate)"
 			hcDeletes = append(hcDeletes, del)
 		case pol.Prune:
-			del.Reason = "no longer in the desired state"
+			del.Reason = goneReason(d, ah.Region)
 			hcDeletes = append(hcDeletes, del)
 		default:
-			p.Notes = append(p.Notes, fmt.Sprintf("health check %s (%s) is no longer in the desired state; kept (use --prune to delete it)", addr, ah.ID))
+			p.Kept++
+			p.Notes = append(p.Notes, fmt.Sprintf("health check %s (%s) is %s; kept (use --prune to delete it)", addr, ah.ID, goneReason(d, ah.Region)))
 		}
 	}
 
@@ -250,9 +262,13 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 		if z == nil {
 			z = &Zone{Name: zn}
 		}
-		recChanges = append(recChanges, planZone(p, d.Fleet, z, zones[zn], a, current, hcID, pol)...)
+		recChanges = append(recChanges, planZone(p, d, z, zones[zn], a, current, hcID, pol)...)
+		if c := planRegistry(p, d, z, a); c != nil {
+			registry = append(registry, *c)
+		}
 	}
 
+	p.Changes = append(p.Changes, registry...)
 	p.Changes = append(p.Changes, certChanges...)
 	p.Changes = append(p.Changes, hcChanges...)
 	p.Changes = append(p.Changes, recChanges...)
@@ -261,20 +277,28 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 	return p
 }
 
+// goneReason says why an owned object of region is no longer desired.
+func goneReason(d *Desired, region string) string {
+	if !d.loaded(region) {
+		return "an orphan: its region folder regions/" + region + " no longer exists"
+	}
+	return "no longer in the desired state"
+}
+
 type desiredRecord struct {
 	rec        Record
 	region     string
 	validation bool
 	pendingHC  bool
+	src        string
 }
 
-func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, certs map[string]*Certificate, hcID map[string]string, pol Policy) []Change {
-	selected := map[string]bool{}
+func planZone(p *Plan, d *Desired, z *Zone, regions []RegionState, a *Actual, certs map[string]*Certificate, hcID map[string]string, pol Policy) []Change {
+	fleet := d.Fleet
 	want := map[string]*desiredRecord{}
 	protected := map[string]bool{}
 	for _, r := range regions {
-		selected[r.Region] = true
-		for _, rec := range r.Records {
+		for i, rec := range r.Records {
 			ref := LBRef{AWSRegion: rec.Alias.AWSRegion, Cluster: rec.Alias.Cluster, Service: rec.Alias.Service}
 			lb, ok := a.LoadBalancers[ref.String()]
 			if !ok {
@@ -282,7 +306,7 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 				protected[rec.Key()] = true
 				continue
 			}
-			dr := &desiredRecord{region: r.Region, rec: Record{
+			dr := &desiredRecord{region: r.Region, src: recordSource(r.Region, i, rec.Line), rec: Record{
 				Name: strings.ToLower(rec.Name), Type: rec.Type, SetIdentifier: rec.SetIdentifier, Region: rec.Routing.AWSRegion,
 				Alias: &AliasTarget{DNSName: lb.DNSName, HostedZoneID: lb.HostedZoneID, EvaluateTargetHealth: rec.Alias.EvaluateTargetHealth},
 			}}
@@ -292,7 +316,7 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 			}
 			want[dr.rec.Key()] = dr
 		}
-		for _, c := range r.Certificates {
+		for i, c := range r.Certificates {
 			cur := certs[r.Region+"/"+c.Name]
 			if cur == nil {
 				continue
@@ -300,7 +324,8 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 			for _, v := range cur.Validation {
 				rec := Record{Name: v.Name, Type: "CNAME", TTL: c.Validation.TTL, Values: []string{v.Value}}
 				if _, dup := want[rec.Key()]; !dup {
-					want[rec.Key()] = &desiredRecord{rec: rec, region: r.Region, validation: true}
+					want[rec.Key()] = &desiredRecord{rec: rec, region: r.Region, validation: true,
+						src: fmt.Sprintf("regions/%s/aws/%s: certificates[%d] (its validation record)", r.Region, awsstate.CertificatesFile, i)}
 				}
 			}
 		}
@@ -359,7 +384,7 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 		if exists && rec.equal(act) && (ownerRegion[k] == dr.region || dr.validation) {
 			continue
 		}
-		c := Change{Resource: ResourceRecord, Region: dr.region, Address: z.Name + ": " + k, rec: &recOp{zoneID: z.ID, pending: dr.pendingHC}}
+		c := Change{Resource: ResourceRecord, Region: dr.region, Address: z.Name + ": " + k, rec: &recOp{zoneID: z.ID, pending: dr.pendingHC, src: dr.src}}
 		owner := ownerRecord(rec, fleet, dr.region)
 		switch {
 		case !exists:
@@ -388,16 +413,17 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(owners)) {
-		if _, ok := want[k]; ok || protected[k] || !selected[ownerRegion[k]] {
+		if _, ok := want[k]; ok || protected[k] || !d.inScope(ownerRegion[k]) {
 			continue
 		}
 		txt := owners[k]
 		act, exists := actual[k]
 		if !pol.Prune {
-			p.Notes = append(p.Notes, fmt.Sprintf("record %s: %s is owned but no longer desired; kept (use --prune to delete it)", z.Name, k))
+			p.Kept++
+			p.Notes = append(p.Notes, fmt.Sprintf("record %s: %s is owned by region %s and %s; kept (use --prune to delete it)", z.Name, k, ownerRegion[k], goneReason(d, ownerRegion[k])))
 			continue
 		}
-		c := Change{Action: Delete, Resource: ResourceRecord, Region: ownerRegion[k], Address: z.Name + ": " + k, Reason: "no longer in the desired state", rec: &recOp{zoneID: z.ID}}
+		c := Change{Action: Delete, Resource: ResourceRecord, Region: ownerRegion[k], Address: z.Name + ": " + k, Reason: goneReason(d, ownerRegion[k]), rec: &recOp{zoneID: z.ID}}
 		if exists {
 			c.Fields = recordFields(&act, nil)
 			c.rec.changes = append(c.rec.changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: act.Raw})
@@ -407,6 +433,15 @@ func planZone(p *Plan, fleet string, z *Zone, regions []RegionState, a *Actual, 
 	}
 	out := append(deletes, creates...)
 	return append(out, updates...)
+}
+
+// recordSource locates record i of region's records.yaml: file, line and key.
+func recordSource(region string, i, line int) string {
+	file := "regions/" + region + "/aws/" + awsstate.RecordsFile
+	if line > 0 {
+		file += ":" + strconv.Itoa(line)
+	}
+	return fmt.Sprintf("%s: records[%d]", file, i)
 }
 
 // blocked says why Route53 would refuse a new record next to the existing

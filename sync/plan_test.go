@@ -40,7 +40,8 @@ func TestComputeOnEmptyAccountCreatesCertificatesHealthChecksAndPendingRecords(t
 			t.Errorf("latency record %s should wait for its health check id", c.Address)
 		}
 	}
-	if count["create certificate"] != 4 || count["create health-check"] != 3 || count["create record"] != 9 || len(p.Changes) != 16 {
+	// 9 alias records and the registry of AWS regions.
+	if count["create certificate"] != 4 || count["create health-check"] != 3 || count["create record"] != 10 || len(p.Changes) != 17 {
 		t.Errorf("changes = %v", count)
 	}
 	if len(p.Waiting) != 0 || len(p.Conflicts) != 0 {

@@ -22,33 +22,13 @@ const (
 	tagCluster = "elbv2.k8s.aws/cluster"
 )
 
-// read collects the actual state relevant to the desired regions.
+// read collects the actual state relevant to the desired regions: the
+// hosted zones of the desired state, then the owned certificates in every AWS
+// region the fleet has used (see usedAWSRegions: not only those of the
+// folders that exist), the owned health checks and the load balancers. Owned
+// objects out of the run's scope (Desired.inScope) are left out.
 func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 	a := &Actual{Zones: map[string]*Zone{}, LoadBalancers: map[string]LoadBalancer{}}
-	regions := map[string]bool{}
-	acmRegions := map[string]bool{}
-	for _, r := range d.Regions {
-		regions[r.Region] = true
-		for _, c := range r.Certificates {
-			acmRegions[c.AWSRegion] = true
-		}
-	}
-	for _, ar := range slices.Sorted(maps.Keys(acmRegions)) {
-		certs, err := s.readCertificates(ctx, ar, d.Fleet, regions)
-		if err != nil {
-			return nil, err
-		}
-		a.Certificates = append(a.Certificates, certs...)
-	}
-	sort.Slice(a.Certificates, func(i, j int) bool {
-		x, y := a.Certificates[i], a.Certificates[j]
-		return x.Region+"/"+x.Name+"/"+x.ARN < y.Region+"/"+y.Name+"/"+y.ARN
-	})
-	hcs, err := s.readHealthChecks(ctx, d, regions)
-	if err != nil {
-		return nil, err
-	}
-	a.HealthChecks = hcs
 	for _, r := range d.Regions {
 		if _, ok := a.Zones[r.HostedZone]; ok || r.HostedZone == "" {
 			continue
@@ -59,13 +39,40 @@ func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 		}
 		a.Zones[r.HostedZone] = z
 	}
+	acmRegions := map[string]bool{}
+	for _, r := range d.Regions {
+		for _, c := range r.Certificates {
+			acmRegions[c.AWSRegion] = true
+		}
+	}
+	for _, z := range a.Zones {
+		for _, ar := range usedAWSRegions(z, d.Fleet) {
+			acmRegions[ar] = true
+		}
+	}
+	for _, ar := range slices.Sorted(maps.Keys(acmRegions)) {
+		certs, err := s.readCertificates(ctx, ar, d)
+		if err != nil {
+			return nil, err
+		}
+		a.Certificates = append(a.Certificates, certs...)
+	}
+	sort.Slice(a.Certificates, func(i, j int) bool {
+		x, y := a.Certificates[i], a.Certificates[j]
+		return x.Region+"/"+x.Name+"/"+x.ARN < y.Region+"/"+y.Name+"/"+y.ARN
+	})
+	hcs, err := s.readHealthChecks(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	a.HealthChecks = hcs
 	if err := s.readLoadBalancers(ctx, d, a); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-func (s *syncer) readCertificates(ctx context.Context, awsRegion, fleet string, regions map[string]bool) ([]Certificate, error) {
+func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desired) ([]Certificate, error) {
 	c := s.opts.Clients.ACM(awsRegion)
 	var arns []string
 	var token *string
@@ -103,7 +110,7 @@ func (s *syncer) readCertificates(ctx context.Context, awsRegion, fleet string, 
 		for _, t := range tags.Tags {
 			tm[deref(t.Key)] = deref(t.Value)
 		}
-		if tm[awsstate.TagFleet] != fleet || !regions[tm[awsstate.TagRegion]] || tm[awsstate.TagName] == "" {
+		if tm[awsstate.TagFleet] != d.Fleet || !d.inScope(tm[awsstate.TagRegion]) || tm[awsstate.TagName] == "" {
 			continue
 		}
 		cert, err := s.describeCertificate(ctx, c, arn)
@@ -153,7 +160,7 @@ func (s *syncer) describeCertificate(ctx context.Context, c ACMAPI, arn string) 
 	return cert, nil
 }
 
-func (s *syncer) readHealthChecks(ctx context.Context, d *Desired, regions map[string]bool) ([]HealthCheck, error) {
+func (s *syncer) readHealthChecks(ctx context.Context, d *Desired) ([]HealthCheck, error) {
 	// Deterministic references of the desired checks recognise a check whose
 	// tags were never set because a run was interrupted.
 	byRef := map[string][2]string{}
@@ -205,7 +212,7 @@ func (s *syncer) readHealthChecks(ctx context.Context, d *Desired, regions map[s
 			default:
 				continue
 			}
-			if !regions[hc.Region] {
+			if !d.inScope(hc.Region) {
 				continue
 			}
 			hc.Config.Name = hc.Name

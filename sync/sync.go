@@ -85,7 +85,8 @@ func (s *syncer) progressf(format string, args ...any) {
 }
 
 // PlanChanges reads the desired state from the repository and the actual state from
-// AWS and returns what Apply would do. It makes no change.
+// AWS and returns what Apply would do. It makes no change. A plan that real
+// Route53 would reject (see checkRoute53Rules) is an *InputError.
 func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 	s, err := newSyncer(opts)
 	if err != nil {
@@ -99,5 +100,10 @@ func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading AWS state: %w", err)
 	}
-	return Compute(d, a, Policy{Prune: opts.Prune}), nil
+	pol := Policy{Prune: opts.Prune}
+	p := Compute(d, a, pol)
+	if err := checkRoute53Rules(p, a, d, pol); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

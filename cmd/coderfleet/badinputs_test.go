@@ -72,6 +72,7 @@ var corpusKinds = map[string]string{
 	"reserved-name": "user-chosen names colliding with names coderfleet owns",
 	"cross-field":   "rules that involve several settings",
 	"aws-limit":     "limits and rules AWS documents for the names, ARNs and values coderfleet writes",
+	"desired-scope": "desired-state scope limited to the folders that exist",
 	"credential":    "credentials in plain values",
 }
 

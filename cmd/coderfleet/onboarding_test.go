@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -111,7 +112,9 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 		"+ health-check us-east-2/coder",
 		"Waiting for load balancers (not an error):",
 		"record ap-south-1.coder.example.com A: no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)",
-		"Plan: 9 to add, 0 to change, 0 to destroy; 11 waiting, 0 conflicts.")
+		"+ record example.com: _coderfleet.coderdemo.example.com TXT (registry of the AWS regions the fleet uses)",
+		"aws-regions: ap-south-1 eu-west-2 us-east-2 us-west-2",
+		"Plan: 10 to add, 0 to change, 0 to destroy; 11 waiting, 0 conflicts.")
 
 	// d. The first apply issues the certificates and writes their ARNs; the
 	// records wait for their load balancers.
@@ -121,9 +124,10 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("sync apply (certificates): exit %d\n%s%s", code, out, errs)
 	}
-	// 5 certificates, 4 health checks and 6 validation CNAMEs.
+	// The registry of AWS regions, 5 certificates, 4 health checks and 6
+	// validation CNAMEs.
 	mustContain(t, "sync apply stdout", out,
-		"Apply complete: 15 added, 0 changed, 0 destroyed.",
+		"Apply complete: 16 added, 0 changed, 0 destroyed.",
 		"Wrote overlays/ap-south-1/outputs.yaml: run coderfleet render",
 		"no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)")
 	mustContain(t, "sync apply stderr", errs,
@@ -214,6 +218,89 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	}
 	if code, out, errs := cli(t, "check", "--repo", repo); code != exitOK {
 		t.Errorf("check at the end: exit %d\n%s%s", code, out, errs)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	decommission(t, repo, r53, zoneID, foreign, foreignBefore)
+}
+
+// decommission walks DESIGN.md's decommissioning through the CLI: git rm -r
+// overlays/eu-west-2 -> render -> sync plan lists what the region left in
+// AWS (its certificate in an AWS region no folder names any more) ->
+// sync apply --prune deletes exactly that, and nothing foreign.
+func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string, foreign, foreignBefore []r53types.ResourceRecordSet) {
+	ctx := context.Background()
+	euCert := readOutputs(t, repo, "eu-west-2")["proxy"]
+	if err := os.RemoveAll(filepath.Join(repo, "overlays", "eu-west-2")); err != nil {
+		t.Fatal(err)
+	}
+	// Before the render, sync refuses the stale regions/eu-west-2.
+	code, out, errs := cli(t, "sync", "plan", "--repo", repo)
+	if code != exitInput {
+		t.Fatalf("sync plan with a stale regions/eu-west-2: exit %d, want %d\n%s%s", code, exitInput, out, errs)
+	}
+	mustContain(t, "sync plan (stale folder) stderr", errs, "overlays/eu-west-2/region.yaml", "(hint: run coderfleet render without --region")
+	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
+		t.Fatalf("render after removing overlays/eu-west-2: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "regions", "eu-west-2")); !os.IsNotExist(err) {
+		t.Fatalf("render left regions/eu-west-2: %v", err)
+	}
+	orphans := []string{
+		"certificate eu-west-2/proxy (" + euCert + ")",
+		"health check eu-west-2/proxy (",
+		"record example.com: eu-west-2.coder.example.com A is owned by region eu-west-2",
+		"record example.com: *.eu-west-2.coder.example.com A is owned by region eu-west-2",
+		"its region folder regions/eu-west-2 no longer exists",
+	}
+	code, out, errs = cli(t, "sync", "plan", "--detailed-exitcode", "--repo", repo)
+	if code != exitOK {
+		t.Errorf("sync plan without --prune after decommissioning: exit %d, want 0 (apply would change nothing)\n%s%s", code, out, errs)
+	}
+	mustContain(t, "sync plan (orphans)", out, append(orphans, "Notes:",
+		"No changes. The desired state is in place; 0 waiting, 0 conflicts; 5 owned object(s) outside it kept (see Notes; --prune deletes them).")...)
+	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--region", "us-west-2", "--repo", repo)
+	if code != exitOK || strings.Contains(out, "eu-west-2") {
+		t.Errorf("sync plan --prune --region us-west-2 touches eu-west-2: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--repo", repo)
+	if code != exitChanges {
+		t.Errorf("sync plan --prune: exit %d, want %d\n%s%s", code, exitChanges, out, errs)
+	}
+	mustContain(t, "sync plan --prune", out,
+		"- certificate eu-west-2/proxy (an orphan: its region folder regions/eu-west-2 no longer exists)",
+		"- health-check eu-west-2/proxy (",
+		"- record example.com: eu-west-2.coder.example.com A (an orphan",
+		"- record example.com: *.eu-west-2.coder.example.com A (an orphan",
+		".eu-west-2.coder.example.com CNAME (an orphan",
+		"Plan: 0 to add, 0 to change, 5 to destroy; 0 waiting, 0 conflicts.")
+	code, out, errs = cli(t, "sync", "apply", "--prune", "--repo", repo)
+	if code != exitOK {
+		t.Fatalf("sync apply --prune: exit %d\n%s%s", code, out, errs)
+	}
+	mustContain(t, "sync apply --prune", out, "Apply complete: 0 added, 0 changed, 5 destroyed.")
+	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--repo", repo)
+	if code != exitOK {
+		t.Errorf("sync plan --prune after the prune: exit %d, want 0\n%s%s", code, out, errs)
+	}
+	mustContain(t, "sync plan after the prune", out, "No changes. AWS matches the desired state; 0 waiting, 0 conflicts.")
+	if rr := recordSet(t, r53, zoneID, "eu-west-2.coder.example.com.", r53types.RRTypeA); rr != nil {
+		t.Errorf("eu-west-2.coder.example.com A left after the prune: %+v", rr)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = "eu-west-2" }).ListCertificates(ctx, &acm.ListCertificatesInput{})
+	if err != nil || len(certs.CertificateSummaryList) != 0 {
+		t.Errorf("certificates left in eu-west-2 after the prune: %v %+v", err, certs)
+	}
+	if b, a := mustJSON(t, foreignBefore), mustJSON(t, foreignRecordSets(t, r53, zoneID, foreign)); b != a {
+		t.Errorf("foreign records changed by the prune:\nbefore %s\nafter  %s", b, a)
+	}
+	if code, out, errs := cli(t, "check", "--repo", repo); code != exitOK {
+		t.Errorf("check after decommissioning: exit %d\n%s%s", code, out, errs)
 	}
 }
 

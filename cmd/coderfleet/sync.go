@@ -31,8 +31,13 @@ func newSyncCommand() *cobra.Command {
 		Long: `sync applies regions/<region>/aws/*.yaml, exactly as committed, to ACM and Route53
 through the standard AWS configuration chain (profiles, environment variables,
 AWS_ENDPOINT_URL). It changes only what it owns: certificates and health checks
-tagged by coderfleet and records with a coderfleet ownership TXT record. Owned
-objects that left the desired state are deleted only with --prune.
+tagged by coderfleet and records with a coderfleet ownership TXT record. It reads
+what the fleet owns in every AWS region it has used (a registry TXT record in the
+hosted zone lists them), so the objects of a region folder that was removed or
+renamed are listed under Notes; owned objects that left the desired state are
+deleted only with --prune, and --region keeps other regions' objects out of it.
+A plan real Route53 would reject (say, a second latency record of one name, type
+and AWS region) is refused before any call.
 
 After apply, the ARNs of the issued certificates are in overlays/<region>/outputs.yaml:
 run coderfleet render and commit, so the Services use them.`,
@@ -40,7 +45,7 @@ run coderfleet render and commit, so the Services use them.`,
 	flags := func(c *cobra.Command) {
 		c.Flags().StringVar(&o.repo, "repo", ".", "repository root holding regions/ and overlays/")
 		c.Flags().StringArrayVar(&o.regions, "region", nil, "region folder to sync (repeatable; default: every region)")
-		c.Flags().BoolVar(&o.prune, "prune", false, "delete owned objects that are no longer in the desired state")
+		c.Flags().BoolVar(&o.prune, "prune", false, "delete owned objects that are no longer in the desired state, those of removed region folders included")
 		c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	}
 	plan := &cobra.Command{
@@ -61,7 +66,7 @@ run coderfleet render and commit, so the Services use them.`,
 		Short: "Create, change and (with --prune) delete the AWS pieces to match regions/*/aws",
 		Example: `  coderfleet sync apply
   coderfleet sync apply --region eu-west-2
-  coderfleet sync apply --prune`,
+  coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncApply(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())

@@ -2,8 +2,8 @@
 // the real service which moto does not: atomic change batches, CREATE of an
 // existing record fails, DELETE must match the record exactly, wildcards come
 // back as \052, listing pages by name, type and set identifier, the batch
-// limits, idempotent health check caller references, and health check
-// versions. Tests run the same contract against it and against moto_server.
+// limits, one latency record set per name, type and latency region,
+// idempotent health check caller references, and health check versions. Tests run the same contract against it and against moto_server.
 package r53fake
 
 import (
@@ -300,11 +300,29 @@ func (f *Route53) validRecord(rr types.ResourceRecordSet) error {
 	return nil
 }
 
-// consistent enforces the rules that involve several records of a name.
+// consistent enforces the rules that involve several records of a name,
+// on the state a whole batch leaves (Route53 checks a batch as one
+// transaction, so deleting a record and creating its successor in one batch
+// is accepted).
 func consistent(recs map[string]types.ResourceRecordSet) error {
 	byName := map[string][]types.ResourceRecordSet{}
-	for _, rr := range recs {
+	latency := map[string]string{} // name|type|region -> set identifier
+	for _, k := range sortedKeys(recs) {
+		rr := recs[k]
 		byName[*rr.Name] = append(byName[*rr.Name], rr)
+		if rr.SetIdentifier == nil || rr.Region == "" {
+			continue
+		}
+		// A latency record set is unique per name, type and latency region
+		// (Route53 Developer Guide, "Values specific for latency records":
+		// "you can create only one latency record for each combination of
+		// name, type and region"); moto does not enforce it.
+		lk := *rr.Name + "|" + string(rr.Type) + "|" + string(rr.Region)
+		if other, dup := latency[lk]; dup {
+			return invalid("Duplicate Resource Record: latency records of DNS name %s, type %s and region %s have set identifiers '%s' and '%s'; only one latency record set per name, type and region is allowed",
+				*rr.Name, rr.Type, rr.Region, other, *rr.SetIdentifier)
+		}
+		latency[lk] = *rr.SetIdentifier
 	}
 	for name, rrs := range byName {
 		routed := map[types.RRType]int{}
@@ -330,6 +348,15 @@ func consistent(recs map[string]types.ResourceRecordSet) error {
 		}
 	}
 	return nil
+}
+
+func sortedKeys(recs map[string]types.ResourceRecordSet) []string {
+	keys := make([]string, 0, len(recs))
+	for k := range recs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func same(a, b types.ResourceRecordSet) bool {
