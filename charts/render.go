@@ -282,11 +282,11 @@ func (r *Renderer) render(req Request) (*Result, error) {
 	vendored := r.vendoredPaths(req.Chart)
 	files, err := engine.Engine{}.Render(c, top)
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s: %s", label, vendored.Replace(err.Error()))
+		return nil, fmt.Errorf("rendering %s: %s%s", label, vendored.Replace(err.Error()), templateHint)
 	}
 	again, err := engine.Engine{}.Render(c, top)
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s: %s", label, vendored.Replace(err.Error()))
+		return nil, fmt.Errorf("rendering %s: %s%s", label, vendored.Replace(err.Error()), templateHint)
 	}
 	for name, content := range files {
 		if again[name] != content {
@@ -349,6 +349,10 @@ func (r *Renderer) render(req Request) (*Result, error) {
 	}
 	return res, nil
 }
+
+// templateHint ends the message of a chart template that fails to render.
+const templateHint = " (hint: check the values the template passes against the chart's values.yaml and templates;" +
+	" the vendored files are the chart's own, restored by \"coderfleet vendor\")"
 
 // vendoredPaths rewrites the paths Helm's engine names
 // ("<chart>/templates/x.yaml", "<chart>/charts/<sub>/templates/y.yaml")

@@ -188,7 +188,7 @@ func TestVerifyCatchesMismatches(t *testing.T) {
 			p := tdir + "/charts/demo/1.0.0/templates/deployment.yaml"
 			b, _ := f.fs.ReadFile(p)
 			f.fs.WriteFile(p, append(b, []byte("\n# sneaky\n")...))
-		}, `chart "demo" 1.0.0: the files under "/repo/templates/charts/demo/1.0.0" do not match the lock`},
+		}, `chart "demo" 1.0.0: the files under "templates/charts/demo/1.0.0" do not match the lock`},
 		{"added file", func(t *testing.T, f *fixture) {
 			f.fs.WriteFile(tdir+"/charts/stack/0.3.0/templates/evil.yaml", []byte("kind: Pod"))
 		}, `chart "stack" 0.3.0: the files under`},

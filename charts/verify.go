@@ -116,8 +116,9 @@ func inspect(fsys filesys.FileSystem, templatesDir string) (*Vendored, []string,
 			continue
 		}
 		dir := ChartDir(templatesDir, ch.Name, ch.Version)
+		shown := path.Join(displayFolder(templatesDir), ch.Name, ch.Version)
 		if !fsys.IsDir(dir) {
-			add("chart %q %s: folder %q is missing", ch.Name, ch.Version, dir)
+			add("chart %q %s: folder %q is missing", ch.Name, ch.Version, shown)
 			continue
 		}
 		files, err := readTree(fsys, dir)
@@ -129,7 +130,7 @@ func inspect(fsys filesys.FileSystem, templatesDir string) (*Vendored, []string,
 			return nil, nil, fmt.Errorf("hashing %q: %w", dir, err)
 		}
 		if got != lc.TreeDigest {
-			add("chart %q %s: the files under %q do not match the lock (tree digest %s, locked %s): a vendored file was edited, added or removed", ch.Name, ch.Version, dir, got, lc.TreeDigest)
+			add("chart %q %s: the files under %q do not match the lock (tree digest %s, locked %s): a vendored file was edited, added or removed", ch.Name, ch.Version, shown, got, lc.TreeDigest)
 			continue
 		}
 		v.trees[ch.Name] = files

@@ -73,6 +73,7 @@ var corpusKinds = map[string]string{
 	"cross-field":   "rules that involve several settings",
 	"aws-limit":     "limits and rules AWS documents for the names, ARNs and values coderfleet writes",
 	"credential":    "credentials in plain values",
+	"chart":         "Helm charts through helmTemplate",
 }
 
 // loadBadInputs reads every case folder of the corpus, sorted by name.
