@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chart"
+
 	"github.com/coderfleet/coderfleet/charts/chartstest"
 	"github.com/coderfleet/coderfleet/internal/testfleet"
 )
@@ -85,10 +87,25 @@ function(config)
 // and whose custom resources (Widget, Gadget) go to another, with the
 // repository's own flux.libsonnet: the custom resources pass validation
 // because the region renders their CRDs, and the Flux Kustomization of the
-// component using them depends on the component carrying the CRDs.
+// component using them depends on the component carrying the CRDs. The
+// chart also renders an APIService, as metrics-server does, with delivery
+// render.
 func TestChartCRDsComeFirst(t *testing.T) {
 	chartRepo := chartstest.NewRepo(t)
-	chartRepo.Add(t, chartstest.Package(t, filepath.Join("..", "..", "charts", "testdata", "charts", "demo"), "1.0.0"))
+	chartRepo.Add(t, chartstest.PackageModified(t, filepath.Join("..", "..", "charts", "testdata", "charts", "demo"), "1.0.0", func(c *chart.Chart) {
+		c.Templates = append(c.Templates, &chart.File{Name: "templates/apiservice.yaml", Data: []byte(`apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.metrics.k8s.io
+spec:
+  group: metrics.k8s.io
+  groupPriorityMinimum: 100
+  insecureSkipTLSVerify: true
+  service: {name: {{ .Release.Name }}, namespace: {{ .Release.Namespace }}, port: 443}
+  version: v1beta1
+  versionPriority: 100
+`)})
+	}))
 	root := testfleet.RepoRoot(t)
 	files := map[string]string{
 		"templates/charts/charts.yaml": "charts:\n  - name: demo\n    repository: " + chartRepo.URL + "\n    version: 1.0.0\n",
@@ -115,6 +132,9 @@ function(config)
 	}
 	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
 		t.Fatalf("render of a chart's custom resources beside their CRDs: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "regions/us-east-2/demo/apiservice-v1beta1.metrics.k8s.io.yaml")); err != nil {
+		t.Errorf("the chart's APIService was not rendered: %v", err)
 	}
 	ks, err := os.ReadFile(filepath.Join(repo, "regions/us-east-2/flux/kustomization-flux-system-demo.yaml"))
 	if err != nil {
