@@ -93,6 +93,9 @@ type Result struct {
 // region or goroutine, get the memoized result.
 type Renderer struct {
 	v *Vendored
+	// folder is the charts folder as the repository names it
+	// ("templates/charts"), for messages.
+	folder string
 
 	mu      sync.Mutex
 	memo    map[string]*memoEntry
@@ -113,7 +116,7 @@ func NewRenderer(fsys filesys.FileSystem, templatesDir string) (*Renderer, error
 	if err != nil {
 		return nil, err
 	}
-	return &Renderer{v: v, memo: map[string]*memoEntry{}}, nil
+	return &Renderer{v: v, folder: displayFolder(templatesDir), memo: map[string]*memoEntry{}}, nil
 }
 
 // Template renders req, or returns the memoized result of an identical
@@ -173,7 +176,7 @@ func (r *Renderer) checkRequest(req Request) error {
 		}
 		sort.Strings(names)
 		return fmt.Errorf("rendering release %q: chart %q is not vendored (vendored: %s); list it in %s and run \"coderfleet vendor\"",
-			req.ReleaseName, req.Chart, strings.Join(names, ", "), path.Join(Dir, ConfigFile))
+			req.ReleaseName, req.Chart, strings.Join(names, ", "), path.Join(r.folder, ConfigFile))
 	}
 	if req.Namespace == "" {
 		return fmt.Errorf("rendering chart %q (release %q): the namespace is empty", req.Chart, req.ReleaseName)
@@ -276,24 +279,25 @@ func (r *Renderer) render(req Request) (*Result, error) {
 	// No client: "lookup" returns an empty map, as in "helm template"; DNS
 	// lookups are off. Render twice: a chart that generates random secrets,
 	// certificates or timestamps would make every render differ.
+	vendored := r.vendoredPaths(req.Chart)
 	files, err := engine.Engine{}.Render(c, top)
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", label, err)
+		return nil, fmt.Errorf("rendering %s: %s%s", label, vendored.Replace(err.Error()), templateHint)
 	}
 	again, err := engine.Engine{}.Render(c, top)
 	if err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", label, err)
+		return nil, fmt.Errorf("rendering %s: %s%s", label, vendored.Replace(err.Error()), templateHint)
 	}
 	for name, content := range files {
 		if again[name] != content {
-			return nil, fmt.Errorf("rendering %s: %s renders differently each time (random values, generated certificates or the time): set the values that make it stable", label, name)
+			return nil, fmt.Errorf("rendering %s: %s renders differently each time (random values, generated certificates or the time): set the values that make it stable", label, vendored.Replace(name))
 		}
 	}
 
 	res := &Result{Chart: r.info(req.Chart), Resources: []map[string]any{}, CRDs: []map[string]any{}}
 	if !req.ExcludeCRDs {
 		for _, crd := range c.CRDObjects() {
-			objs, err := parseManifests(crd.Filename, string(crd.File.Data))
+			objs, err := parseManifests(vendored.Replace(crd.Filename), string(crd.File.Data))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", label, err)
 			}
@@ -309,14 +313,14 @@ func (r *Renderer) render(req Request) (*Result, error) {
 		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(files[name]) == "" {
 			continue
 		}
-		objs, err := parseManifests(name, files[name])
+		objs, err := parseManifests(vendored.Replace(name), files[name])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", label, err)
 		}
 		for _, o := range objs {
 			keep, err := applyHookRule(o, req.Hooks)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", label, name, err)
+				return nil, fmt.Errorf("%s: %s: %w", label, vendored.Replace(name), err)
 			}
 			if !keep {
 				continue
@@ -346,6 +350,25 @@ func (r *Renderer) render(req Request) (*Result, error) {
 	return res, nil
 }
 
+// templateHint ends the message of a chart template that fails to render.
+const templateHint = " (hint: check the values the template passes against the chart's values.yaml and templates;" +
+	" the vendored files are the chart's own, restored by \"coderfleet vendor\")"
+
+// vendoredPaths rewrites the paths Helm's engine names
+// ("<chart>/templates/x.yaml", "<chart>/charts/<sub>/templates/y.yaml")
+// into the vendored files' paths in the repository
+// ("templates/charts/<chart>/<version>/templates/x.yaml"), the files a
+// user can open.
+func (r *Renderer) vendoredPaths(name string) *strings.Replacer {
+	ch, _ := r.v.Config.Lookup(name)
+	dir := path.Join(r.folder, ch.Name, ch.Version)
+	var pairs []string
+	for _, sub := range []string{"templates/", "charts/", "crds/"} {
+		pairs = append(pairs, ch.Name+"/"+sub, dir+"/"+sub)
+	}
+	return strings.NewReplacer(pairs...)
+}
+
 // load builds the chart from its verified files.
 func (r *Renderer) load(name string) (*chart.Chart, error) {
 	tree := r.v.trees[name]
@@ -372,8 +395,9 @@ func capabilities(req Request) (*chartutil.Capabilities, error) {
 	return caps, nil
 }
 
-// checkDependencies fails when Chart.yaml names a dependency that the
-// vendored chart does not carry (Helm's install makes the same check).
+// checkDependencies fails when Chart.yaml names a dependency that the chart
+// does not carry in its charts/ folder (Helm's install makes the same
+// check); vendor runs it on the archive, render on the vendored files.
 func checkDependencies(c *chart.Chart) error {
 	var missing []string
 	for _, req := range c.Metadata.Dependencies {
@@ -389,7 +413,7 @@ func checkDependencies(c *chart.Chart) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("dependencies %s are in Chart.yaml but not in the vendored charts/ folder", strings.Join(missing, ", "))
+		return fmt.Errorf("dependencies %s are in Chart.yaml but not in the chart's charts/ folder", strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	"github.com/google/go-jsonnet"
+	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/coderfleet/coderfleet/charts"
+	"github.com/coderfleet/coderfleet/charts/chartstest"
 )
 
 // vendored returns a fixture with demo (render) and stack (helmrelease) vendored.
@@ -400,5 +402,31 @@ func TestJsonnetErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s:\n%v\nwant %q", snippet, err, want)
 		}
+	}
+}
+
+// TestErrorsNameVendoredFiles: a chart's template error names the vendored
+// file (templates/charts/<chart>/<version>/templates/<file>) a user can
+// open, and a lock mismatch names templates/charts/charts.lock.
+func TestErrorsNameVendoredFiles(t *testing.T) {
+	f := newFixture(t)
+	f.repo.Add(t, chartstest.PackageModified(t, demoDir, "3.0.0", func(c *chart.Chart) {
+		c.Templates = append(c.Templates, &chart.File{Name: "templates/broken.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.nothing.here }}\n")})
+	}))
+	f.writeConfig(t, "charts:\n  - name: demo\n    repository: "+f.repo.URL+"\n    version: 3.0.0\n")
+	f.vendor(t)
+	_, err := renderer(t, f).Template(charts.Request{ReleaseName: "web", Chart: "demo", Namespace: "apps", KubeVersion: "1.31.2"})
+	if err == nil || !strings.Contains(err.Error(), "templates/charts/demo/3.0.0/templates/broken.yaml:4") {
+		t.Errorf("a template error must name the vendored file and line, got %v", err)
+	}
+
+	if err := f.fs.WriteFile(tdir+"/charts/demo/3.0.0/templates/broken.yaml", []byte("# edited\n")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = charts.NewRenderer(f.fs, tdir)
+	var me *charts.MismatchError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "do not match templates/charts/charts.lock") ||
+		!strings.Contains(err.Error(), "listed in templates/charts/charts.yaml") {
+		t.Errorf("a tampered chart must name templates/charts/charts.lock, got %v", err)
 	}
 }

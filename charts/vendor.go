@@ -139,9 +139,17 @@ func Vendor(ctx context.Context, opts VendorOptions) (*VendorResult, error) {
 			TreeDigest:     td,
 			ManifestDigest: arc.ManifestDigest,
 		}
-		if prev, ok := old.Lookup(ch.Name); ok && prev.Version == lc.Version && prev.Repository == lc.Repository && prev.ArchiveDigest != lc.ArchiveDigest {
-			return nil, fmt.Errorf("chart %q %s from %s: the repository now serves archive %s but %s records %s: a published version changed; if you trust the new archive, delete the chart's entry from %s and run vendor again",
-				ch.Name, ch.Version, ch.Repository, lc.ArchiveDigest, LockPath(opts.TemplatesDir), prev.ArchiveDigest, LockFile)
+		// A locked name and version keep their archive whatever the
+		// repository is called now: a trailing slash, another spelling or a
+		// mirror must not slip a different archive in.
+		if prev, ok := old.Lookup(ch.Name); ok && prev.Version == lc.Version && prev.ArchiveDigest != lc.ArchiveDigest {
+			from := ""
+			if prev.Repository != lc.Repository {
+				from = fmt.Sprintf(" (locked from %s)", prev.Repository)
+			}
+			return nil, &ConfigError{Path: path.Join(displayFolder(opts.TemplatesDir), LockFile),
+				Msg: fmt.Sprintf("chart %q %s: %s now serves archive %s but the lock records %s%s: a published version changed and must not; if you trust the new archive, delete the chart's entry from %s and run \"coderfleet vendor\" again",
+					ch.Name, ch.Version, ch.Repository, lc.ArchiveDigest, prev.ArchiveDigest, from, LockFile)}
 		}
 		all = append(all, pulled{ch: ch, files: files, locked: lc})
 	}
@@ -244,6 +252,9 @@ func unpack(ch Chart, data []byte) ([]file, error) {
 			got = c.Metadata.Name
 		}
 		return nil, fmt.Errorf("the archive holds chart %q, not %q", got, ch.Name)
+	}
+	if err := checkDependencies(c); err != nil {
+		return nil, fmt.Errorf("%w: the archive is incomplete and would fail at every render; vendor a chart version that packages its dependencies (helm dependency build before helm package)", err)
 	}
 	want, _ := semver.NewVersion(ch.Version)
 	got, err := semver.NewVersion(c.Metadata.Version)

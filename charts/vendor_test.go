@@ -188,7 +188,7 @@ func TestVerifyCatchesMismatches(t *testing.T) {
 			p := tdir + "/charts/demo/1.0.0/templates/deployment.yaml"
 			b, _ := f.fs.ReadFile(p)
 			f.fs.WriteFile(p, append(b, []byte("\n# sneaky\n")...))
-		}, `chart "demo" 1.0.0: the files under "/repo/templates/charts/demo/1.0.0" do not match the lock`},
+		}, `chart "demo" 1.0.0: the files under "templates/charts/demo/1.0.0" do not match the lock`},
 		{"added file", func(t *testing.T, f *fixture) {
 			f.fs.WriteFile(tdir+"/charts/stack/0.3.0/templates/evil.yaml", []byte("kind: Pod"))
 		}, `chart "stack" 0.3.0: the files under`},
@@ -378,5 +378,45 @@ func TestVendorWithoutChartsWritesNothing(t *testing.T) {
 	}
 	if _, err := charts.NewRenderer(fsys, tdir); err != nil {
 		t.Errorf("a fleet without charts does not render: %v", err)
+	}
+}
+
+// TestVendorLockedArchiveWhateverTheRepositorySpelling keeps the archive
+// locked for a name and version when only the spelling of the repository
+// changes (a trailing slash): it must not let a republished archive in.
+func TestVendorLockedArchiveWhateverTheRepositorySpelling(t *testing.T) {
+	f := newFixture(t)
+	f.standardConfig(t, "1.0.0")
+	f.vendor(t)
+	lockBefore := f.read(t, charts.LockPath(tdir))
+	f.repo.Republish(t, chartstest.PackageModified(t, demoDir, "1.0.0", func(c *chart.Chart) { c.Metadata.Description = "republished" }))
+	f.writeConfig(t, "charts:\n"+
+		"  - name: demo\n    repository: "+f.repo.URL+"/\n    version: 1.0.0\n"+
+		"  - name: stack\n    repository: "+f.reg.URL+"\n    version: 0.3.0\n    delivery: helmrelease\n")
+	_, err := charts.Vendor(context.Background(), charts.VendorOptions{FS: f.fs, TemplatesDir: tdir, Fetcher: f.fetcher})
+	if err == nil || !strings.Contains(err.Error(), "a published version changed") || !strings.Contains(err.Error(), "locked from "+f.repo.URL) {
+		t.Fatalf("vendor of a republished archive under a respelt repository: %v", err)
+	}
+	if !charts.IsInputError(err) || !strings.Contains(err.Error(), "templates/charts/charts.lock") {
+		t.Errorf("want an input error naming templates/charts/charts.lock, got %v", err)
+	}
+	if f.read(t, charts.LockPath(tdir)) != lockBefore {
+		t.Error("lock changed although vendor failed")
+	}
+}
+
+// TestVendorRefusesMissingDependency refuses, at vendor time, an archive
+// whose Chart.yaml names a dependency it does not package: it would vendor
+// fine and fail at every render.
+func TestVendorRefusesMissingDependency(t *testing.T) {
+	f := newFixture(t)
+	f.reg.Push(t, chartstest.PackageModified(t, stackDir, "0.4.0", func(c *chart.Chart) { c.SetDependencies() }))
+	f.writeConfig(t, "charts:\n  - name: stack\n    repository: "+f.reg.URL+"\n    version: 0.4.0\n")
+	_, err := charts.Vendor(context.Background(), charts.VendorOptions{FS: f.fs, TemplatesDir: tdir, Fetcher: f.fetcher})
+	if err == nil || !strings.Contains(err.Error(), "dependencies sub are in Chart.yaml but not in the chart's charts/ folder") {
+		t.Fatalf("vendor of a chart missing its dependency: %v", err)
+	}
+	if f.fs.Exists(charts.LockPath(tdir)) || f.fs.Exists(tdir+"/charts/stack") {
+		t.Error("vendor wrote files although a chart failed verification")
 	}
 }

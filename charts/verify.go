@@ -3,6 +3,7 @@ package charts
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -15,13 +16,27 @@ import (
 type MismatchError struct {
 	// Problems lists each mismatch as one sentence, sorted.
 	Problems []string
+	// Folder is the charts folder as the repository names it
+	// ("templates/charts"), so the message names the lock's real path.
+	Folder string
 }
 
 // Error implements error.
 func (e *MismatchError) Error() string {
-	return "vendored charts do not match " + path.Join(Dir, LockFile) + ":\n  - " +
+	folder := e.Folder
+	if folder == "" {
+		folder = path.Join("templates", Dir)
+	}
+	return "vendored charts do not match " + path.Join(folder, LockFile) + ":\n  - " +
 		strings.Join(e.Problems, "\n  - ") +
-		"\nrun \"coderfleet vendor\" to vendor the charts listed in " + path.Join(Dir, ConfigFile) + " again, then review the diff"
+		"\nrun \"coderfleet vendor\" to vendor the charts listed in " + path.Join(folder, ConfigFile) + " again, then review the diff"
+}
+
+// displayFolder is the charts folder under templatesDir as a repository's
+// user knows it: "templates/charts" (the templates folder's own name, not
+// the absolute path it was read from).
+func displayFolder(templatesDir string) string {
+	return path.Join(path.Base(filepath.ToSlash(templatesDir)), Dir)
 }
 
 // Vendored is the verified state of templates/charts: the chart list, the
@@ -54,7 +69,7 @@ func Verify(fsys filesys.FileSystem, templatesDir string) (*Vendored, error) {
 		return nil, err
 	}
 	if len(problems) > 0 {
-		return nil, &MismatchError{Problems: problems}
+		return nil, &MismatchError{Problems: problems, Folder: displayFolder(templatesDir)}
 	}
 	return v, nil
 }
@@ -101,8 +116,9 @@ func inspect(fsys filesys.FileSystem, templatesDir string) (*Vendored, []string,
 			continue
 		}
 		dir := ChartDir(templatesDir, ch.Name, ch.Version)
+		shown := path.Join(displayFolder(templatesDir), ch.Name, ch.Version)
 		if !fsys.IsDir(dir) {
-			add("chart %q %s: folder %q is missing", ch.Name, ch.Version, dir)
+			add("chart %q %s: folder %q is missing", ch.Name, ch.Version, shown)
 			continue
 		}
 		files, err := readTree(fsys, dir)
@@ -114,7 +130,7 @@ func inspect(fsys filesys.FileSystem, templatesDir string) (*Vendored, []string,
 			return nil, nil, fmt.Errorf("hashing %q: %w", dir, err)
 		}
 		if got != lc.TreeDigest {
-			add("chart %q %s: the files under %q do not match the lock (tree digest %s, locked %s): a vendored file was edited, added or removed", ch.Name, ch.Version, dir, got, lc.TreeDigest)
+			add("chart %q %s: the files under %q do not match the lock (tree digest %s, locked %s): a vendored file was edited, added or removed", ch.Name, ch.Version, shown, got, lc.TreeDigest)
 			continue
 		}
 		v.trees[ch.Name] = files

@@ -40,6 +40,7 @@ type Settings struct {
 	KeySync             KeySync              `json:"keySync"`
 	Addons              map[string]*Addon    `json:"addons"`
 	SecretGuard         SecretGuard          `json:"secretGuard"`
+	Validation          Validation           `json:"validation"`
 }
 
 // Kubernetes describes the clusters the manifests are rendered for.
@@ -182,6 +183,16 @@ type Addon struct {
 // positives), each with a reason.
 type SecretGuard struct {
 	Allow []Allowance `json:"allow"`
+}
+
+// Validation tunes the checks every rendered object goes through
+// (docs/validation.md).
+type Validation struct {
+	// AllowKinds lists "<apiVersion>/<Kind>" values (for example
+	// "monitoring.coreos.com/v1/ServiceMonitor") accepted although coderfleet
+	// knows no schema for them and no CustomResourceDefinition of the region
+	// defines them, or built-in alpha/beta versions.
+	AllowKinds []string `json:"allowKinds"`
 }
 
 // Allowance accepts one flagged value at one field path of one object.

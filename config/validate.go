@@ -327,8 +327,18 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 			c.fail(fmt.Sprintf("secretGuard.allow[%d].object", i), "write <component>/<Kind>/<namespace>/<name> or <component>/<Kind>/<name>", "%q does not name an object", a.Object)
 		}
 	}
+	for i, k := range s.Validation.AllowKinds {
+		if !allowKindRE.MatchString(k) {
+			c.fail(fmt.Sprintf("validation.allowKinds[%d]", i), "write <apiVersion>/<Kind> as the object spells them, such as monitoring.coreos.com/v1/ServiceMonitor or v1/Pod",
+				"%q is not an apiVersion and kind", k)
+		}
+	}
 	return c.errs
 }
+
+// allowKindRE matches "<group>/<version>/<Kind>" or "<version>/<Kind>"
+// (the core group has no name).
+var allowKindRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+((alpha|beta)[0-9]+)?/[A-Z][A-Za-z0-9]*$`)
 
 // reserved are namespaces the platform's own components use.
 var reserved = map[string]bool{"coder": true, "coder-proxy": true, "litellm": true, "kube-system": true, "flux-system": true, "default": true}

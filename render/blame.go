@@ -100,6 +100,16 @@ func (b *blamer) candidates(object string) []string {
 	if deps, err := b.ev.dependencies(); err == nil {
 		files = append(files, deps...)
 	}
+	// Last, the templates of vendored Helm charts: a value no input file
+	// holds may come from a chart.
+	charts := path.Join(TemplatesDir, "charts")
+	if list, err := listFiles(b.opts.FS, filepath.Join(b.opts.Repo, filepath.FromSlash(charts))); err == nil {
+		for _, f := range list {
+			if strings.Contains("/"+f, "/templates/") {
+				files = append(files, path.Join(charts, f))
+			}
+		}
+	}
 	return files
 }
 

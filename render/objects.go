@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -188,4 +190,51 @@ func sortObjects(objs []map[string]any) {
 		}
 		return false
 	})
+}
+
+// refuseSharedObjects fails when two components (or a component and a
+// review file, whose objects a HelmRelease installs) hold the same object:
+// the same API group, kind, namespace and name, whatever the version. Two
+// Flux Kustomizations (or a Kustomization and Helm) would then apply and
+// prune it in turn, each undoing the other.
+func refuseSharedObjects(region string, byComp, review map[string][]map[string]any) *Error {
+	type holder struct{ where, ref string }
+	owners := map[string]holder{}
+	claim := func(where string, m map[string]any) *Error {
+		apiVersion := str(m, "apiVersion")
+		group, _, _ := strings.Cut(apiVersion, "/")
+		if !strings.Contains(apiVersion, "/") {
+			group = ""
+		}
+		id := strings.Join([]string{group, str(m, "kind"), str(m, "metadata", "namespace"), str(m, "metadata", "name")}, "\x00")
+		prev, dup := owners[id]
+		if !dup {
+			owners[id] = holder{where, ref(m)}
+			return nil
+		}
+		if prev.where == where {
+			return nil // one component: componentFiles names the clash
+		}
+		return &Error{Region: region, Component: where, Object: ref(m),
+			Msg: fmt.Sprintf("is also rendered by %s: two Flux Kustomizations (or Helm and a Kustomization) would apply and prune the same object in turn",
+				prev.where),
+			Hint: "keep the object in one component: rename the release or the object in one of them, or drop it from one (an add-on and a chart's HelmRelease need distinct names)"}
+	}
+	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
+		for _, m := range byComp[comp] {
+			if err := claim("component "+comp, m); err != nil {
+				err.Component = comp
+				return err
+			}
+		}
+	}
+	for _, file := range slices.Sorted(maps.Keys(review)) {
+		for _, m := range review[file] {
+			if err := claim(ReviewDir+"/"+file+" (installed by a HelmRelease)", m); err != nil {
+				err.Component = ReviewDir + "/" + file
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -344,12 +344,32 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		addProvenance(m, name)
 		byComp[comp] = append(byComp[comp], m)
 	}
-	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow}
+	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
+		if !componentRE.MatchString(strings.TrimSuffix(file, ".yaml")) || !strings.HasSuffix(file, ".yaml") {
+			return nil, &Error{Region: name, File: EntryPoint, Msg: fmt.Sprintf("invalid review file name %q", file), Hint: "use <name>.yaml with a lower-case DNS label as name"}
+		}
+		for _, m := range out.Review[file] {
+			addProvenance(m, name)
+		}
+		sortObjects(out.Review[file])
+	}
+	if err := refuseSharedObjects(name, byComp, out.Review); err != nil {
+		bl.blameObject(err)
+		return nil, err
+	}
+	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow, AllowKinds: r.Settings.Validation.AllowKinds}
 	var vobjs []validate.Object
 	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
 		sortObjects(byComp[comp])
 		for _, m := range byComp[comp] {
 			vobjs = append(vobjs, validate.Object{Component: comp, Obj: m})
+		}
+	}
+	// What a HelmRelease will install is checked as strictly as what is
+	// rendered: the review file shows it, and the cluster gets it.
+	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
+		for _, m := range out.Review[file] {
+			vobjs = append(vobjs, validate.Object{Component: ReviewDir + "/" + file, Obj: m})
 		}
 	}
 	problems := validate.Objects(name, vobjs, vopts)
@@ -364,13 +384,6 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		}
 	}
 	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
-		if !componentRE.MatchString(strings.TrimSuffix(file, ".yaml")) || !strings.HasSuffix(file, ".yaml") {
-			return nil, &Error{Region: name, File: EntryPoint, Msg: fmt.Sprintf("invalid review file name %q", file), Hint: "use <name>.yaml with a lower-case DNS label as name"}
-		}
-		for _, m := range out.Review[file] {
-			addProvenance(m, name)
-		}
-		sortObjects(out.Review[file])
 		data, err := multiDoc(out.Review[file])
 		if err != nil {
 			return nil, &Error{Region: name, Msg: "serialising review file " + file + ": " + err.Error()}
@@ -388,7 +401,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problemErrors(name, problems, byComp, tree, bl)
+		return nil, problemErrors(name, problems, byComp, out.Review, tree, bl)
 	}
 	return tree, nil
 }
@@ -397,7 +410,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 // object is placed at the file and line where the object would have been
 // written (regions/<region>/<component>/<file>), so the user can find the
 // field in what the templates and overlay produced.
-func problemErrors(region string, problems []*validate.Problem, byComp map[string][]map[string]any, tree Tree, bl *blamer) Errors {
+func problemErrors(region string, problems []*validate.Problem, byComp, review map[string][]map[string]any, tree Tree, bl *blamer) Errors {
 	type placed struct {
 		rel string
 		obj map[string]any
@@ -408,6 +421,11 @@ func problemErrors(region string, problems []*validate.Problem, byComp map[strin
 			objects[comp+"/"+ref(m)] = placed{comp + "/" + FileName(m), m}
 		}
 	}
+	for file, objs := range review {
+		for _, m := range objs {
+			objects[ReviewDir+"/"+file+"/"+ref(m)] = placed{ReviewDir + "/" + file, m}
+		}
+	}
 	errs := make(Errors, len(problems))
 	for i, p := range problems {
 		e := &Error{Region: p.Region, File: p.File, Line: p.Line, Component: p.Component, Object: p.Object,
@@ -415,7 +433,9 @@ func problemErrors(region string, problems []*validate.Problem, byComp map[strin
 		if o, ok := objects[p.Component+"/"+p.Object]; ok && e.File == "" {
 			bl.blame(e, o.obj)
 			at := "regions/" + region + "/" + o.rel
-			if line := lineOfField(tree[o.rel], p.Field); line > 0 {
+			// A review file holds many objects: a line found in it could
+			// belong to another one.
+			if line := lineOfField(tree[o.rel], p.Field); line > 0 && !strings.HasPrefix(o.rel, ReviewDir+"/") {
 				at = fmt.Sprintf("%s:%d", at, line)
 			}
 			e.Msg += " (rendered at " + at + ")"

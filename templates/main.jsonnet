@@ -39,5 +39,5 @@ function(config)
   // empty folder.
   local nonEmpty = { [c]: components[c] for c in std.objectFields(components) if std.length(components[c]) > 0 };
   {
-    components: nonEmpty { flux: flux(config, std.objectFields(nonEmpty)).objects },
+    components: nonEmpty { flux: flux(config, nonEmpty).objects },
   }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	kjson "sigs.k8s.io/json"
 )
 
@@ -45,7 +46,9 @@ func decoders() *registry {
 func buildRegistry() *registry {
 	r := &registry{kinds: map[schema.GroupVersionKind]kindInfo{}, versions: map[string][]string{}}
 	builtin := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme} {
+	// client-go's scheme lacks the aggregator's APIService, which charts
+	// such as metrics-server render.
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, apiregistrationv1.AddToScheme} {
 		if err := add(builtin); err != nil {
 			panic(fmt.Sprintf("building the Kubernetes scheme: %v", err))
 		}
@@ -101,7 +104,7 @@ func (r *registry) add(gvk schema.GroupVersionKind, info kindInfo) {
 
 // schema decodes the object strictly into its Go type and returns the typed
 // value, or nil when the object could not be decoded or has no known type.
-func (c *objectCheck) schema(allowKinds map[string]bool) any {
+func (c *objectCheck) schema(allowKinds, crdKinds map[string]bool) any {
 	apiVersion, kind := str(c.obj, "apiVersion"), str(c.obj, "kind")
 	key := apiVersion + "/" + kind
 	gv, err := schema.ParseGroupVersion(apiVersion)
@@ -115,7 +118,9 @@ func (c *objectCheck) schema(allowKinds map[string]bool) any {
 	case known && info.prerelease && !allowKinds[key]:
 		c.add(CheckKind, "apiVersion", kindHint(reg, kind, key), "%s %s is a pre-release API version", apiVersion, kind)
 		return nil
-	case !known && allowKinds[key]:
+	case !known && (allowKinds[key] || crdKinds[key]):
+		// A custom resource whose CustomResourceDefinition the region
+		// renders, or a kind the fleet allows: no schema to decode into.
 		return nil
 	case !known:
 		field := "apiVersion"
@@ -165,7 +170,7 @@ func (c *objectCheck) decode(info kindInfo, apiVersion, kind string, data []byte
 
 // kindHint suggests the apiVersions under which kind is known.
 func kindHint(r *registry, kind, key string) string {
-	allow := fmt.Sprintf("or list %q in the validation's allowed kinds", key)
+	allow := fmt.Sprintf("or render its CustomResourceDefinition in this region, or list %q in validation.allowKinds in overlays/fleet.yaml (docs/validation.md)", key)
 	if vs := r.versions[kind]; len(vs) > 0 {
 		return fmt.Sprintf("%s is known as apiVersion %s; use that %s", kind, strings.Join(vs, ", "), allow)
 	}

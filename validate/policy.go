@@ -52,6 +52,9 @@ func podTemplateOf(obj any) *podTemplate {
 
 // policies runs the pod-level policies on a strictly decoded object.
 func (c *objectCheck) policies(typed any) {
+	if svc, ok := typed.(*corev1.Service); ok {
+		c.sslPorts(svc)
+	}
 	pt := podTemplateOf(typed)
 	if pt == nil {
 		return
@@ -227,4 +230,40 @@ func mapAt(m map[string]any, keys ...string) (map[string]any, bool) {
 	}
 	mm, ok := cur.(map[string]any)
 	return mm, ok
+}
+
+// SSLPortsAnnotation lists the ports of a LoadBalancer Service on which the
+// AWS Load Balancer Controller opens TLS listeners: port numbers or names,
+// comma-separated, or "*" for all (kubernetes-sigs.github.io/aws-load-balancer-controller,
+// "Service annotations", TLS).
+const SSLPortsAnnotation = "service.beta.kubernetes.io/aws-load-balancer-ssl-ports"
+
+// sslPorts refuses an ssl-ports annotation naming a port the Service does
+// not expose: the controller would then open no TLS listener, and the load
+// balancer would serve the other ports as plain TCP, unencrypted.
+func (c *objectCheck) sslPorts(svc *corev1.Service) {
+	v, ok := svc.Annotations[SSLPortsAnnotation]
+	if !ok {
+		return
+	}
+	var exposed []string
+	have := map[string]bool{}
+	for _, p := range svc.Spec.Ports {
+		have[strconv.Itoa(int(p.Port))] = true
+		exposed = append(exposed, strconv.Itoa(int(p.Port)))
+		if p.Name != "" {
+			have[p.Name] = true
+			exposed[len(exposed)-1] += " (" + p.Name + ")"
+		}
+	}
+	for _, want := range strings.Split(v, ",") {
+		want = strings.TrimSpace(want)
+		if want == "*" || have[want] {
+			continue
+		}
+		c.add(CheckLoadBalancer, `metadata.annotations["`+SSLPortsAnnotation+`"]`,
+			"list only ports of spec.ports (by number or name) in the annotation, or expose the port: TLS terminates only on the listed ports",
+			"%s names port %q, which the Service does not expose (it exposes %s); the AWS Load Balancer Controller would open no TLS listener for it and the load balancer would serve plain TCP (AWS Load Balancer Controller, Service annotations: TLS)",
+			SSLPortsAnnotation, want, strings.Join(exposed, ", "))
+	}
 }

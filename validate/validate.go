@@ -32,6 +32,7 @@ const (
 	CheckIRSA                Check = "irsa"
 	CheckSecretData          Check = "secret-data"
 	CheckCredential          Check = "credential"
+	CheckLoadBalancer        Check = "load-balancer"
 )
 
 // Problem is one finding. Its fields match render.Error so the renderer can
@@ -83,23 +84,28 @@ type Options struct {
 	// AllowKinds lists "apiVersion/Kind" values accepted although this
 	// package does not know them (for example
 	// "monitoring.coreos.com/v1/ServiceMonitor"), or built-in alpha/beta
-	// versions. Known Go types are still decoded strictly; unknown kinds are
-	// only checked by the secret guard and the object-level policies.
+	// versions (validation.allowKinds in overlays/fleet.yaml). Known Go
+	// types are still decoded strictly; unknown kinds are only checked by
+	// the secret guard and the object-level policies. Kinds defined by a
+	// CustomResourceDefinition among the objects need no entry.
 	AllowKinds []string
 }
 
 // Objects validates the rendered objects of one region: strict schema,
 // policies and the secret guard. It returns every problem found, in the
-// order of objs, or nil when all objects pass.
+// order of objs, or nil when all objects pass. An object of a kind that a
+// CustomResourceDefinition among objs defines (in a served version) is
+// accepted without a schema, as Options.AllowKinds would.
 func Objects(region string, objs []Object, opts Options) []*Problem {
 	allowKinds := map[string]bool{}
 	for _, k := range opts.AllowKinds {
 		allowKinds[k] = true
 	}
+	crds := crdKinds(objs)
 	var out []*Problem
 	for _, o := range objs {
 		c := &objectCheck{region: region, component: o.Component, obj: o.Obj, ref: Ref(o.Obj)}
-		c.run(allowKinds, opts.Allow)
+		c.run(allowKinds, crds, opts.Allow)
 		out = append(out, c.problems...)
 	}
 	return out
@@ -127,14 +133,38 @@ func (c *objectCheck) add(check Check, field, hint, format string, args ...any) 
 		Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
 
-func (c *objectCheck) run(allowKinds map[string]bool, allow []config.Allowance) {
+func (c *objectCheck) run(allowKinds, crds map[string]bool, allow []config.Allowance) {
 	c.secretData()
 	c.irsa()
-	typed := c.schema(allowKinds)
+	typed := c.schema(allowKinds, crds)
 	if typed != nil {
 		c.policies(typed)
 	}
 	c.credentials(allow)
+}
+
+// crdKinds returns "<group>/<version>/<Kind>" for every served version of
+// every apiextensions.k8s.io/v1 CustomResourceDefinition among objs.
+func crdKinds(objs []Object) map[string]bool {
+	out := map[string]bool{}
+	for _, o := range objs {
+		if str(o.Obj, "apiVersion") != "apiextensions.k8s.io/v1" || str(o.Obj, "kind") != "CustomResourceDefinition" {
+			continue
+		}
+		group, kind := str(o.Obj, "spec", "group"), str(o.Obj, "spec", "names", "kind")
+		raw, _, _ := unstructured.NestedFieldNoCopy(o.Obj, "spec", "versions")
+		versions, _ := raw.([]any)
+		for _, v := range versions {
+			vm, _ := v.(map[string]any)
+			if served, _ := vm["served"].(bool); !served {
+				continue
+			}
+			if name, _ := vm["name"].(string); name != "" && group != "" && kind != "" {
+				out[group+"/"+name+"/"+kind] = true
+			}
+		}
+	}
+	return out
 }
 
 // secretData rejects Secrets that carry values.

@@ -74,6 +74,7 @@ var corpusKinds = map[string]string{
 	"aws-limit":     "limits and rules AWS documents for the names, ARNs and values coderfleet writes",
 	"desired-scope": "desired-state scope limited to the folders that exist",
 	"credential":    "credentials in plain values",
+	"chart":         "Helm charts through helmTemplate",
 }
 
 // loadBadInputs reads every case folder of the corpus, sorted by name.

@@ -26,11 +26,13 @@ func newVendorCommand() *cobra.Command {
 		Use:   "vendor",
 		Short: "Pull the Helm charts listed in templates/charts/charts.yaml and lock them",
 		Long: `vendor pulls every chart listed in templates/charts/charts.yaml (from an
-https:// chart repository or an oci:// registry), verifies its digest, name and
-version, unpacks it under templates/charts/<name>/<version>/, removes other
+https:// chart repository or an oci:// registry), verifies its digest, name,
+version and packaged dependencies, unpacks it under templates/charts/<name>/<version>/, removes other
 versions and unlisted charts, and writes templates/charts/charts.lock (the
 sha256 of each archive, a digest of each unpacked tree, the Helm version).
-Every chart is pulled again on every run; nothing is cached by name.
+Every chart is pulled again on every run; nothing is cached by name. A name and
+version already locked keep their archive, whatever the repository is called
+now: a different archive stops vendor (exit 3).
 
 With --check it makes no network request and changes nothing: it compares the
 vendored files with charts.lock and charts.yaml, lists every mismatch and exits 1
