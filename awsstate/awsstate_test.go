@@ -215,17 +215,17 @@ func TestParseHealthCheckAndCertificateRules(t *testing.T) {
 
 func TestOutputsRoundTripAndHeader(t *testing.T) {
 	o := Outputs{Certificates: map[string]string{
-		"proxy":   "arn:aws:acm:us-west-2:123456789012:certificate/bbb",
-		"coder":   "arn:aws:acm:us-east-2:123456789012:certificate/aaa",
-		"litellm": "arn:aws:acm:us-east-2:123456789012:certificate/ccc",
+		"proxy":   "arn:aws:acm:us-west-2:123456789012:certificate/00000000-0000-4000-8000-00000000000b",
+		"coder":   "arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000a",
+		"litellm": "arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000c",
 	}}
 	b := MarshalOutputs(o)
 	want := OutputsHeader + `apiVersion: coderfleet.io/v1alpha1
 kind: Outputs
 certificates:
-  coder: arn:aws:acm:us-east-2:123456789012:certificate/aaa
-  litellm: arn:aws:acm:us-east-2:123456789012:certificate/ccc
-  proxy: arn:aws:acm:us-west-2:123456789012:certificate/bbb
+  coder: arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000a
+  litellm: arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000c
+  proxy: arn:aws:acm:us-west-2:123456789012:certificate/00000000-0000-4000-8000-00000000000b
 `
 	if string(b) != want {
 		t.Fatalf("MarshalOutputs:\n%s\nwant:\n%s", b, want)

@@ -344,7 +344,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		addProvenance(m, name)
 		byComp[comp] = append(byComp[comp], m)
 	}
-	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow}
+	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow, AWSRegion: r.Region.AWSRegion, AWSAccountID: cfg.Fleet.AWSAccountID}
 	var vobjs []validate.Object
 	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
 		sortObjects(byComp[comp])

@@ -32,6 +32,8 @@ const (
 	CheckIRSA                Check = "irsa"
 	CheckSecretData          Check = "secret-data"
 	CheckCredential          Check = "credential"
+	// CheckAWSLimit is a value AWS would refuse (internal/awsrules).
+	CheckAWSLimit Check = "aws-limit"
 )
 
 // Problem is one finding. Its fields match render.Error so the renderer can
@@ -86,6 +88,13 @@ type Options struct {
 	// versions. Known Go types are still decoded strictly; unknown kinds are
 	// only checked by the secret guard and the object-level policies.
 	AllowKinds []string
+	// AWSRegion is the AWS region of the region's cluster and load
+	// balancers; a Service's certificate must be there. Empty skips the
+	// comparison.
+	AWSRegion string
+	// AWSAccountID is the fleet's account; a Service's certificate must
+	// belong to it. Empty skips the comparison.
+	AWSAccountID string
 }
 
 // Objects validates the rendered objects of one region: strict schema,
@@ -99,7 +108,7 @@ func Objects(region string, objs []Object, opts Options) []*Problem {
 	var out []*Problem
 	for _, o := range objs {
 		c := &objectCheck{region: region, component: o.Component, obj: o.Obj, ref: Ref(o.Obj)}
-		c.run(allowKinds, opts.Allow)
+		c.run(allowKinds, opts)
 		out = append(out, c.problems...)
 	}
 	return out
@@ -127,14 +136,15 @@ func (c *objectCheck) add(check Check, field, hint, format string, args ...any) 
 		Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
 
-func (c *objectCheck) run(allowKinds map[string]bool, allow []config.Allowance) {
+func (c *objectCheck) run(allowKinds map[string]bool, opts Options) {
 	c.secretData()
 	c.irsa()
+	c.loadBalancer(opts.AWSRegion, opts.AWSAccountID)
 	typed := c.schema(allowKinds)
 	if typed != nil {
 		c.policies(typed)
 	}
-	c.credentials(allow)
+	c.credentials(opts.Allow)
 }
 
 // secretData rejects Secrets that carry values.
