@@ -64,7 +64,7 @@ func checkUnique(d *decoder, root *object, key string, n int, id func(int) strin
 func parseCertificate(o *object) Certificate {
 	c := Certificate{
 		Name:                    o.str("name", true),
-		AWSRegion:               o.str("awsRegion", true),
+		AWSRegion:               o.region("awsRegion"),
 		DomainName:              o.str("domainName", true),
 		SubjectAlternativeNames: o.strList("subjectAlternativeNames"),
 		Tags:                    o.strMap("tags"),
@@ -143,6 +143,9 @@ func parseRecord(o *object, zone string) Record {
 	if ro := o.child("routing", true); ro != nil {
 		r.Routing.Policy = ro.enum("policy", RoutingSimple, RoutingLatency)
 		r.Routing.AWSRegion = ro.str("awsRegion", r.Routing.Policy == RoutingLatency)
+		if r.Routing.AWSRegion != "" {
+			ro.aws(ro.get("awsRegion"), "awsRegion", awsrules.AWSRegion(r.Routing.AWSRegion))
+		}
 		if r.Routing.Policy == RoutingSimple && r.Routing.AWSRegion != "" {
 			ro.d.fail(ro.get("awsRegion"), ro.sub("awsRegion"), "only latency routing takes an awsRegion")
 		}
@@ -162,7 +165,7 @@ func parseRecord(o *object, zone string) Record {
 			}
 		}
 		r.Alias.Cluster = a.str("cluster", true)
-		r.Alias.AWSRegion = a.str("awsRegion", true)
+		r.Alias.AWSRegion = a.region("awsRegion")
 		r.Alias.EvaluateTargetHealth = a.boolean("evaluateTargetHealth", true)
 		a.done()
 	}
@@ -175,6 +178,15 @@ func (o *object) aws(n *yaml.Node, key string, err error) {
 	if err != nil {
 		o.d.fail(n, o.sub(key), "%s (hint: %s)", err.Error(), awsrules.HintOf(err))
 	}
+}
+
+// region reads a required AWS region code.
+func (o *object) region(key string) string {
+	v := o.str(key, true)
+	if v != "" {
+		o.aws(o.get(key), key, awsrules.AWSRegion(v))
+	}
+	return v
 }
 
 // tags checks the tags of o against AWS's tag rules and the service's

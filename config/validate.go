@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,21 +16,11 @@ import (
 )
 
 // AWSRegions are the AWS region codes a region may run in (the commercial
-// and GovCloud partitions), sorted.
-var AWSRegions = []string{
-	"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-	"ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
-	"eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
-	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
-	"us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
-}
+// and GovCloud partitions), sorted; see awsrules.Regions.
+var AWSRegions = awsrules.Regions
 
 // IsAWSRegion reports whether code is a known AWS region code.
-func IsAWSRegion(code string) bool {
-	i := sort.SearchStrings(AWSRegions, code)
-	return i < len(AWSRegions) && AWSRegions[i] == code
-}
+func IsAWSRegion(code string) bool { return awsrules.AWSRegion(code) == nil }
 
 var (
 	dnsLabelRE   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -73,7 +62,7 @@ type checker struct {
 	// written maps role ARNs expanded from placeholders to what was
 	// written, for messages.
 	written map[string]string
-	errs   ErrorList
+	errs    ErrorList
 }
 
 func (c *checker) fail(key, hint, format string, args ...any) {

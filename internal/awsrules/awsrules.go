@@ -102,6 +102,29 @@ func HintOf(err error) string {
 	return ""
 }
 
+// SourceRegions lists the AWS regions and their codes.
+const SourceRegions = "https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html"
+
+// Regions are the AWS region codes of the commercial and GovCloud
+// partitions, sorted (SourceRegions).
+var Regions = []string{
+	"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+	"ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
+	"eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+	"us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
+}
+
+// AWSRegion checks that code is one of Regions: ACM, Route53 latency
+// records and load balancers only exist in real regions (SourceRegions).
+func AWSRegion(code string) error {
+	if _, ok := slices.BinarySearch(Regions, code); !ok {
+		return broken("use an AWS region code such as us-east-2", SourceRegions, "unknown AWS region %q", code)
+	}
+	return nil
+}
+
 // Partition returns the ARN partition of an AWS region code: aws-us-gov
 // for GovCloud, aws-cn for China, aws otherwise.
 func Partition(awsRegion string) string {

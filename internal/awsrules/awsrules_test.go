@@ -38,6 +38,8 @@ func TestRules(t *testing.T) {
 		{"cluster ok", EKSClusterName("1coderdemo_use2"), ""},
 		{"cluster long", EKSClusterName(long(101)), "1 to 100"},
 		{"cluster dot", EKSClusterName("coder.demo"), "1 to 100"},
+		{"region ok", AWSRegion("us-gov-west-1"), ""},
+		{"region unknown", AWSRegion("us-east-9"), "unknown AWS region"},
 		{"vpc 17", VPCID("vpc-0123456789abcdef0"), ""},
 		{"vpc 8", VPCID("vpc-0123abcd"), ""},
 		{"vpc 12", VPCID("vpc-0123456789ab"), "8 or 17"},
