@@ -161,6 +161,29 @@ func TestBuildRejectsBadInput(t *testing.T) {
 	}
 }
 
+// TestBuildRefusesWhatAWSRefuses: Build parses its own output as sync
+// will, so names over ACM's and Route53's limits fail at render.
+func TestBuildRefusesWhatAWSRefuses(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	cases := map[string]func(*BuildInput){
+		"derived name over 253 characters": func(in *BuildInput) {
+			in.Domain = long + "." + long + "." + long + ".coderdemo.io"
+			in.Region = strings.Repeat("r", 60)
+		},
+		"unknown AWS region": func(in *BuildInput) { in.AWSRegion = "us-east-9" },
+	}
+	for name, mut := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := proxyInput()
+			mut(&in)
+			_, err := Build(in)
+			if err == nil || !strings.Contains(err.Error(), "https://docs.aws.amazon.com/") {
+				t.Fatalf("Build = %v; want the broken AWS rule with its source", err)
+			}
+		})
+	}
+}
+
 func TestBuildSubdomainOfZone(t *testing.T) {
 	in := proxyInput()
 	in.Domain, in.HostedZone = "coder.example.com", "example.com"
