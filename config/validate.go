@@ -247,10 +247,9 @@ func validateFleet(f *Fleet, pos positions) ErrorList {
 
 // validateSettings checks one region's effective settings. Keys are blamed
 // on the file they were written in (fleet.yaml or the region's overrides).
-// at says where the region's load balancers live; certificate ARNs that
-// they use must be there.
-// written maps expanded role ARNs to their written form (see
-// expandPlaceholders).
+// at says where region r's load balancers live (the certificates they use
+// must be there); written maps expanded role ARNs to their written form
+// (see expandPlaceholders).
 func validateSettings(s *Settings, pos positions, file, prefix string, r *Region, at awsPlace, written map[string]string) ErrorList {
 	c := &checker{pos: pos, file: file, prefix: prefix, region: r.Name, written: written}
 	if !kubeVerRE.MatchString(s.Kubernetes.Version) {
