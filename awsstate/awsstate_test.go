@@ -161,6 +161,29 @@ func TestBuildRejectsBadInput(t *testing.T) {
 	}
 }
 
+// TestBuildRefusesWhatAWSRefuses: Build parses its own output as sync
+// will, so names over ACM's and Route53's limits fail at render.
+func TestBuildRefusesWhatAWSRefuses(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	cases := map[string]func(*BuildInput){
+		"derived name over 253 characters": func(in *BuildInput) {
+			in.Domain = long + "." + long + "." + long + ".coderdemo.io"
+			in.Region = strings.Repeat("r", 60)
+		},
+		"unknown AWS region": func(in *BuildInput) { in.AWSRegion = "us-east-9" },
+	}
+	for name, mut := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := proxyInput()
+			mut(&in)
+			_, err := Build(in)
+			if err == nil || !strings.Contains(err.Error(), "https://docs.aws.amazon.com/") {
+				t.Fatalf("Build = %v; want the broken AWS rule with its source", err)
+			}
+		})
+	}
+}
+
 func TestBuildSubdomainOfZone(t *testing.T) {
 	in := proxyInput()
 	in.Domain, in.HostedZone = "coder.example.com", "example.com"
@@ -215,17 +238,17 @@ func TestParseHealthCheckAndCertificateRules(t *testing.T) {
 
 func TestOutputsRoundTripAndHeader(t *testing.T) {
 	o := Outputs{Certificates: map[string]string{
-		"proxy":   "arn:aws:acm:us-west-2:123456789012:certificate/bbb",
-		"coder":   "arn:aws:acm:us-east-2:123456789012:certificate/aaa",
-		"litellm": "arn:aws:acm:us-east-2:123456789012:certificate/ccc",
+		"proxy":   "arn:aws:acm:us-west-2:123456789012:certificate/00000000-0000-4000-8000-00000000000b",
+		"coder":   "arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000a",
+		"litellm": "arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000c",
 	}}
 	b := MarshalOutputs(o)
 	want := OutputsHeader + `apiVersion: coderfleet.io/v1alpha1
 kind: Outputs
 certificates:
-  coder: arn:aws:acm:us-east-2:123456789012:certificate/aaa
-  litellm: arn:aws:acm:us-east-2:123456789012:certificate/ccc
-  proxy: arn:aws:acm:us-west-2:123456789012:certificate/bbb
+  coder: arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000a
+  litellm: arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-00000000000c
+  proxy: arn:aws:acm:us-west-2:123456789012:certificate/00000000-0000-4000-8000-00000000000b
 `
 	if string(b) != want {
 		t.Fatalf("MarshalOutputs:\n%s\nwant:\n%s", b, want)

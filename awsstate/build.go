@@ -51,7 +51,9 @@ type BuildInput struct {
 }
 
 // Build turns one region's facts into the files of regions/<region>/aws/,
-// keyed by file name. It is pure and deterministic.
+// keyed by file name. It is pure and deterministic. Every file is parsed
+// back as sync will read it, so a value AWS would refuse (a name longer than
+// ACM and Route53 accept, say) fails here, at render, not at apply.
 func Build(in BuildInput) (map[string][]byte, error) {
 	if err := in.validate(); err != nil {
 		return nil, fmt.Errorf("building AWS desired state of region %q: %w", in.Region, err)
@@ -124,6 +126,9 @@ func Build(in BuildInput) (map[string][]byte, error) {
 	for name, f := range map[string]File{CertificatesFile: certs, HealthChecksFile: hcs, RecordsFile: recs} {
 		b, err := Marshal(f)
 		if err != nil {
+			return nil, fmt.Errorf("building %s of region %q: %w", name, in.Region, err)
+		}
+		if _, err := Parse(name, b); err != nil {
 			return nil, fmt.Errorf("building %s of region %q: %w", name, in.Region, err)
 		}
 		out[name] = b

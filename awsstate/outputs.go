@@ -3,8 +3,9 @@ package awsstate
 import (
 	"bytes"
 
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // OutputsHeader is the first line of every outputs.yaml.
@@ -35,8 +36,8 @@ func ParseOutputs(path string, data []byte) (*Outputs, error) {
 	if certs := root.get("certificates"); certs != nil && certs.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(certs.Content); i += 2 {
 			k, v := certs.Content[i], certs.Content[i+1]
-			if a, err := arn.Parse(v.Value); v.Tag == "!!str" && (err != nil || a.Service != "acm") {
-				d.fail(v, "certificates."+k.Value, "%q is not an ACM certificate ARN", v.Value)
+			if err := awsrules.CertificateARN(v.Value, "", ""); v.Tag == "!!str" && err != nil {
+				d.fail(v, "certificates."+k.Value, "%s (hint: %s)", err.Error(), awsrules.HintOf(err))
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // Parse reads one desired-state file strictly: unknown keys, wrong types,
@@ -62,19 +64,21 @@ func checkUnique(d *decoder, root *object, key string, n int, id func(int) strin
 func parseCertificate(o *object) Certificate {
 	c := Certificate{
 		Name:                    o.str("name", true),
-		AWSRegion:               o.str("awsRegion", true),
+		AWSRegion:               o.region("awsRegion"),
 		DomainName:              o.str("domainName", true),
 		SubjectAlternativeNames: o.strList("subjectAlternativeNames"),
 		Tags:                    o.strMap("tags"),
 	}
-	if n := o.get("domainName"); n != nil && c.DomainName != "" && !isDomainName(c.DomainName) {
-		o.d.fail(n, o.sub("domainName"), "%q is not a lowercase DNS name", c.DomainName)
+	if n := o.get("domainName"); n != nil && c.DomainName != "" {
+		o.aws(n, "domainName", awsrules.DomainName(c.DomainName))
 	}
 	for i, s := range c.SubjectAlternativeNames {
-		if !isDomainName(s) {
-			o.d.fail(o.get("subjectAlternativeNames").Content[i], fmt.Sprintf("%s[%d]", o.sub("subjectAlternativeNames"), i), "%q is not a lowercase DNS name", s)
-		}
+		o.aws(o.get("subjectAlternativeNames").Content[i], fmt.Sprintf("subjectAlternativeNames[%d]", i), awsrules.DomainName(s))
 	}
+	if sans := o.get("subjectAlternativeNames"); sans != nil {
+		o.aws(sans, "subjectAlternativeNames", awsrules.CertificateNames(1+len(c.SubjectAlternativeNames)))
+	}
+	o.tags(awsrules.MaxTagsACM, "ACM certificate")
 	if v := o.child("validation", true); v != nil {
 		c.Validation.Method = v.enum("method", "DNS")
 		c.Validation.HostedZone = strings.TrimSuffix(v.str("hostedZone", true), ".")
@@ -110,9 +114,14 @@ func parseHealthCheck(o *object) HealthCheck {
 	} else {
 		o.integer("requestInterval", true, 10, 30)
 	}
-	if h.ResourcePath != "" && !strings.HasPrefix(h.ResourcePath, "/") {
-		o.d.fail(o.get("resourcePath"), o.sub("resourcePath"), "must start with '/'")
+	if h.ResourcePath != "" {
+		o.aws(o.get("resourcePath"), "resourcePath", awsrules.ResourcePath(h.ResourcePath))
 	}
+	if h.FQDN != "" {
+		o.aws(o.get("fqdn"), "fqdn", awsrules.HealthCheckFQDN(h.FQDN))
+		o.aws(o.get("fqdn"), "fqdn", awsrules.DomainName(h.FQDN))
+	}
+	o.tags(awsrules.MaxTagsHealthCheck, "Route53 health check")
 	return h
 }
 
@@ -124,12 +133,20 @@ func parseRecord(o *object, zone string) Record {
 		HealthCheck:   o.str("healthCheck", false),
 		Line:          o.n.Line,
 	}
-	if r.Name != "" && (!isDomainName(r.Name) || !inZone(r.Name, zone)) {
+	if err := awsrules.DomainName(r.Name); r.Name != "" && err != nil {
+		o.aws(o.get("name"), "name", err)
+	} else if r.Name != "" && !inZone(r.Name, zone) {
 		o.d.fail(o.get("name"), o.sub("name"), "%q is not a lowercase DNS name inside hosted zone %q", r.Name, zone)
+	}
+	if r.SetIdentifier != "" {
+		o.aws(o.get("setIdentifier"), "setIdentifier", awsrules.SetIdentifier(r.SetIdentifier))
 	}
 	if ro := o.child("routing", true); ro != nil {
 		r.Routing.Policy = ro.enum("policy", RoutingSimple, RoutingLatency)
 		r.Routing.AWSRegion = ro.str("awsRegion", r.Routing.Policy == RoutingLatency)
+		if r.Routing.AWSRegion != "" {
+			ro.aws(ro.get("awsRegion"), "awsRegion", awsrules.AWSRegion(r.Routing.AWSRegion))
+		}
 		if r.Routing.Policy == RoutingSimple && r.Routing.AWSRegion != "" {
 			ro.d.fail(ro.get("awsRegion"), ro.sub("awsRegion"), "only latency routing takes an awsRegion")
 		}
@@ -149,31 +166,42 @@ func parseRecord(o *object, zone string) Record {
 			}
 		}
 		r.Alias.Cluster = a.str("cluster", true)
-		r.Alias.AWSRegion = a.str("awsRegion", true)
+		r.Alias.AWSRegion = a.region("awsRegion")
 		r.Alias.EvaluateTargetHealth = a.boolean("evaluateTargetHealth", true)
 		a.done()
 	}
 	return r
 }
 
-// isDomainName accepts lowercase names of letters, digits, '-' and '_'
-// labels, with an optional leading "*." wildcard.
-func isDomainName(s string) bool {
-	s = strings.TrimPrefix(s, "*.")
-	if s == "" || len(s) > 253 {
-		return false
+// aws reports a broken AWS rule (see internal/awsrules) at key of o,
+// with the rule's hint.
+func (o *object) aws(n *yaml.Node, key string, err error) {
+	if err != nil {
+		o.d.fail(n, o.sub(key), "%s (hint: %s)", err.Error(), awsrules.HintOf(err))
 	}
-	for _, l := range strings.Split(s, ".") {
-		if l == "" || len(l) > 63 {
-			return false
-		}
-		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
+}
+
+// region reads a required AWS region code.
+func (o *object) region(key string) string {
+	v := o.str(key, true)
+	if v != "" {
+		o.aws(o.get(key), key, awsrules.AWSRegion(v))
 	}
-	return true
+	return v
+}
+
+// tags checks the tags of o against AWS's tag rules and the service's
+// maximum number of tags per resource.
+func (o *object) tags(limit int, service string) {
+	n := o.get("tags")
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	o.aws(n, "tags", awsrules.TagCount(len(n.Content)/2, limit, service))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		o.aws(k, "tags."+k.Value, awsrules.Tag(k.Value, v.Value))
+	}
 }
 
 func inZone(name, zone string) bool {

@@ -248,3 +248,31 @@ func TestBillionLaughsIsRefusedFast(t *testing.T) {
 		t.Fatalf("want the alias refusal, got %v", err)
 	}
 }
+
+// TestCertificateARNsOnlyWhereUsed: a fleet-wide certificate ARN must be
+// in the AWS region of the regions whose load balancer uses it, and only
+// there: coderd's and LiteLLM's certificates in the primary's region and a
+// proxy's, set per region, in its own are accepted although the other
+// regions are elsewhere; a proxy certificate set fleet-wide is refused for
+// the proxy region it does not fit.
+func TestCertificateARNsOnlyWhereUsed(t *testing.T) {
+	const east = "arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-000000000001"
+	const west = "arn:aws:acm:us-west-2:123456789012:certificate/00000000-0000-4000-8000-000000000003"
+	fleet := testfleet.Fleet()["overlays/fleet.yaml"]
+	_, err := load(t, testfleet.With(testfleet.Fleet(), map[string]string{
+		"overlays/fleet.yaml": fleet + "coder:\n  certificateARN: " + east + "\nlitellm:\n  exposure: public\n  certificateARN: " + east + "\n",
+		"overlays/us-west-2/region.yaml": testfleet.Fleet()["overlays/us-west-2/region.yaml"] +
+			"overrides:\n  proxy:\n    certificateARN: " + west + "\n",
+	}))
+	if err != nil {
+		t.Fatalf("Load refused certificates that fit where they are used: %v", err)
+	}
+	_, err = load(t, testfleet.With(testfleet.Fleet(), map[string]string{
+		"overlays/fleet.yaml": fleet + "proxy:\n  certificateARN: " + east + "\n",
+	}))
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "proxy.certificateARN" || ce.Line == 0 ||
+		!strings.Contains(ce.Msg, "region us-west-2:") || !strings.Contains(ce.Msg, "ACM certificates are regional") {
+		t.Fatalf("Load = %v; want proxy.certificateARN refused for us-west-2 at its line", err)
+	}
+}

@@ -11,6 +11,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // Repository-relative locations of the configuration.
@@ -41,6 +43,9 @@ type RegionConfig struct {
 	Dir string
 
 	pos positions // where region.yaml's keys were written
+	// outputsErrs are certificates in outputs.yaml the region cannot use;
+	// reported after the cross-region checks, which they do not affect.
+	outputsErrs ErrorList
 }
 
 // at returns an Error placed at the line of key in the region's region.yaml.
@@ -127,6 +132,9 @@ func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, erro
 	}
 	if len(errs) == 0 {
 		errs = append(errs, validateFleetRegions(cfg)...)
+	}
+	for _, r := range cfg.Regions {
+		errs = append(errs, r.outputsErrs...)
 	}
 	if err := dedupe(errs).errOrNil(); err != nil {
 		return nil, err
@@ -218,9 +226,17 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 		return nil, append(errs, md.errs...)
 	}
 	rc.Settings = full.Settings
-	expandPlaceholders(rc, &full)
+	expanded := expandPlaceholders(rc, &full)
+	at := awsPlace{region: rc.Region.Name, awsRegion: rc.Region.AWSRegion, account: full.AWSAccountID}
 	if fleetOK {
-		errs = append(errs, validateSettings(&rc.Settings, md.pos, FleetFile, "")...)
+		errs = append(errs, validateSettings(&rc.Settings, md.pos, FleetFile, "", &rc.Region, at, expanded)...)
+		if IsDNSName(full.Domain) && dnsLabelRE.MatchString(rc.Region.Name) {
+			// The longest name coderfleet derives for the region (ACM SAN,
+			// Route53 record): *.<region>.<domain>.
+			c := &checker{pos: rd.pos, file: file}
+			c.aws("name", awsrules.DomainName("*."+rc.Region.Name+"."+full.Domain))
+			errs = append(errs, c.errs...)
+		}
 	}
 
 	if opts.ParseOutputs != nil {
@@ -235,9 +251,37 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 				return nil, append(errs, asError(err))
 			}
 			rc.Certificates = certs
+			if fleetOK {
+				rc.outputsErrs = checkOutputs(outFile, data, at)
+			}
 		}
 	}
 	return rc, errs
+}
+
+// checkOutputs checks that every certificate in outputs.yaml can serve the
+// region's load balancers: it is in the region's AWS region and the fleet's
+// account (a hand edit or a copied file could say otherwise).
+func checkOutputs(file string, data []byte, at awsPlace) ErrorList {
+	root, err := parseDocument(file, data)
+	if err != nil || root == nil || root.Kind != yaml.MappingNode {
+		return nil // the outputs parser has reported it
+	}
+	var errs ErrorList
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		certs := root.Content[i+1]
+		if root.Content[i].Value != "certificates" || certs.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(certs.Content); j += 2 {
+			k, v := certs.Content[j], certs.Content[j+1]
+			if err := awsrules.CertificateARN(v.Value, at.awsRegion, at.account); err != nil {
+				errs = append(errs, &Error{File: file, Line: v.Line, Col: v.Column, Key: "certificates." + k.Value,
+					Msg: err.Error(), Hint: awsrules.HintOf(err) + "; outputs.yaml is written by `coderfleet sync apply`, run it again rather than editing the file"})
+			}
+		}
+	}
+	return errs
 }
 
 // asError keeps an *Error (or the first of an ErrorList) as it is and wraps
@@ -255,20 +299,30 @@ func asError(err error) *Error {
 }
 
 // expandPlaceholders replaces {account}, {cluster}, {region} and
-// {awsRegion} in every role ARN of the region's settings.
-func expandPlaceholders(rc *RegionConfig, f *Fleet) {
+// {awsRegion} in every role ARN of the region's settings. It returns the
+// written value of every ARN that changed, by its expanded value, so
+// messages can show both.
+func expandPlaceholders(rc *RegionConfig, f *Fleet) map[string]string {
 	r := strings.NewReplacer("{account}", f.AWSAccountID, "{cluster}", rc.Region.ClusterName,
 		"{region}", rc.Region.Name, "{awsRegion}", rc.Region.AWSRegion)
+	written := map[string]string{}
+	expand := func(p *string) {
+		if v := r.Replace(*p); v != *p {
+			written[v] = *p
+			*p = v
+		}
+	}
 	s := &rc.Settings
 	for _, p := range []*string{&s.Coder.ServiceAccountRoleARN, &s.LiteLLM.RoleARN, &s.KeySync.RoleARN, &s.KeySync.RotateRoleARN} {
-		*p = r.Replace(*p)
+		expand(p)
 	}
 	for i := range s.WorkspaceNamespaces {
-		s.WorkspaceNamespaces[i].RoleARN = r.Replace(s.WorkspaceNamespaces[i].RoleARN)
+		expand(&s.WorkspaceNamespaces[i].RoleARN)
 	}
 	for _, a := range s.Addons {
-		a.RoleARN = r.Replace(a.RoleARN)
+		expand(&a.RoleARN)
 	}
+	return written
 }
 
 func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }

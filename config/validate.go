@@ -6,41 +6,29 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // AWSRegions are the AWS region codes a region may run in (the commercial
-// and GovCloud partitions), sorted.
-var AWSRegions = []string{
-	"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-	"ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
-	"eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
-	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
-	"us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
-}
+// and GovCloud partitions), sorted; see awsrules.Regions.
+var AWSRegions = awsrules.Regions
 
 // IsAWSRegion reports whether code is a known AWS region code.
-func IsAWSRegion(code string) bool {
-	i := sort.SearchStrings(AWSRegions, code)
-	return i < len(AWSRegions) && AWSRegions[i] == code
-}
+func IsAWSRegion(code string) bool { return awsrules.AWSRegion(code) == nil }
 
 var (
 	dnsLabelRE   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
-	roleARNRE    = regexp.MustCompile(`^arn:aws(-us-gov|-cn)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
-	acmARNRE     = regexp.MustCompile(`^arn:aws(-us-gov|-cn)?:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$`)
 	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	imageRepoRE  = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$`)
 	imageTagRE   = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 	kubeVerRE    = regexp.MustCompile(`^1\.[0-9]{2}$`)
-	secretIDRE   = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	semverishRE  = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
 	chartRepoRE  = regexp.MustCompile(`^(https|oci)://[^\s]+$`)
 	fluxDuration = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`)
@@ -70,7 +58,11 @@ type checker struct {
 	pos    positions
 	file   string // file to blame for keys that were not written
 	prefix string // key prefix of the checked value
-	errs   ErrorList
+	region string // region whose effective settings are checked, for messages
+	// written maps role ARNs expanded from placeholders to what was
+	// written, for messages.
+	written map[string]string
+	errs    ErrorList
 }
 
 func (c *checker) fail(key, hint, format string, args ...any) {
@@ -118,15 +110,49 @@ func (c *checker) roleARN(key, val string, required bool) {
 		}
 		return
 	}
-	if !roleARNRE.MatchString(val) {
-		c.fail(key, "expected arn:aws:iam::<12-digit account>:role/<name>", "%q is not an IAM role ARN", val)
+	if err := awsrules.IAMRoleARN(val); err != nil {
+		msg := err.Error()
+		if w, ok := c.written[val]; ok && strings.ContainsAny(strings.ReplaceAll(w, "{account}", ""), "{}") {
+			// Placeholders make the value differ per region.
+			msg = fmt.Sprintf("region %s: %s (expanded from %q)", c.region, msg, w)
+		}
+		c.fail(key, awsrules.HintOf(err), "%s", msg)
 	}
 }
 
-func (c *checker) certARN(key, val string) {
-	if val != "" && !acmARNRE.MatchString(val) {
-		c.fail(key, "expected arn:aws:acm:<region>:<account>:certificate/<id>, or leave it empty to use the ARN `coderfleet sync` writes", "%q is not an ACM certificate ARN", val)
+// aws reports a broken AWS rule (see internal/awsrules) at key.
+func (c *checker) aws(key string, err error) {
+	if err != nil {
+		c.fail(key, awsrules.HintOf(err), "%s", err.Error())
 	}
+}
+
+// certARN checks a certificate ARN setting. When the region's load
+// balancer uses it (used), it must be in the region's AWS region and the
+// fleet's account; otherwise only its format is checked.
+func (c *checker) certARN(key, val string, used bool, at awsPlace) {
+	if val == "" {
+		return
+	}
+	const orEmpty = "; or leave it empty to use the certificate `coderfleet sync` issues"
+	if err := awsrules.CertificateARN(val, "", ""); err != nil {
+		c.fail(key, awsrules.HintOf(err)+orEmpty, "%s", err.Error())
+		return
+	}
+	if !used {
+		return
+	}
+	if err := awsrules.CertificateARN(val, at.awsRegion, at.account); err != nil {
+		// The same setting may be right for one region and wrong for another.
+		c.fail(key, awsrules.HintOf(err)+orEmpty, "region %s: %s", at.region, err.Error())
+	}
+}
+
+// awsPlace is where a region's AWS resources live.
+type awsPlace struct {
+	region    string // region folder name, for messages
+	awsRegion string
+	account   string
 }
 
 func (c *checker) image(key string, img Image) {
@@ -204,6 +230,15 @@ func validateFleet(f *Fleet, pos positions) ErrorList {
 	} else if domainOK && f.Domain != f.HostedZone && !strings.HasSuffix(f.Domain, "."+f.HostedZone) {
 		c.fail("domain", fmt.Sprintf("the domain must be %s or a name under it", f.HostedZone), "%q is outside the hosted zone %q", f.Domain, f.HostedZone)
 	}
+	if domainOK {
+		// The names coderfleet derives from the domain for ACM and Route53.
+		for _, n := range []string{"*." + f.Domain, "llm." + f.Domain} {
+			if err := awsrules.DomainName(n); err != nil {
+				c.aws("domain", err)
+				break
+			}
+		}
+	}
 	if !accountRE.MatchString(f.AWSAccountID) {
 		c.fail("awsAccountID", "the 12-digit AWS account id, quoted", "%q is not an AWS account id", f.AWSAccountID)
 	}
@@ -212,8 +247,11 @@ func validateFleet(f *Fleet, pos positions) ErrorList {
 
 // validateSettings checks one region's effective settings. Keys are blamed
 // on the file they were written in (fleet.yaml or the region's overrides).
-func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList {
-	c := &checker{pos: pos, file: file, prefix: prefix}
+// at says where region r's load balancers live (the certificates they use
+// must be there); written maps expanded role ARNs to their written form
+// (see expandPlaceholders).
+func validateSettings(s *Settings, pos positions, file, prefix string, r *Region, at awsPlace, written map[string]string) ErrorList {
+	c := &checker{pos: pos, file: file, prefix: prefix, region: r.Name, written: written}
 	if !kubeVerRE.MatchString(s.Kubernetes.Version) {
 		c.fail("kubernetes.version", "a minor version such as \"1.33\", quoted", "%q is not a Kubernetes minor version", s.Kubernetes.Version)
 	}
@@ -228,7 +266,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 	}
 	c.resources("coder.resources", s.Coder.Resources)
 	c.loadBalancer("coder.loadBalancer", s.Coder.LoadBalancer)
-	c.certARN("coder.certificateARN", s.Coder.CertificateARN)
+	c.certARN("coder.certificateARN", s.Coder.CertificateARN, r.Role == RolePrimary, at)
 	c.roleARN("coder.serviceAccountRoleARN", s.Coder.ServiceAccountRoleARN, false)
 	for _, k := range slices.Sorted(maps.Keys(s.Coder.Env)) {
 		if !envNameRE.MatchString(k) {
@@ -241,7 +279,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 	}
 	c.resources("proxy.resources", s.Proxy.Resources)
 	c.loadBalancer("proxy.loadBalancer", s.Proxy.LoadBalancer)
-	c.certARN("proxy.certificateARN", s.Proxy.CertificateARN)
+	c.certARN("proxy.certificateARN", s.Proxy.CertificateARN, r.Role == RoleProxy, at)
 	c.resources("provisioner.resources", s.Provisioner.Resources)
 
 	seenNS := map[string]int{}
@@ -273,7 +311,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 		c.oneOf("litellm.exposure", s.LiteLLM.Exposure, "public", "internal")
 		c.roleARN("litellm.roleARN", s.LiteLLM.RoleARN, true)
 		c.loadBalancer("litellm.loadBalancer", s.LiteLLM.LoadBalancer)
-		c.certARN("litellm.certificateARN", s.LiteLLM.CertificateARN)
+		c.certARN("litellm.certificateARN", s.LiteLLM.CertificateARN, r.Role == RolePrimary && s.LiteLLM.Exposure == "public", at)
 		if s.LiteLLM.BedrockRegion != "" && !IsAWSRegion(s.LiteLLM.BedrockRegion) {
 			c.fail("litellm.bedrockRegion", "an AWS region code such as us-east-1", "unknown AWS region %q", s.LiteLLM.BedrockRegion)
 		}
@@ -281,9 +319,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 
 	ks := s.KeySync
 	c.oneOf("keySync.mode", ks.Mode, "externalsecrets", "cronjob")
-	if !secretIDRE.MatchString(ks.SecretID) {
-		c.fail("keySync.secretID", "the Secrets Manager secret name, such as litellm/workspace-key", "%q is not a valid secret name", ks.SecretID)
-	}
+	c.aws("keySync.secretID", awsrules.SecretName(ks.SecretID))
 	refresh, ok1 := c.duration("keySync.refreshInterval", ks.RefreshInterval)
 	lifetime, ok2 := c.duration("keySync.keyLifetime", ks.KeyLifetime)
 	if ok1 && ok2 && refresh >= lifetime {
@@ -363,17 +399,15 @@ func validateRegion(rc *RegionConfig, folder, file string, pos positions) ErrorL
 		c.fail("awsRegion", nearestRegionHint(r.AWSRegion), "unknown AWS region %q", r.AWSRegion)
 	}
 	c.oneOf("role", r.Role, RolePrimary, RoleProxy)
-	if !dnsLabelRE.MatchString(r.ClusterName) && !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,99}$`).MatchString(r.ClusterName) {
-		c.fail("clusterName", "the EKS cluster's name", "%q is not a valid cluster name", r.ClusterName)
-	}
+	c.aws("clusterName", awsrules.EKSClusterName(r.ClusterName))
 	if r.DisplayName == "" {
 		r.DisplayName = r.Name
 	}
 	if r.Icon == "" {
 		r.Icon = "/emojis/1f310.png"
 	}
-	if r.VPCID != "" && !regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`).MatchString(r.VPCID) {
-		c.fail("vpcID", "for example vpc-0123456789abcdef0", "%q is not a VPC id", r.VPCID)
+	if r.VPCID != "" {
+		c.aws("vpcID", awsrules.VPCID(r.VPCID))
 	}
 	return c.errs
 }

@@ -357,7 +357,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		bl.blameObject(err)
 		return nil, err
 	}
-	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow, AllowKinds: r.Settings.Validation.AllowKinds}
+	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow, AllowKinds: r.Settings.Validation.AllowKinds, AWSRegion: r.Region.AWSRegion, AWSAccountID: cfg.Fleet.AWSAccountID}
 	var vobjs []validate.Object
 	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
 		sortObjects(byComp[comp])

@@ -2,15 +2,17 @@ package validate
 
 import (
 	"fmt"
-	"regexp"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/distribution/reference"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // IRSAAnnotation is the ServiceAccount annotation EKS reads to give a pod an
@@ -175,9 +177,6 @@ func (c *objectCheck) image(path, image string) {
 	}
 }
 
-var roleNameRE = regexp.MustCompile(`^role/([\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
-var accountRE = regexp.MustCompile(`^\d{12}$`)
-
 // irsa checks the IRSA annotation wherever it appears.
 func (c *objectCheck) irsa() {
 	anns, _ := mapAt(c.obj, "metadata", "annotations")
@@ -197,26 +196,30 @@ func (c *objectCheck) irsa() {
 
 // checkRoleARN returns why s is not an IAM role ARN, or "".
 func checkRoleARN(s string) string {
-	if s == "" {
-		return "empty IAM role ARN"
-	}
-	a, err := arn.Parse(s)
-	if err != nil {
-		return fmt.Sprintf("%q is not an ARN", s)
-	}
-	switch {
-	case a.Partition != "aws" && a.Partition != "aws-cn" && a.Partition != "aws-us-gov":
-		return fmt.Sprintf("%q: unknown partition %q", s, a.Partition)
-	case a.Service != "iam":
-		return fmt.Sprintf("%q is not an IAM ARN (service %q)", s, a.Service)
-	case a.Region != "":
-		return fmt.Sprintf("%q: IAM ARNs have no region", s)
-	case !accountRE.MatchString(a.AccountID):
-		return fmt.Sprintf("%q: account id must be 12 digits", s)
-	case !roleNameRE.MatchString(a.Resource):
-		return fmt.Sprintf("%q is not an IAM role (resource must be role/<name>)", s)
+	if err := awsrules.IAMRoleARN(s); err != nil {
+		return err.Error()
 	}
 	return ""
+}
+
+// loadBalancer checks the values a Service's AWS Load Balancer Controller
+// annotations hand to Elastic Load Balancing (see internal/awsrules): the
+// certificate must be in the region's AWS region and the fleet's account,
+// the closed value sets, the name, the attributes and the tags.
+func (c *objectCheck) loadBalancer(awsRegion, account string) {
+	if str(c.obj, "kind") != "Service" {
+		return
+	}
+	anns, _ := mapAt(c.obj, "metadata", "annotations")
+	for _, k := range slices.Sorted(maps.Keys(anns)) {
+		v, _ := anns[k].(string)
+		if !strings.HasPrefix(k, awsrules.AnnotationPrefix) {
+			continue
+		}
+		if err := awsrules.ServiceAnnotation(k, v, awsRegion, account); err != nil {
+			c.add(CheckAWSLimit, "metadata.annotations"+keySegment(k, false), awsrules.HintOf(err), "%s", err.Error())
+		}
+	}
 }
 
 func mapAt(m map[string]any, keys ...string) (map[string]any, bool) {

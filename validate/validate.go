@@ -33,6 +33,8 @@ const (
 	CheckSecretData          Check = "secret-data"
 	CheckCredential          Check = "credential"
 	CheckLoadBalancer        Check = "load-balancer"
+	// CheckAWSLimit is a value AWS would refuse (internal/awsrules).
+	CheckAWSLimit Check = "aws-limit"
 )
 
 // Problem is one finding. Its fields match render.Error so the renderer can
@@ -89,6 +91,13 @@ type Options struct {
 	// the secret guard and the object-level policies. Kinds defined by a
 	// CustomResourceDefinition among the objects need no entry.
 	AllowKinds []string
+	// AWSRegion is the AWS region of the region's cluster and load
+	// balancers; a Service's certificate must be there. Empty skips the
+	// comparison.
+	AWSRegion string
+	// AWSAccountID is the fleet's account; a Service's certificate must
+	// belong to it. Empty skips the comparison.
+	AWSAccountID string
 }
 
 // Objects validates the rendered objects of one region: strict schema,
@@ -105,7 +114,7 @@ func Objects(region string, objs []Object, opts Options) []*Problem {
 	var out []*Problem
 	for _, o := range objs {
 		c := &objectCheck{region: region, component: o.Component, obj: o.Obj, ref: Ref(o.Obj)}
-		c.run(allowKinds, crds, opts.Allow)
+		c.run(allowKinds, crds, opts)
 		out = append(out, c.problems...)
 	}
 	return out
@@ -133,14 +142,15 @@ func (c *objectCheck) add(check Check, field, hint, format string, args ...any) 
 		Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
 
-func (c *objectCheck) run(allowKinds, crds map[string]bool, allow []config.Allowance) {
+func (c *objectCheck) run(allowKinds, crds map[string]bool, opts Options) {
 	c.secretData()
 	c.irsa()
+	c.loadBalancer(opts.AWSRegion, opts.AWSAccountID)
 	typed := c.schema(allowKinds, crds)
 	if typed != nil {
 		c.policies(typed)
 	}
-	c.credentials(allow)
+	c.credentials(opts.Allow)
 }
 
 // crdKinds returns "<group>/<version>/<Kind>" for every served version of

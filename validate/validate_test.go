@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // A valid Deployment every policy accepts; cases mutate a fresh copy.
@@ -350,13 +352,13 @@ func TestObjects(t *testing.T) {
 
 		// Policies: IRSA.
 		{name: "IRSA wrong service", objs: []map[string]any{irsa(t, "arn:aws:s3:::123456789012:role/x")},
-			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, "is not an IAM ARN"}}},
+			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, `service is "s3", not iam`}}},
 		{name: "IRSA short account", objs: []map[string]any{irsa(t, "arn:aws:iam::12345:role/coder")},
 			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, "account id must be 12 digits"}}},
 		{name: "IRSA user not role", objs: []map[string]any{irsa(t, "arn:aws:iam::123456789012:user/coder")},
 			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, "is not an IAM role"}}},
 		{name: "IRSA garbage", objs: []map[string]any{irsa(t, "coder-role")},
-			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, `"coder-role" is not an ARN`}}},
+			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, `"coder-role" is not an IAM role ARN: it is not an ARN`}}},
 		{name: "IRSA empty", objs: []map[string]any{irsa(t, `""`)},
 			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, "empty IAM role ARN"}}},
 		{name: "IRSA with region", objs: []map[string]any{irsa(t, "arn:aws:iam:us-east-1:123456789012:role/coder")},
@@ -364,6 +366,24 @@ func TestObjects(t *testing.T) {
 		{name: "IRSA govcloud is fine", objs: []map[string]any{irsa(t, "arn:aws-us-gov:iam::123456789012:role/coder")}},
 		{name: "IRSA on a Deployment", objs: []map[string]any{withAnnotation(obj(t, goodDeployment), IRSAAnnotation, "arn:aws:iam::123456789012:role/coder")},
 			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, "only has an effect on a ServiceAccount"}}},
+
+		{name: "IRSA role name over 64 characters", objs: []map[string]any{irsa(t, "arn:aws:iam::123456789012:role/"+strings.Repeat("r", 65))},
+			wants: []want{{CheckIRSA, `metadata.annotations["eks.amazonaws.com/role-arn"]`, "IAM allows at most 64"}}},
+
+		// AWS limits of the load balancer a Service asks for.
+		{name: "Service certificate of another region", opts: lbOpts, objs: []map[string]any{nlbService(t, awsrules.AnnotationSSLCert, "arn:aws:acm:us-west-2:123456789012:certificate/00000000-0000-4000-8000-000000000003")},
+			wants: []want{{CheckAWSLimit, `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"]`, "ACM certificates are regional"}}},
+		{name: "Service certificate of another account", opts: lbOpts, objs: []map[string]any{nlbService(t, awsrules.AnnotationSSLCert, "arn:aws:acm:us-east-2:210987654321:certificate/00000000-0000-4000-8000-000000000003")},
+			wants: []want{{CheckAWSLimit, `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"]`, "belongs to account 210987654321"}}},
+		{name: "Service certificate of its region", opts: lbOpts, objs: []map[string]any{nlbService(t, awsrules.AnnotationSSLCert, "arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-000000000003")}},
+		{name: "Service scheme", opts: lbOpts, objs: []map[string]any{nlbService(t, awsrules.AnnotationScheme, "public")},
+			wants: []want{{CheckAWSLimit, `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"]`, "accepts internet-facing, internal"}}},
+		{name: "Service attribute", opts: lbOpts, objs: []map[string]any{nlbService(t, awsrules.AnnotationAttributes, "deletion_protection=true")},
+			wants: []want{{CheckAWSLimit, `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-attributes"]`, "unknown Network Load Balancer attribute"}}},
+		{name: "Service load balancer name", opts: lbOpts, objs: []map[string]any{nlbService(t, awsrules.AnnotationName, "coderdemo-us-east-2-coderd-primary")},
+			wants: []want{{CheckAWSLimit, `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-name"]`, "1 to 32"}}},
+		{name: "Service tags", opts: lbOpts, objs: []map[string]any{nlbService(t, awsrules.AnnotationAdditionalTags, "aws:team=platform")},
+			wants: []want{{CheckAWSLimit, `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]`, "prefix aws:"}}},
 
 		// Policies: Secrets carry no values.
 		{name: "Secret with data", objs: []map[string]any{obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: x}\ndata: {password: aHVudGVyMg==}\n")},
@@ -386,6 +406,17 @@ func TestObjects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lbOpts place the rendered region's load balancers in us-east-2 of the
+// example account.
+var lbOpts = Options{AWSRegion: "us-east-2", AWSAccountID: "123456789012"}
+
+// nlbService is a Service with one AWS Load Balancer Controller annotation.
+func nlbService(t *testing.T, key, value string) map[string]any {
+	t.Helper()
+	m := obj(t, "apiVersion: v1\nkind: Service\nmetadata: {name: coder, namespace: coder}\nspec: {type: LoadBalancer, ports: [{port: 443, targetPort: http}]}\n")
+	return withAnnotation(m, key, value)
 }
 
 func irsa(t *testing.T, arn string) map[string]any {
