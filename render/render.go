@@ -413,7 +413,7 @@ func problemErrors(region string, problems []*validate.Problem, byComp map[strin
 		e := &Error{Region: p.Region, File: p.File, Line: p.Line, Component: p.Component, Object: p.Object,
 			Field: p.Field, Msg: p.Msg, Hint: p.Hint}
 		if o, ok := objects[p.Component+"/"+p.Object]; ok && e.File == "" {
-			bl.blame(e, o.obj)
+			bl.blame(e, o.obj, p.Locate)
 			at := "regions/" + region + "/" + o.rel
 			if line := lineOfField(tree[o.rel], p.Field); line > 0 {
 				at = fmt.Sprintf("%s:%d", at, line)

@@ -46,6 +46,10 @@ type Problem struct {
 	Field     string // field path inside the object or file
 	Msg       string
 	Hint      string
+	// Locate is text of the offending value (for a credential, the
+	// suspected secret) that callers may search their inputs for to name
+	// the file and line behind the problem; Error never prints it.
+	Locate string
 }
 
 // Error formats the problem on one line, most specific place first.
