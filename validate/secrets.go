@@ -128,6 +128,12 @@ var secretKeySuffixes = []string{"apikey", "accesskey", "masterkey", "password",
 
 // secretKeyName reports whether a map or config key names a secret.
 func secretKeyName(key string) bool {
+	// Every suffix ends in y, d, t or n: most keys are out at their last byte.
+	switch key[len(key)-1] | 0x20 {
+	case 'y', 'd', 't', 'n':
+	default:
+		return false
+	}
 	norm := strings.Map(func(r rune) rune {
 		switch r {
 		case '_', '-', '.':
@@ -232,7 +238,7 @@ func (c *objectCheck) credentials(allow []config.Allowance) {
 		if isSecret && (strings.HasPrefix(field, "data") || strings.HasPrefix(field, "stringData")) {
 			return // secretData refuses every value there
 		}
-		sus := credential(name, envValueRE.MatchString(field), s)
+		sus := credential(name, isEnvValue(field), s)
 		if sus.what == "" || allowed(allow, id, field) {
 			return
 		}
@@ -242,8 +248,16 @@ func (c *objectCheck) credentials(allow []config.Allowance) {
 	})
 }
 
-// envValueRE matches the field path of a container env var's value.
-var envValueRE = regexp.MustCompile(`\.env\[[^\]]+\]\.value$`)
+// isEnvValue reports whether a field path is that of a container env var's
+// value (...env[NAME].value). It runs on every value, so no regexp.
+func isEnvValue(field string) bool {
+	item, ok := strings.CutSuffix(field, "].value")
+	if !ok {
+		return false
+	}
+	i := strings.LastIndex(item, ".env[")
+	return i >= 0 && !strings.ContainsAny(item[i+len(".env["):], "[]")
+}
 
 func guardHint(fix, object, field string) string {
 	return fmt.Sprintf("%s; if it is not a credential, add to overlays/fleet.yaml secretGuard.allow: {object: %q, field: %q, reason: ...}", fix, object, field)
@@ -278,7 +292,8 @@ func walkValues(v any, p, name string, fn func(field, name, s string)) {
 }
 
 // AWSFile runs the secret guard over one AWS desired-state file (the YAML
-// bytes under regions/<region>/aws/). file is the name reported in problems
+// bytes under regions/<region>/aws/); render runs it on what it writes and
+// coderfleet sync on what it reads. file is the name reported in problems
 // (repository-relative); allowances name it as aws/<base name>. A file that
 // is not YAML is reported as a problem, since sync would reject it too.
 func AWSFile(region, file string, data []byte, opts Options) []*Problem {
