@@ -363,6 +363,9 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 			return nil, err
 		}
 	}
+	// Review manifests are committed too: the secret guard covers them.
+	var reviewed []map[string]any
+	reviewFile := map[string]string{}
 	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
 		if !componentRE.MatchString(strings.TrimSuffix(file, ".yaml")) || !strings.HasSuffix(file, ".yaml") {
 			return nil, &Error{Region: name, File: EntryPoint, Msg: fmt.Sprintf("invalid review file name %q", file), Hint: "use <name>.yaml with a lower-case DNS label as name"}
@@ -376,6 +379,15 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 			return nil, &Error{Region: name, Msg: "serialising review file " + file + ": " + err.Error()}
 		}
 		tree[ReviewDir+"/"+file] = data
+		rv := make([]validate.Object, 0, len(out.Review[file]))
+		for _, m := range out.Review[file] {
+			rv = append(rv, validate.Object{Component: ReviewDir, Obj: m})
+		}
+		problems = append(problems, validate.Credentials(name, rv, vopts)...)
+		reviewed = append(reviewed, out.Review[file]...)
+		for _, m := range out.Review[file] {
+			reviewFile[ref(m)] = ReviewDir + "/" + file
+		}
 	}
 	if opts.AWS != nil {
 		files, err := opts.AWS(cfg, r)
@@ -388,7 +400,7 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problemErrors(name, problems, byComp, tree, bl)
+		return nil, problemErrors(name, problems, byComp, reviewed, reviewFile, tree, bl)
 	}
 	return tree, nil
 }
@@ -397,7 +409,10 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 // object is placed at the file and line where the object would have been
 // written (regions/<region>/<component>/<file>), so the user can find the
 // field in what the templates and overlay produced.
-func problemErrors(region string, problems []*validate.Problem, byComp map[string][]map[string]any, tree Tree, bl *blamer) Errors {
+//
+// Problems in review manifests (reviewed) are placed in their
+// review file (reviewFile: object ref -> file relative to the region).
+func problemErrors(region string, problems []*validate.Problem, byComp map[string][]map[string]any, reviewed []map[string]any, reviewFile map[string]string, tree Tree, bl *blamer) Errors {
 	type placed struct {
 		rel string
 		obj map[string]any
@@ -407,6 +422,9 @@ func problemErrors(region string, problems []*validate.Problem, byComp map[strin
 		for _, m := range objs {
 			objects[comp+"/"+ref(m)] = placed{comp + "/" + FileName(m), m}
 		}
+	}
+	for _, m := range reviewed {
+		objects[ReviewDir+"/"+ref(m)] = placed{reviewFile[ref(m)], m}
 	}
 	errs := make(Errors, len(problems))
 	for i, p := range problems {

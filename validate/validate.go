@@ -109,6 +109,21 @@ func Objects(region string, objs []Object, opts Options) []*Problem {
 	return out
 }
 
+// Credentials runs only the secret-data policy and the secret guard over
+// objects that are committed but not applied, such as the manifests render
+// writes under regions/<region>/review/ for reviewers: they reach git like
+// every other object, but are not decoded against a schema.
+func Credentials(region string, objs []Object, opts Options) []*Problem {
+	var out []*Problem
+	for _, o := range objs {
+		c := &objectCheck{region: region, component: o.Component, obj: o.Obj, ref: Ref(o.Obj)}
+		c.secretData()
+		c.credentials(opts.Allow)
+		out = append(out, c.problems...)
+	}
+	return out
+}
+
 // Ref names an object as Kind/namespace/name, or Kind/name when it has no
 // namespace, the form used in Problem.Object.
 func Ref(m map[string]any) string {
