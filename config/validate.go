@@ -359,8 +359,9 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 		c.roleARN(key+".roleARN", a.RoleARN, false)
 	}
 	for i, a := range s.SecretGuard.Allow {
-		if strings.Count(a.Object, "/") < 2 {
-			c.fail(fmt.Sprintf("secretGuard.allow[%d].object", i), "write <component>/<Kind>/<namespace>/<name> or <component>/<Kind>/<name>", "%q does not name an object", a.Object)
+		awsFile := strings.HasPrefix(a.Object, "aws/") && strings.Count(a.Object, "/") == 1 && strings.HasSuffix(a.Object, ".yaml")
+		if strings.Count(a.Object, "/") < 2 && !awsFile {
+			c.fail(fmt.Sprintf("secretGuard.allow[%d].object", i), "write <component>/<Kind>/<namespace>/<name> or <component>/<Kind>/<name>, or aws/<file>.yaml for an AWS desired-state file", "%q does not name an object", a.Object)
 		}
 	}
 	for i, k := range s.Validation.AllowKinds {

@@ -130,14 +130,19 @@ func (b *blamer) find(files []string, needle string) (string, int) {
 }
 
 // blame places e (a problem with an object) at the input behind it.
-func (b *blamer) blame(e *Error, obj map[string]any) {
+// locate, when set, is the text inside the field's value to search for
+// first (the part of a multi-line value the problem is about).
+func (b *blamer) blame(e *Error, obj map[string]any, locate string) {
 	files := b.candidates(e.Object)
 	var needles []string
+	if first, _, _ := strings.Cut(locate, "\n"); len(strings.TrimSpace(first)) >= 4 {
+		needles = append(needles, first)
+	}
 	if v, ok := valueAt(obj, e.Field); ok {
 		switch x := v.(type) {
 		case string:
 			first, _, _ := strings.Cut(x, "\n")
-			if len(strings.TrimSpace(first)) >= 4 {
+			if len(strings.TrimSpace(first)) >= 4 && first != locate {
 				needles = append(needles, first)
 			}
 		}

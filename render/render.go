@@ -431,7 +431,7 @@ func problemErrors(region string, problems []*validate.Problem, byComp, review m
 		e := &Error{Region: p.Region, File: p.File, Line: p.Line, Component: p.Component, Object: p.Object,
 			Field: p.Field, Msg: p.Msg, Hint: p.Hint}
 		if o, ok := objects[p.Component+"/"+p.Object]; ok && e.File == "" {
-			bl.blame(e, o.obj)
+			bl.blame(e, o.obj, p.Locate)
 			at := "regions/" + region + "/" + o.rel
 			// A review file holds many objects: a line found in it could
 			// belong to another one.

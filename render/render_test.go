@@ -294,3 +294,26 @@ func TestTailstrictIsRefused(t *testing.T) {
 		t.Fatalf("got %v", e)
 	}
 }
+
+// TestReviewManifestsPassTheSecretGuard: manifests written for reviewers
+// (regions/<region>/review/) are committed like the rest, so a credential
+// in one is refused, placed at the template line and the review file.
+func TestReviewManifestsPassTheSecretGuard(t *testing.T) {
+	files := miniFleet(map[string]string{"templates/main.jsonnet": `function(config) {
+  components: { app: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'coder' } }] },
+  review: { 'chart.yaml': [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'chart-values', namespace: 'coder' },
+    data: { 'values.yaml': 'auth:\n  apiKey: zzz-literal-key\n' } }] },
+}
+`})
+	_, err := renderFiles(t, files, render.Options{})
+	var e *render.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want a render.Error, got %v", err)
+	}
+	if e.File != "templates/main.jsonnet" || e.Line != 4 || e.Component != "review/chart.yaml" || e.Field != `data["values.yaml"]` {
+		t.Fatalf("got %s:%d component %q field %q: %v", e.File, e.Line, e.Component, e.Field, e)
+	}
+	if !strings.Contains(err.Error(), `key "apiKey" in the text`) || !strings.Contains(err.Error(), "(rendered at regions/us-east-2/review/chart.yaml") {
+		t.Errorf("message: %v", err)
+	}
+}

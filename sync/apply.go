@@ -74,7 +74,7 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	if opts.WriteFile == nil {
 		return nil, fmt.Errorf("sync: Options.WriteFile is not set")
 	}
-	d, err := LoadDesired(opts.Repo, opts.Regions)
+	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/validate"
 )
 
 // InputError is a problem in the repository's files that the user must fix.
@@ -73,11 +75,18 @@ func (d *Desired) loaded(region string) bool {
 	return false
 }
 
+// AllowFunc returns the secret guard's allowances for a region folder
+// (secretGuard.allow of the region's effective settings in
+// overlays/fleet.yaml); nil allows nothing.
+type AllowFunc func(region string) []config.Allowance
+
 // LoadDesired reads regions/<region>/aws/ of the repository for the given
 // regions, or for every region that has an aws/ folder when regions is empty
-// (then Desired.Complete is set).
-// Errors are *InputError values naming the file.
-func LoadDesired(repo fs.FS, regions []string) (*Desired, error) {
+// (then Desired.Complete is set). Every file passes the secret guard render
+// runs (validate.AWSFile) with the allowances of allow (nil: none) once it
+// parses, so a credential hand-edited into a committed file never reaches
+// AWS. Errors are *InputError values naming the file and line.
+func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error) {
 	complete := len(regions) == 0
 	if complete {
 		entries, err := fs.ReadDir(repo, "regions")
@@ -102,7 +111,11 @@ func LoadDesired(repo fs.FS, regions []string) (*Desired, error) {
 			continue
 		}
 		seen[r] = true
-		rs, err := loadRegion(repo, r)
+		var allowed []config.Allowance
+		if allow != nil {
+			allowed = allow(r)
+		}
+		rs, err := loadRegion(repo, r, allowed)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -174,7 +187,7 @@ func crossRegionRecords(d *Desired) []error {
 	return errs
 }
 
-func loadRegion(repo fs.FS, region string) (*RegionState, error) {
+func loadRegion(repo fs.FS, region string, allow []config.Allowance) (*RegionState, error) {
 	dir := path.Join("regions", region, "aws")
 	if _, err := fs.Stat(repo, dir); err != nil {
 		return nil, fmt.Errorf("region %q: reading %q: %w (is the region name right? run coderfleet render to create it)", region, dir, err)
@@ -194,6 +207,13 @@ func loadRegion(repo fs.FS, region string) (*RegionState, error) {
 		f, err := awsstate.Parse(p, data)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		// The file parsed, so the guard's own YAML decoding succeeds too.
+		if problems := validate.AWSFile(region, p, data, validate.Options{Allow: allow}); len(problems) > 0 {
+			for _, pr := range problems {
+				errs = append(errs, pr)
+			}
 			continue
 		}
 		switch {

@@ -243,7 +243,7 @@ func mustSyncer(t *testing.T, o Options) *syncer {
 }
 
 func mustDesired(t *testing.T, r *repo) *Desired {
-	d, err := LoadDesired(r.fs, nil)
+	d, err := LoadDesired(r.fs, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

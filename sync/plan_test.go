@@ -229,12 +229,12 @@ func TestApplyBatchesWithinLimitsOnFake(t *testing.T) {
 func TestLoadDesiredReportsFileErrors(t *testing.T) {
 	r := newRepo(t, exampleFleet()...)
 	r.fs["regions/us-west-2/aws/records.yaml"].Data = []byte(strings.Replace(string(r.fs["regions/us-west-2/aws/records.yaml"].Data), "policy: simple", "policy: weighted", 1))
-	_, err := LoadDesired(r.fs, nil)
+	_, err := LoadDesired(r.fs, nil, nil)
 	var in *InputError
 	if err == nil || !asInput(err, &in) || !strings.Contains(err.Error(), `regions/us-west-2/aws/records.yaml:`) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := LoadDesired(r.fs, []string{"ap-south-1"}); err == nil || !strings.Contains(err.Error(), "ap-south-1") {
+	if _, err := LoadDesired(r.fs, []string{"ap-south-1"}, nil); err == nil || !strings.Contains(err.Error(), "ap-south-1") {
 		t.Errorf("unknown region: %v", err)
 	}
 }

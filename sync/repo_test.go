@@ -22,7 +22,7 @@ import (
 // everything, the next plan is empty and the foreign records are unchanged.
 func TestRenderedExampleFleetAgainstMoto(t *testing.T) {
 	repoFS := os.DirFS("..")
-	d, err := LoadDesired(repoFS, nil)
+	d, err := LoadDesired(repoFS, nil, nil)
 	if err != nil {
 		t.Fatalf("loading the committed regions/*/aws: %v", err)
 	}

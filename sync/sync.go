@@ -15,6 +15,10 @@ type Options struct {
 	Repo fs.FS
 	// Regions limits the run to these region folders; empty means all.
 	Regions []string
+	// SecretGuardAllow gives each region's secret guard allowances
+	// (secretGuard.allow in overlays/fleet.yaml); nil allows nothing. The
+	// guard itself always runs over the desired-state files.
+	SecretGuardAllow AllowFunc
 	// Prune allows deleting owned objects that left the desired state.
 	Prune bool
 	// Clients are the AWS clients.
@@ -92,7 +96,7 @@ func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := LoadDesired(opts.Repo, opts.Regions)
+	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err
 	}

@@ -55,10 +55,26 @@
 //   - URLs with a password: scheme://user:password@host, unless the
 //     password is a reference expanded later: $(VAR), ${VAR} or a {{ ... }}
 //     template;
+//   - token formats of gitleaks' default rule set
+//     (github.com/zricethezav/gitleaks/v8, config/gitleaks.toml: GitHub,
+//     GitLab, Slack, Stripe, Google, OpenAI, Anthropic and about 200 more,
+//     and its generic-api-key rule for "key = high-entropy value" inside a
+//     text), on values of 16 characters or more holding a rule's keyword;
+//   - literals in container env vars whose name ends in KEY, TOKEN, SECRET,
+//     PASSWORD or PASSWD (any case), whatever their format;
+//   - literals under map keys, and in "key: value" lines of multi-line
+//     texts (a ConfigMap's config.yaml), whose key ends in api_key,
+//     access_key, master_key, password, passwd, secret or token (compared
+//     without case, '_', '-' and '.');
 //   - generic assignments inside a text: a name ending in password, passwd,
 //     pwd, token, secret or api_key/apikey/api-key, then '=' and a non-empty
 //     value that is not such a reference (query strings, connection strings,
 //     command-line flags).
+//
+// A literal is a value that is not empty, not a reference expanded later
+// ($(VAR), ${VAR}, {{ ... }}, LiteLLM's os.environ/VAR), not a YAML null
+// and not an absolute file path. Values of a v1 Secret's data and
+// stringData are left to the secret-data policy, which refuses them all.
 //
 // Messages never repeat the suspected credential; they show at most its
 // first four characters. A known false positive is accepted by a

@@ -15,6 +15,14 @@ var (
 	fakeSecretKey = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
 	fakeJWT       = "eyJhbGciOiJIUzI1NiJ9" + "." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0" + "." + "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 	fakePEM       = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n"
+	// Token formats of gitleaks' default rules, random-looking bodies.
+	fakeGitHub    = "ghp_" + "Xk9mT2vQ7rL4pW8nZ3bY6cJ1hF5dS0aGeU2i"
+	fakeGitLab    = "glpat-" + "Qm7xK2pL9vT4nW8rZ3bY"
+	fakeSlack     = "xoxb-" + "263594206564-2343594206574-FGqddMF8t08v8N7Oq4i57vs1"
+	fakeStripe    = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+	fakeGoogle    = "AIza" + "SyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe"
+	fakeAnthropic = "sk-ant-api03-" + strings.Repeat("Xk9mT2vQ7rL4pW8nZ3bY6cJ1hF5dS0aGeU2i", 3)[:93] + "AA"
+	fakeOpenAI    = "sk-proj-" + strings.Repeat("Xk9mT2vQ7rL4pW8nZ3bY", 3)[:58] + "T3Blbk" + "FJ" + strings.Repeat("hF5dS0aGeU2iQm7xK2pL", 3)[:58]
 )
 
 func TestSecretGuard(t *testing.T) {
@@ -47,7 +55,40 @@ func TestSecretGuard(t *testing.T) {
 		{name: "secret key inside a credentials file", obj: configMap("credentials", "[default]\naws_secret_access_key = "+fakeSecretKey+"\n"),
 			want: []want{{CheckCredential, "data.credentials", "an AWS secret access key"}}},
 		{name: "40 chars in an env var not named like a secret", obj: deployEnv("BUILD_ID", fakeSecretKey)},
-		{name: "hex digest in an env var named KEY", obj: deployEnv("CACHE_KEY", "0123456789abcdef0123456789abcdef01234567")},
+		{name: "hex digest in an env var named like a secret is a literal", obj: deployEnv("CACHE_KEY", "0123456789abcdef0123456789abcdef01234567"),
+			want: []want{{CheckCredential, env + "[CACHE_KEY].value", "the env var name ends in KEY"}}},
+		{name: "hex digest in an env var not named like a secret", obj: deployEnv("BUILD_DIGEST", "0123456789abcdef0123456789abcdef01234567")},
+		{name: "GitHub token (gitleaks rule)", obj: deployEnv("GH", fakeGitHub),
+			want: []want{{CheckCredential, env + "[GH].value", `gitleaks' rule "github-pat" describes (ghp_…)`}}},
+		{name: "GitLab token in an annotation", obj: withAnnotation(obj(t, goodServiceAccount), "example.com/ci", fakeGitLab),
+			want: []want{{CheckCredential, `metadata.annotations["example.com/ci"]`, `"gitlab-pat"`}}},
+		{name: "Slack bot token in a label", obj: obj(t, goodServiceAccount, "metadata.labels={example.com/hook: "+fakeSlack+"}"),
+			want: []want{{CheckCredential, `metadata.labels["example.com/hook"]`, `"slack-bot-token"`}}},
+		{name: "Stripe key in args", obj: obj(t, goodDeployment, "spec.template.spec.containers.0.args=[--stripe, "+fakeStripe+"]"),
+			want: []want{{CheckCredential, "spec.template.spec.containers[app].args[1]", `"stripe-access-token"`}}},
+		{name: "Google API key in a ConfigMap", obj: configMap("maps", fakeGoogle),
+			want: []want{{CheckCredential, "data.maps", `"gcp-api-key"`}}},
+		{name: "Anthropic key in an env var of any name", obj: deployEnv("LLM", fakeAnthropic),
+			want: []want{{CheckCredential, env + "[LLM].value", `"anthropic-api-key"`}}},
+		{name: "OpenAI project key", obj: deployEnv("OPENAI_API_KEY", fakeOpenAI),
+			want: []want{{CheckCredential, env + "[OPENAI_API_KEY].value", `"openai-api-key"`}}},
+		{name: "literal in an env var named TOKEN", obj: deployEnv("GITHUB_TOKEN", "not-a-known-format"),
+			want: []want{{CheckCredential, env + "[GITHUB_TOKEN].value", "ends in TOKEN"}}},
+		{name: "literal in an env var named PASSWORD", obj: deployEnv("DB_PASSWORD", "hunter2-Very-Secret"),
+			want: []want{{CheckCredential, env + "[DB_PASSWORD].value", "ends in PASSWORD) (hunt…)"}}},
+		{name: "literal in an env var named SECRET", obj: deployEnv("client_secret", "abc"),
+			want: []want{{CheckCredential, env + "[client_secret].value", "ends in SECRET"}}},
+		{name: "env var named like a secret holding a reference or a path", obj: deployEnv("SESSION_TOKEN", "$(TOKEN_FROM_SECRET)")},
+		{name: "env var named like a secret holding a mounted file", obj: deployEnv("TLS_KEY", "/etc/tls/tls.key")},
+		{name: "env var named like a secret, empty", obj: deployEnv("API_KEY", "")},
+		{name: "api_key in config text", obj: configMap("config.yaml", "model_list:\n  - model_name: gpt\n    litellm_params:\n      model: openai/gpt-4o\n      api_key: \"sk-abc123\"\n"),
+			want: []want{{CheckCredential, `data["config.yaml"]`, `key "api_key" in the text`}}},
+		{name: "JSON config text with a password", obj: configMap("settings.json", "{\n  \"user\": \"app\",\n  \"dbPassword\": \"hunter2\",\n}\n"),
+			want: []want{{CheckCredential, `data["settings.json"]`, `key "dbPassword" in the text`}}},
+		{name: "config text with references", obj: configMap("config.yaml", "general_settings:\n  master_key: \"os.environ/LITELLM_MASTER_KEY\"\n  api_key: ${API_KEY}\n  token: # none\n  max_tokens: 10\n  password_file: /run/secrets/pw\n")},
+		{name: "map key named like a secret", obj: obj(t, "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: h, namespace: flux-system}\nspec:\n  interval: 1h\n  chart: {spec: {chart: c, sourceRef: {kind: HelmRepository, name: r}}}\n  values: {auth: {apiKey: zzz-literal}}\n"),
+			want: []want{{CheckCredential, "spec.values.auth.apiKey", `key "apiKey"`}}},
+		{name: "ExternalSecret keys are not secrets", obj: configMap("secretKey", "token")},
 		{name: "PEM private key", obj: configMap("tls.key", fakePEM),
 			want: []want{{CheckCredential, `data["tls.key"]`, "a PEM private key"}}},
 		{name: "public certificate is fine", obj: configMap("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")},

@@ -49,6 +49,10 @@ type Problem struct {
 	Field     string // field path inside the object or file
 	Msg       string
 	Hint      string
+	// Locate is text of the offending value (for a credential, the
+	// suspected secret) that callers may search their inputs for to name
+	// the file and line behind the problem; Error never prints it.
+	Locate string
 }
 
 // Error formats the problem on one line, most specific place first.
@@ -115,6 +119,21 @@ func Objects(region string, objs []Object, opts Options) []*Problem {
 	for _, o := range objs {
 		c := &objectCheck{region: region, component: o.Component, obj: o.Obj, ref: Ref(o.Obj)}
 		c.run(allowKinds, crds, opts)
+		out = append(out, c.problems...)
+	}
+	return out
+}
+
+// Credentials runs only the secret-data policy and the secret guard over
+// objects that are committed but not applied, such as the manifests render
+// writes under regions/<region>/review/ for reviewers: they reach git like
+// every other object, but are not decoded against a schema.
+func Credentials(region string, objs []Object, opts Options) []*Problem {
+	var out []*Problem
+	for _, o := range objs {
+		c := &objectCheck{region: region, component: o.Component, obj: o.Obj, ref: Ref(o.Obj)}
+		c.secretData()
+		c.credentials(opts.Allow)
 		out = append(out, c.problems...)
 	}
 	return out

@@ -173,3 +173,37 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 	}
 	visit(newRootCommand())
 }
+
+// TestSyncSecretGuardAllowances checks that sync reads the secret guard's
+// allowances as render does: a region's effective secretGuard.allow (its
+// overrides included), fleet.yaml's for a region folder without overlay,
+// none without overlays/fleet.yaml, and a configuration error as exit 3.
+func TestSyncSecretGuardAllowances(t *testing.T) {
+	repo := exampleCopy(t)
+	fleet, err := os.ReadFile(filepath.Join(repo, "overlays/fleet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testfleet.WriteDisk(t, repo, map[string]string{
+		"overlays/fleet.yaml": string(fleet) + "\nsecretGuard:\n  allow:\n    - {object: aws/healthchecks.yaml, field: \"healthChecks[proxy].tags.owner-key\", reason: fleet}\n",
+		"overlays/us-west-2/region.yaml": "apiVersion: coderfleet.io/v1alpha1\nkind: Region\nname: us-west-2\nawsRegion: us-west-2\nrole: proxy\nclusterName: coderdemo-usw2\n" +
+			"overrides:\n  secretGuard:\n    allow:\n      - {object: aws/records.yaml, field: \"records[0].values[0]\", reason: region}\n",
+	})
+	allow, err := secretGuardAllow(repo)
+	if err != nil || allow == nil {
+		t.Fatalf("secretGuardAllow = %v, %v", allow, err)
+	}
+	for region, want := range map[string]string{"us-west-2": "region", "eu-west-2": "fleet", "ap-south-1": "fleet"} {
+		if got := allow(region); len(got) != 1 || got[0].Reason != want {
+			t.Errorf("allowances of %s = %+v, want the %s's", region, got, want)
+		}
+	}
+	if allow, err := secretGuardAllow(t.TempDir()); allow != nil || err != nil {
+		t.Errorf("without overlays: %v, %v; want no allowances and no error", allow, err)
+	}
+	testfleet.WriteDisk(t, repo, map[string]string{"overlays/fleet.yaml": string(fleet) + "\nsecretGuard: {allow: [{object: x}]}\n"})
+	code, _, errs := cli(t, "sync", "plan", "--repo", repo)
+	if code != exitInput || !strings.Contains(errs, "overlays/fleet.yaml:") {
+		t.Errorf("sync plan with a broken fleet.yaml: exit %d, %s", code, errs)
+	}
+}

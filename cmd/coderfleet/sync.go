@@ -10,7 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	fleetconfig "github.com/coderfleet/coderfleet/config"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
 
@@ -38,6 +40,10 @@ renamed are listed under Notes; owned objects that left the desired state are
 deleted only with --prune, and --region keeps other regions' objects out of it.
 A plan real Route53 would reject (say, a second latency record of one name, type
 and AWS region) is refused before any call.
+
+Before any AWS call, every file passes the secret guard that render runs
+(with secretGuard.allow of overlays/fleet.yaml): a credential in a tag,
+record or health check is refused with exit code 3, naming file and line.
 
 After apply, the ARNs of the issued certificates are in overlays/<region>/outputs.yaml:
 run coderfleet render and commit, so the Services use them.`,
@@ -81,6 +87,10 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, err
 	if o.output != fleetsync.FormatText && o.output != fleetsync.FormatJSON {
 		return fleetsync.Options{}, &usageError{err: fmt.Errorf("unknown --output %q: use text or json", o.output)}
 	}
+	allow, err := secretGuardAllow(o.repo)
+	if err != nil {
+		return fleetsync.Options{}, err
+	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fleetsync.Options{}, &exitError{code: exitRuntime, err: fmt.Errorf("loading AWS configuration: %w", err)}
@@ -90,13 +100,36 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, err
 	}
 	root := o.repo
 	return fleetsync.Options{
-		Repo:    os.DirFS(root),
-		Regions: o.regions,
-		Prune:   o.prune,
-		Clients: fleetsync.NewClients(cfg),
+		Repo:             os.DirFS(root),
+		Regions:          o.regions,
+		Prune:            o.prune,
+		SecretGuardAllow: allow,
+		Clients:          fleetsync.NewClients(cfg),
 		WriteFile: func(p string, data []byte) error {
 			return writeFileAtomic(filepath.Join(root, filepath.FromSlash(p)), data)
 		},
+	}, nil
+}
+
+// secretGuardAllow reads the secret guard's allowances from the
+// repository's configuration, as render does: a region's effective
+// secretGuard.allow, and fleet.yaml's for a region folder whose overlay is
+// gone. A repository without overlays/fleet.yaml allows nothing; a
+// configuration that does not load is the error render would report.
+func secretGuardAllow(repo string) (fleetsync.AllowFunc, error) {
+	fsys := filesys.MakeFsOnDisk()
+	if !fsys.Exists(filepath.Join(repo, filepath.FromSlash(fleetconfig.FleetFile))) {
+		return nil, nil
+	}
+	cfg, err := fleetconfig.Load(fsys, repo, fleetconfig.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return func(region string) []fleetconfig.Allowance {
+		if r := cfg.Region(region); r != nil {
+			return r.Settings.SecretGuard.Allow
+		}
+		return cfg.Fleet.SecretGuard.Allow
 	}, nil
 }
 
