@@ -252,9 +252,6 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 			c.fail(key+".name", fmt.Sprintf("it is already workspaceNamespaces[%d]", prev), "duplicate workspace namespace %q", ns.Name)
 		}
 		seenNS[ns.Name] = i
-		if reserved[ns.Name] {
-			c.fail(key+".name", "pick a namespace of its own", "namespace %q is used by another component", ns.Name)
-		}
 		if ns.Organization == "" {
 			c.fail(key+".organization", "the Coder organization whose workspaces run here", "organization is required")
 		}
@@ -329,9 +326,6 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 	}
 	return c.errs
 }
-
-// reserved are namespaces the platform's own components use.
-var reserved = map[string]bool{"coder": true, "coder-proxy": true, "litellm": true, "kube-system": true, "flux-system": true, "default": true}
 
 func validateRegion(rc *RegionConfig, folder, file string, pos positions) ErrorList {
 	c := &checker{pos: pos, file: file}
