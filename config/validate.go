@@ -152,11 +152,14 @@ func (c *checker) resources(key string, r Resources) {
 			c.fail(key+"."+q.k, "use a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi", "%q is not a valid quantity", q.v)
 		}
 	}
-	for _, pair := range [][2]string{{r.Requests.CPU, r.Limits.CPU}, {r.Requests.Memory, r.Limits.Memory}} {
-		req, err1 := resource.ParseQuantity(pair[0])
-		lim, err2 := resource.ParseQuantity(pair[1])
+	for _, pair := range []struct{ name, req, lim string }{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}} {
+		req, err1 := resource.ParseQuantity(pair.req)
+		lim, err2 := resource.ParseQuantity(pair.lim)
 		if err1 == nil && err2 == nil && req.Cmp(lim) > 0 {
-			c.fail(key+".requests", "a request cannot exceed its limit", "request %s is above limit %s", pair[0], pair[1])
+			// Blame the one a region's override changed, if either.
+			keys := []string{key + ".requests." + pair.name, key + ".limits." + pair.name}
+			k := keys[culprit(2, func(i int) (Pos, bool) { p, ok := c.pos[join(c.prefix, keys[i])]; return p, ok })]
+			c.fail(k, "a request cannot exceed its limit", "request %s is above limit %s", pair.req, pair.lim)
 		}
 	}
 }
@@ -281,12 +284,8 @@ func validateSettings(s *Settings, pos positions, file, prefix string) ErrorList
 	if !secretIDRE.MatchString(ks.SecretID) {
 		c.fail("keySync.secretID", "the Secrets Manager secret name, such as litellm/workspace-key", "%q is not a valid secret name", ks.SecretID)
 	}
-	refresh, ok1 := c.duration("keySync.refreshInterval", ks.RefreshInterval)
-	lifetime, ok2 := c.duration("keySync.keyLifetime", ks.KeyLifetime)
-	if ok1 && ok2 && refresh >= lifetime {
-		c.fail("keySync.refreshInterval", fmt.Sprintf("sync more often than keys expire (keyLifetime is %s); otherwise workspaces hold stale keys between rotations", ks.KeyLifetime),
-			"refresh interval %s is not shorter than the key lifetime %s", ks.RefreshInterval, ks.KeyLifetime)
-	}
+	c.duration("keySync.refreshInterval", ks.RefreshInterval)
+	c.duration("keySync.keyLifetime", ks.KeyLifetime)
 	c.schedule("keySync.rotateSchedule", ks.RotateSchedule)
 	c.schedule("keySync.syncSchedule", ks.SyncSchedule)
 	if _, err := time.LoadLocation(ks.TimeZone); err != nil || ks.TimeZone == "" || ks.TimeZone == "Local" {
@@ -402,6 +401,9 @@ func validateFleetRegions(cfg *Config) ErrorList {
 		errs = append(errs, &Error{File: OverlaysDir, Key: "role", Msg: "no region has role: primary",
 			Hint: "exactly one region runs coderd, its database and LiteLLM; set role: primary in its region.yaml"})
 	case 1:
+		for _, r := range cfg.Regions {
+			errs = append(errs, crossFieldRules(r, primaries[0])...)
+		}
 	default:
 		var files []string
 		for _, p := range primaries {
