@@ -44,6 +44,10 @@ type RegionConfig struct {
 	setPos positions // where each effective setting was written (fleet.yaml or the overrides)
 }
 
+// RegionError returns an Error about key of the region's region.yaml (such
+// as "name"), placed at the line where it was written.
+func (r *RegionConfig) RegionError(key, msg, hint string) *Error { return r.at(key, msg, hint) }
+
 // SettingError returns an Error about the region's effective setting key (a
 // dotted key path as in overlays/README.md, e.g. "coder.env.CODER_TLS_ENABLE"
 // or "workspaceNamespaces[1].name"), placed at the file and line where the key

@@ -411,6 +411,9 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 	}
 	if opts.AWS != nil {
 		files, err := opts.AWS(cfg, r)
+		if config.IsInputError(err) {
+			return nil, err // a setting, already placed at its file and line
+		}
 		if err != nil {
 			return nil, &Error{Region: name, Msg: "building the AWS desired state: " + err.Error()}
 		}

@@ -84,6 +84,10 @@ function(config)
         for n in ['default', 'kube-node-lease', 'kube-public', 'kube-system']
       } + platformNamespaces,
     },
+    'flux.sourceNamespace': {
+      hint: 'use the namespace Flux was bootstrapped into, normally flux-system',
+      names: platformNamespaces,
+    },
     'addons.*.namespace': {
       hint: 'install add-ons into kube-system or a namespace of their own',
       names: platformNamespaces,
