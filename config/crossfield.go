@@ -94,6 +94,17 @@ func crossFieldRules(r, p *RegionConfig) ErrorList {
 			setting{r, "keySync.secretID"}))
 	}
 
+	// Only the primary rotates the key: a proxy region's rotation settings
+	// would be ignored while the user believes they apply.
+	if r != p {
+		for _, key := range []string{"keySync.keyLifetime", "keySync.rotateSchedule", "keySync.rotateRoleARN"} {
+			if at, ok := r.setPos[key]; ok && at.File != FleetFile {
+				errs = append(errs, r.SettingError(key, fmt.Sprintf("%s is overridden in a proxy region, but only the primary region %s rotates the key", key, p.Region.Name),
+					"set it in "+FleetFile+" or in the primary's overrides"))
+			}
+		}
+	}
+
 	// The ExternalSecret and SecretStore kinds come from the External
 	// Secrets Operator add-on.
 	if eso := s.Addons["external-secrets"]; workspaces && ks.Mode == "externalsecrets" && (eso == nil || !eso.Enabled) {
