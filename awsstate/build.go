@@ -26,6 +26,11 @@ const (
 	validationTTL        = 60
 )
 
+// LiteLLMLabel is the DNS label of LiteLLM's own name, llm.<domain>, when it
+// is exposed; no region may be called so, since a region's name is the label
+// of its own records (<region>.<domain>).
+const LiteLLMLabel = "llm"
+
 // BuildInput is everything Build needs to know about one region.
 type BuildInput struct {
 	// FleetName is the fleet's name; it goes into ownership tags.
@@ -85,7 +90,7 @@ func Build(in BuildInput) (map[string][]byte, error) {
 	}
 	if in.LiteLLMExposed {
 		certs.Certificates = append(certs.Certificates, Certificate{
-			Name: "litellm", AWSRegion: in.AWSRegion, DomainName: "llm." + domain,
+			Name: "litellm", AWSRegion: in.AWSRegion, DomainName: LiteLLMLabel + "." + domain,
 			Validation: val, Tags: OwnedTags(in.FleetName, in.Region, "litellm"),
 		})
 	}
@@ -117,7 +122,7 @@ func Build(in BuildInput) (map[string][]byte, error) {
 	}
 	if in.LiteLLMExposed {
 		recs.Records = append(recs.Records, Record{
-			Name: "llm." + domain, Type: "A", Routing: Routing{Policy: RoutingSimple},
+			Name: LiteLLMLabel + "." + domain, Type: "A", Routing: Routing{Policy: RoutingSimple},
 			Alias: Alias{Service: in.LiteLLMService, Cluster: in.ClusterName, AWSRegion: in.AWSRegion},
 		})
 	}

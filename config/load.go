@@ -42,10 +42,27 @@ type RegionConfig struct {
 	// Dir is the region's overlay folder, relative to the repository.
 	Dir string
 
-	pos positions // where region.yaml's keys were written
+	pos    positions // where region.yaml's keys were written
+	setPos positions // where each effective setting was written (fleet.yaml or the overrides)
 	// outputsErrs are certificates in outputs.yaml the region cannot use;
 	// reported after the cross-region checks, which they do not affect.
 	outputsErrs ErrorList
+}
+
+// RegionError returns an Error about key of the region's region.yaml (such
+// as "name"), placed at the line where it was written.
+func (r *RegionConfig) RegionError(key, msg, hint string) *Error { return r.at(key, msg, hint) }
+
+// SettingError returns an Error about the region's effective setting key (a
+// dotted key path as in overlays/README.md, e.g. "coder.env.CODER_TLS_ENABLE"
+// or "workspaceNamespaces[1].name"), placed at the file and line where the key
+// was written: fleet.yaml, or the region's region.yaml when its overrides set
+// it. A key that was not written (a default) is placed at the nearest
+// enclosing key that was, or at fleet.yaml without a line.
+func (r *RegionConfig) SettingError(key, msg, hint string) *Error {
+	c := &checker{pos: r.setPos, file: FleetFile}
+	c.fail(key, hint, "%s", msg)
+	return c.errs[0]
 }
 
 // at returns an Error placed at the line of key in the region's region.yaml.
@@ -226,6 +243,7 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 		return nil, append(errs, md.errs...)
 	}
 	rc.Settings = full.Settings
+	rc.setPos = md.pos
 	expanded := expandPlaceholders(rc, &full)
 	at := awsPlace{region: rc.Region.Name, awsRegion: rc.Region.AWSRegion, account: full.AWSAccountID}
 	if fleetOK {

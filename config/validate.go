@@ -178,11 +178,14 @@ func (c *checker) resources(key string, r Resources) {
 			c.fail(key+"."+q.k, "use a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi", "%q is not a valid quantity", q.v)
 		}
 	}
-	for _, pair := range [][2]string{{r.Requests.CPU, r.Limits.CPU}, {r.Requests.Memory, r.Limits.Memory}} {
-		req, err1 := resource.ParseQuantity(pair[0])
-		lim, err2 := resource.ParseQuantity(pair[1])
+	for _, pair := range []struct{ name, req, lim string }{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}} {
+		req, err1 := resource.ParseQuantity(pair.req)
+		lim, err2 := resource.ParseQuantity(pair.lim)
 		if err1 == nil && err2 == nil && req.Cmp(lim) > 0 {
-			c.fail(key+".requests", "a request cannot exceed its limit", "request %s is above limit %s", pair[0], pair[1])
+			// Blame the one a region's override changed, if either.
+			keys := []string{key + ".requests." + pair.name, key + ".limits." + pair.name}
+			k := keys[culprit(2, func(i int) (Pos, bool) { p, ok := c.pos[join(c.prefix, keys[i])]; return p, ok })]
+			c.fail(k, "a request cannot exceed its limit", "request %s is above limit %s", pair.req, pair.lim)
 		}
 	}
 }
@@ -290,9 +293,6 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 			c.fail(key+".name", fmt.Sprintf("it is already workspaceNamespaces[%d]", prev), "duplicate workspace namespace %q", ns.Name)
 		}
 		seenNS[ns.Name] = i
-		if reserved[ns.Name] {
-			c.fail(key+".name", "pick a namespace of its own", "namespace %q is used by another component", ns.Name)
-		}
 		if ns.Organization == "" {
 			c.fail(key+".organization", "the Coder organization whose workspaces run here", "organization is required")
 		}
@@ -320,12 +320,8 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 	ks := s.KeySync
 	c.oneOf("keySync.mode", ks.Mode, "externalsecrets", "cronjob")
 	c.aws("keySync.secretID", awsrules.SecretName(ks.SecretID))
-	refresh, ok1 := c.duration("keySync.refreshInterval", ks.RefreshInterval)
-	lifetime, ok2 := c.duration("keySync.keyLifetime", ks.KeyLifetime)
-	if ok1 && ok2 && refresh >= lifetime {
-		c.fail("keySync.refreshInterval", fmt.Sprintf("sync more often than keys expire (keyLifetime is %s); otherwise workspaces hold stale keys between rotations", ks.KeyLifetime),
-			"refresh interval %s is not shorter than the key lifetime %s", ks.RefreshInterval, ks.KeyLifetime)
-	}
+	c.duration("keySync.refreshInterval", ks.RefreshInterval)
+	c.duration("keySync.keyLifetime", ks.KeyLifetime)
 	c.schedule("keySync.rotateSchedule", ks.RotateSchedule)
 	c.schedule("keySync.syncSchedule", ks.SyncSchedule)
 	if _, err := time.LoadLocation(ks.TimeZone); err != nil || ks.TimeZone == "" || ks.TimeZone == "Local" {
@@ -376,9 +372,6 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 // allowKindRE matches "<group>/<version>/<Kind>" or "<version>/<Kind>"
 // (the core group has no name).
 var allowKindRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+((alpha|beta)[0-9]+)?/[A-Z][A-Za-z0-9]*$`)
-
-// reserved are namespaces the platform's own components use.
-var reserved = map[string]bool{"coder": true, "coder-proxy": true, "litellm": true, "kube-system": true, "flux-system": true, "default": true}
 
 func validateRegion(rc *RegionConfig, folder, file string, pos positions) ErrorList {
 	c := &checker{pos: pos, file: file}
@@ -453,6 +446,9 @@ func validateFleetRegions(cfg *Config) ErrorList {
 		errs = append(errs, &Error{File: OverlaysDir, Key: "role", Msg: "no region has role: primary",
 			Hint: "exactly one region runs coderd, its database and LiteLLM; set role: primary in its region.yaml"})
 	case 1:
+		for _, r := range cfg.Regions {
+			errs = append(errs, crossFieldRules(r, primaries[0])...)
+		}
 	default:
 		var files []string
 		for _, p := range primaries {

@@ -77,6 +77,30 @@ func tagComponent(m map[string]any, component string) {
 	ensureMap(ensureMap(m, "metadata"), "annotations")[AnnotationComponent] = component
 }
 
+// provenanceClash reports an object (of region) that sets one of the
+// provenance keys coderfleet writes itself to another value, which
+// addProvenance would silently replace, or whose component annotation an
+// overlay changed from component (the one that rendered it; empty for an
+// object the overlay added), which would move it to another folder. It
+// returns the problem and the key, or nil.
+func provenanceClash(m map[string]any, region, component string) (*Error, string) {
+	clash := func(field, key, got, want string) (*Error, string) {
+		return &Error{Region: region, Object: ref(m), Field: field + "." + key,
+			Msg:  fmt.Sprintf("%q is owned by coderfleet: it is %q here, not %q", key, want, got),
+			Hint: "remove it from the overlay or template; coderfleet sets it on every object it renders (see README, Output layout)"}, key
+	}
+	if got := str(m, "metadata", "labels", LabelManagedBy); got != "" && got != ManagedByValue {
+		return clash("metadata.labels", LabelManagedBy, got, ManagedByValue)
+	}
+	if got := str(m, "metadata", "annotations", AnnotationRegion); got != "" && got != region {
+		return clash("metadata.annotations", AnnotationRegion, got, region)
+	}
+	if got := str(m, "metadata", "annotations", AnnotationComponent); component != "" && got != component {
+		return clash("metadata.annotations", AnnotationComponent, got, component)
+	}
+	return nil, ""
+}
+
 // addProvenance labels an object as coderfleet's and names its region.
 func addProvenance(m map[string]any, region string) {
 	md := ensureMap(m, "metadata")

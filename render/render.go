@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -193,6 +194,8 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 
 	res := &Result{Config: cfg, Regions: map[string]Tree{}, Complete: len(opts.Regions) == 0, Digests: map[string]Digest{}}
 	var all Errors
+	var settings config.ErrorList // settings refused by a region's templates
+	seen := map[string]bool{}
 	for i, r := range selected {
 		o := outcomes[i]
 		switch e := o.err.(type) {
@@ -202,6 +205,16 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			continue
 		case Errors:
 			all = append(all, e...)
+			continue
+		case config.ErrorList:
+			// A fleet.yaml setting is refused by every region it reaches;
+			// say it once.
+			for _, ce := range e {
+				if !seen[ce.Error()] {
+					seen[ce.Error()] = true
+					settings = append(settings, ce)
+				}
+			}
 			continue
 		default:
 			return nil, o.err
@@ -215,6 +228,12 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			res.Digests[r.Region.Name] = Digest{Inputs: o.digest, Outputs: OutputsDigest(o.tree)}
 		}
 		res.Warnings = append(res.Warnings, o.warnings...)
+	}
+	if len(settings) > 0 {
+		slices.SortStableFunc(settings, func(a, b *config.Error) int {
+			return cmp.Or(strings.Compare(a.File, b.File), a.Line-b.Line)
+		})
+		return nil, settings
 	}
 	if len(all) > 0 {
 		return nil, all
@@ -306,6 +325,9 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOwned(r, input, out.Owned); err != nil {
+		return nil, err
+	}
 	var objs []map[string]any
 	for _, comp := range slices.Sorted(maps.Keys(out.Components)) {
 		if !componentRE.MatchString(comp) || comp == AWSDir || comp == ReviewDir {
@@ -320,12 +342,22 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 			objs = append(objs, m)
 		}
 	}
+	bl := &blamer{opts: opts, ev: ev, region: r, changed: map[string]bool{}}
+	// One object rendered by two components is refused before the overlay,
+	// which would otherwise fail on the duplicate or keep only one of them.
+	if err := refuseSharedObjects(name, out.Components, out.Review); err != nil {
+		bl.blameObject(err)
+		return nil, err
+	}
 	before := objs
+	origin := map[string]string{} // object ref -> the component that rendered it
+	for _, m := range objs {
+		origin[ref(m)] = str(m, "metadata", "annotations", AnnotationComponent)
+	}
 	objs, err = overlay(opts.FS, opts.Repo, name, r.Dir, objs)
 	if err != nil {
 		return nil, err
 	}
-	bl := &blamer{opts: opts, ev: ev, region: r, changed: map[string]bool{}}
 	if len(objs) != len(before) || (len(objs) > 0 && &objs[0] != &before[0]) {
 		bl.changed = overlayChanges(before, objs) // the overlay ran
 	}
@@ -340,6 +372,12 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		if _, ok := out.Components[comp]; !ok {
 			return nil, &Error{Region: name, Object: ref(m), Msg: fmt.Sprintf("annotation %s names unknown component %q", AnnotationComponent, comp),
 				Hint: "use one of: " + strings.Join(slices.Sorted(maps.Keys(out.Components)), ", ")}
+		}
+		if e, key := provenanceClash(m, name, origin[ref(m)]); e != nil {
+			if e.File, e.Line = bl.find(bl.candidates(e.Object), key); e.File == "" {
+				bl.blameObject(e)
+			}
+			return nil, e
 		}
 		addProvenance(m, name)
 		byComp[comp] = append(byComp[comp], m)
@@ -392,6 +430,9 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 	}
 	if opts.AWS != nil {
 		files, err := opts.AWS(cfg, r)
+		if config.IsInputError(err) {
+			return nil, err // a setting, already placed at its file and line
+		}
 		if err != nil {
 			return nil, &Error{Region: name, Msg: "building the AWS desired state: " + err.Error()}
 		}

@@ -101,6 +101,9 @@ type Output struct {
 	// regions/<region>/review/<file> for reviewers only (Flux never reads
 	// that folder).
 	Review map[string][]map[string]any `json:"review"`
+	// Owned lists the names coderfleet owns, by the settings key path where
+	// a user could choose one (see Owned).
+	Owned map[string]Owned `json:"owned"`
 }
 
 // evaluator evaluates the entry point for one region at a time. It is not
@@ -182,7 +185,7 @@ func (ev *evaluator) evaluate(region string, input []byte) (*Output, error) {
 	dec.UseNumber()
 	if err := dec.Decode(&o); err != nil {
 		return nil, &Error{Region: region, File: EntryPoint, Msg: "the template's result has the wrong shape: " + err.Error(),
-			Hint: "main.jsonnet must return {components: {<name>: [objects]}, review?: {<file>: [objects]}}"}
+			Hint: "main.jsonnet must return {components: {<name>: [objects]}, review?: {<file>: [objects]}, owned?: {<settings key>: {hint, names}}}"}
 	}
 	return &o, nil
 }

@@ -15,9 +15,12 @@ function(config)
   local primary = config.region.role == 'primary';
   local withLiteLLM = primary && s.litellm.enabled;
   local workspaces = [ns.name for ns in s.workspaceNamespaces];
+  local coderNS = coder(config).namespace;
+  local proxyNS = proxy(config).namespace;
+  local litellmNS = litellm(config).namespace;
   local namespaces =
-    (if primary then ['coder'] else ['coder-proxy'])
-    + (if withLiteLLM then ['litellm'] else [])
+    (if primary then [coderNS] else [proxyNS])
+    + (if withLiteLLM then [litellmNS] else [])
     + workspaces;
 
   local components = {
@@ -38,6 +41,65 @@ function(config)
   // Components with no objects are left out, so Flux never waits on an
   // empty folder.
   local nonEmpty = { [c]: components[c] for c in std.objectFields(components) if std.length(components[c]) > 0 };
+  // Names coderfleet owns, by the setting where a user could choose them:
+  // coderfleet refuses a setting that names one (file, line and key), so
+  // a user's choice never replaces or collides with what is rendered here.
+  // A path's `[]` stands for every list item, `*` for every map entry.
+  local platformNamespaces = {
+    [coderNS]: "coderd's namespace (primary region)",
+    [proxyNS]: "the workspace proxy's namespace (proxy regions)",
+    [litellmNS]: "LiteLLM's namespace (primary region)",
+  };
+  local addonNamespaces = addons(config).namespaces;
+  // ServiceAccounts the workspace components create in every workspace
+  // namespace, beside the workspaces' own one named after the namespace:
+  // found by rendering them for a probe namespace, in both key sync modes.
+  local probe = { name: 'probe-namespace', organization: 'probe', replicas: 1, roleARN: '' };
+  local probeConfig(mode) = config { settings+: { workspaceNamespaces: [probe], keySync+: { mode: mode } } };
+  local workspaceAccounts = std.set([
+    o.metadata.name
+    for mode in ['externalsecrets', 'cronjob']
+    for o in provisioners(probeConfig(mode)).objects + keysync(probeConfig(mode)).objects
+    if o.kind == 'ServiceAccount' && o.metadata.name != probe.name
+  ]);
+  local owned = {
+    'coder.env': {
+      hint: 'remove it from coder.env; coderfleet sets it for every region',
+      names: coder(config).pinnedEnv,
+    },
+    'workspaceNamespaces[].name': {
+      hint: 'pick a namespace of its own, such as coder-ws-<team>',
+      // Later entries win where two describe one name: namespaces first.
+      names: {
+        [n]: 'a ServiceAccount the provisioner or key sync creates in every workspace namespace, where the workspaces get a ServiceAccount named after the namespace'
+        for n in workspaceAccounts
+      } + {
+        [n]: 'the namespace of the add-on(s) ' + std.join(', ', addonNamespaces[n])
+        for n in std.objectFields(addonNamespaces)
+      } + {
+        [s.flux.sourceNamespace]: "Flux's namespace (flux.sourceNamespace)",
+      } + {
+        // Kubernetes's initial namespaces (kubernetes.io/docs, "Namespaces").
+        [n]: 'a Kubernetes system namespace'
+        for n in ['default', 'kube-node-lease', 'kube-public', 'kube-system']
+      } + platformNamespaces,
+    },
+    'flux.sourceNamespace': {
+      hint: 'use the namespace Flux was bootstrapped into, normally flux-system',
+      names: platformNamespaces,
+    },
+    'addons.*.namespace': {
+      hint: 'install add-ons into kube-system or a namespace of their own',
+      names: platformNamespaces,
+    },
+  } + {
+    ['addons.%s.values' % name]: {
+      hint: 'remove it from addons.%s.values; coderfleet sets it' % name,
+      names: addons(config).pinnedValues[name],
+    }
+    for name in std.objectFields(addons(config).pinnedValues)
+  };
   {
     components: nonEmpty { flux: flux(config, nonEmpty).objects },
+    owned: owned,
   }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -83,6 +84,11 @@ func AWSFiles(cfg *config.Config, r *config.RegionConfig) (map[string][]byte, er
 		coderService = "coder-proxy/coder-proxy"
 	}
 	lite := r.Settings.LiteLLM
+	if r.Region.Name == awsstate.LiteLLMLabel {
+		return nil, r.RegionError("name", fmt.Sprintf("region name %q is owned by coderfleet: it is the label of LiteLLM's name %s.%s, and a region's name is the label of its own records (%s.%s, *.%s.%s)",
+			r.Region.Name, awsstate.LiteLLMLabel, cfg.Fleet.Domain, r.Region.Name, cfg.Fleet.Domain, r.Region.Name, cfg.Fleet.Domain),
+			"call the region after its place or AWS region, such as us-west-2 or london")
+	}
 	return awsstate.Build(awsstate.BuildInput{
 		FleetName:      cfg.Fleet.Name,
 		Domain:         cfg.Fleet.Domain,

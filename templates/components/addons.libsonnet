@@ -65,6 +65,28 @@ function(config) {
   },
 
   local addons = config.settings.addons,
+
+  // leaves lists the dotted paths of the values an object sets.
+  local leaves(o, prefix='') = std.flattenArrays([
+    if std.type(o[f]) == 'object' && std.length(o[f]) > 0 then leaves(o[f], prefix + f + '.') else [prefix + f]
+    for f in std.objectFields(o)
+  ]),
+  // The chart values coderfleet sets for each enabled add-on, by dotted
+  // path: an add-on's `values` may add values but never replace these.
+  pinnedValues: {
+    [name]: {
+      [path]: if std.endsWith(path, 'eks.amazonaws.com/role-arn') then 'set from addons.%s.roleARN' % name
+      else 'set by templates/components/addons.libsonnet'
+      for path in leaves(baseValues(name, addons[name]))
+    }
+    for name in std.objectFields(addons)
+    if addons[name].enabled
+  },
+  // The namespace of every enabled add-on -> the add-ons installed there.
+  namespaces: {
+    [a]: [name for name in std.objectFields(addons) if addons[name].enabled && addons[name].namespace == a]
+    for a in std.set([addons[n].namespace for n in std.objectFields(addons) if addons[n].enabled])
+  },
   objects: std.flattenArrays([
     [source(name, addons[name]), release(name, addons[name])]
     for name in std.objectFields(addons)

@@ -11,7 +11,9 @@ function(config) {
   local labels = k.labels('coder', 'coderd') + selector,
   local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'coder', ''),
 
-  local env = {
+  // Every variable coderfleet sets itself; coder.env may add variables but
+  // never replace one of these (main.jsonnet reports them as owned).
+  local pinned = {
     CODER_HTTP_ADDRESS: '0.0.0.0:8080',
     CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
     CODER_ACCESS_URL: 'https://' + domain,
@@ -46,8 +48,19 @@ function(config) {
             CODER_EXTERNAL_AUTH_0_TYPE: 'github',
             CODER_EXTERNAL_AUTH_0_CLIENT_ID: k.secretRef('github-external-auth', 'client-id'),
             CODER_EXTERNAL_AUTH_0_CLIENT_SECRET: k.secretRef('github-external-auth', 'client-secret'),
-          } else {})
-       + s.env,
+          } else {}),
+  local env = pinned + s.env,
+
+  namespace: ns,
+  // What coder.env may not replace, by name, with the reason where there is
+  // more to say than that this template sets it.
+  local reasons = {
+    CODER_TLS_ENABLE: 'pinned to false: the NLB terminates TLS and forwards plain HTTP to port 8080, so coderd must not serve TLS itself (Coder docs, CODER_TLS_ENABLE)',
+    CODER_REDIRECT_TO_ACCESS_URL: 'pinned to false: behind a TLS-terminating load balancer the redirect to the https access URL loops (Coder docs, CODER_REDIRECT_TO_ACCESS_URL)',
+    CODER_HTTP_ADDRESS: 'pinned to 0.0.0.0:8080: the container port `http` and the Service behind the NLB expect coderd there',
+    CODER_PG_CONNECTION_URL: 'read from Secret postgres key url: a literal value would put the database password in git',
+  },
+  pinnedEnv: { [name]: std.get(reasons, name, 'set by templates/components/coder.libsonnet') for name in std.objectFields(pinned) },
 
   objects: [
     k.serviceAccount(ns, 'coder', s.serviceAccountRoleARN),

@@ -55,6 +55,8 @@ function(config) {
     echo "rotated the workspace key in $AWS_SECRETS_MANAGER_ID"
   |||,
 
+  namespace: ns,
+
   objects: [
     k.serviceAccount(ns, 'litellm', s.roleARN),
     {

@@ -30,6 +30,8 @@ function(config) {
          CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
        } else {}),
 
+  namespace: ns,
+
   objects: [
     k.serviceAccount(ns, 'coder-proxy'),
     k.nlbService(ns, 'coder-proxy', selector, s.loadBalancer, certArn, labels),

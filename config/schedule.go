@@ -1,0 +1,107 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// probeStep is the grid on which longestGap first samples a schedule.
+const probeStep = time.Hour
+
+// longestGap returns the longest time between two consecutive runs of the
+// five-field cron schedule spec (as a Kubernetes CronJob reads it, parsed by
+// github.com/robfig/cron/v3) in the time zone loc, including the runs a
+// daylight-saving change skips. never is true when the schedule does not run
+// at all (such as "0 0 30 2 *"). spec must already be valid.
+//
+// It samples one leap year (2024, so 29 February counts) every probeStep:
+// the wait from a sample to the next run is at most the gap it falls in and
+// at least that gap minus probeStep. The samples that may lie in the longest
+// gap are then refined minute by minute (cron's resolution) after the
+// previous sample, so the result is exact. When every sample's wait is within probeStep, every hour of
+// every day has a run and the days differ only where the clock changes, so
+// the first day and each day that is not 24 hours long are scanned by the
+// minute instead.
+func longestGap(spec string, loc *time.Location) (gap time.Duration, never bool) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 0, false
+	}
+	if ss, ok := s.(*cron.SpecSchedule); ok {
+		ss.Location = loc
+	}
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, loc)
+	end := start.AddDate(1, 0, 0)
+	type sample struct {
+		at   time.Time
+		wait time.Duration
+	}
+	var samples []sample
+	var coarse time.Duration
+	for t := start; t.Before(end); t = t.Add(probeStep) {
+		next := s.Next(t)
+		if next.IsZero() {
+			return 0, true
+		}
+		w := next.Sub(t)
+		samples = append(samples, sample{t, w})
+		coarse = max(coarse, w)
+	}
+	// scan returns the longest wait from a minute in [from, to) to the next
+	// run: at a run's minute that is exactly the gap after the run.
+	scan := func(from, to time.Time) time.Duration {
+		var longest time.Duration
+		for t := from; t.Before(to); t = t.Add(time.Minute) {
+			longest = max(longest, s.Next(t).Sub(t))
+		}
+		return longest
+	}
+	gap = coarse
+	if coarse > probeStep {
+		for i, smp := range samples {
+			if smp.wait < coarse-probeStep {
+				continue
+			}
+			switch {
+			case i > 0 && samples[i-1].wait == smp.wait+probeStep:
+				// The previous sample is in the same gap and was refined.
+			case i > 0 && samples[i-1].wait == probeStep:
+				// A run falls on this sample: its wait is the gap.
+			default:
+				gap = max(gap, scan(smp.at.Add(-probeStep), smp.at))
+			}
+		}
+		return gap, false
+	}
+	for d := start; d.Before(end); d = d.AddDate(0, 0, 1) {
+		next := d.AddDate(0, 0, 1)
+		if d.Equal(start) || next.Sub(d) != 24*time.Hour {
+			gap = max(gap, scan(d, next))
+		}
+	}
+	return gap, false
+}
+
+// formatDuration writes d compactly in days, hours and minutes ("7d",
+// "12h15m"), as a person would write an interval.
+func formatDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.String()
+	}
+	var b strings.Builder
+	if days := d / (24 * time.Hour); days > 0 {
+		fmt.Fprintf(&b, "%dd", days)
+		d -= days * 24 * time.Hour
+	}
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+	}
+	return b.String()
+}
