@@ -109,6 +109,17 @@ func (c *objectCheck) container(pt *podTemplate, path string, ct *corev1.Contain
 		c.add(CheckResources, path+".resources", "set requests and limits for cpu and memory so the scheduler can place the pod and one container cannot starve a node",
 			"container %q has no %s", ct.Name, strings.Join(missing, ", "))
 	}
+	// The API server refuses a request above its limit ("must be less than
+	// or equal to ... limit", Kubernetes API: ResourceRequirements), so an
+	// overlay patch or a template that raises one must fail here, wherever
+	// the configuration's own check could not see it.
+	for _, r := range slices.Sorted(maps.Keys(ct.Resources.Requests)) {
+		req := ct.Resources.Requests[r]
+		if lim, ok := ct.Resources.Limits[r]; ok && req.Cmp(lim) > 0 {
+			c.add(CheckResources, path+".resources.requests."+string(r), "a request may not exceed its limit: lower the request or raise the limit (in the setting, the template or the overlay patch that set it)",
+				"container %q requests %s %s, above its limit %s", ct.Name, req.String(), r, lim.String())
+		}
+	}
 
 	sc := ct.SecurityContext
 	psc := pt.spec.SecurityContext

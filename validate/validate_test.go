@@ -320,6 +320,9 @@ func TestObjects(t *testing.T) {
 			wants: []want{{CheckResources, ctr + ".resources", "has no requests.cpu, limits.memory"}}},
 		{name: "init container without resources", objs: []map[string]any{obj(t, goodDeployment, "spec.template.spec.initContainers.0.resources-")},
 			wants: []want{{CheckResources, "spec.template.spec.initContainers[init].resources", "has no requests.cpu, requests.memory, limits.cpu, limits.memory"}}},
+		{name: "request above its limit (an overlay patch raised it)", objs: []map[string]any{obj(t, goodDeployment, "spec.template.spec.initContainers.0.resources.requests.memory=2Gi")},
+			wants: []want{{CheckResources, "spec.template.spec.initContainers[init].resources.requests.memory", `container "init" requests 2Gi memory, above its limit 32Mi`}}},
+		{name: "request equal to its limit", objs: []map[string]any{obj(t, goodDeployment, "spec.template.spec.initContainers.0.resources.requests.cpu=0.1")}},
 		{name: "cronjob without limits", objs: []map[string]any{obj(t, goodCronJob, "spec.jobTemplate.spec.template.spec.containers.0.resources.limits-")},
 			wants: []want{{CheckResources, "spec.jobTemplate.spec.template.spec.containers[sync].resources", "has no limits.cpu, limits.memory"}}},
 
