@@ -164,10 +164,26 @@ func crossRegionRecords(d *Desired) []error {
 	type at struct{ region, src string }
 	keys := map[string]at{}
 	latency := map[string]at{}
+	simple, routed := map[string]at{}, map[string]at{} // name and type -> first record
 	var errs []error
 	for _, r := range d.Regions {
 		for i, rec := range r.Records {
 			here := at{r.Region, recordSource(r.Region, i, rec.Line)}
+			// Route53 API Reference, ChangeResourceRecordSets: the records
+			// of one name and type are either one simple record or all
+			// routed (each with a set identifier).
+			nt := strings.ToLower(rec.Name) + " " + rec.Type
+			mine, other, kind, otherKind := simple, routed, "a simple record", "routed records (with a set identifier)"
+			if rec.SetIdentifier != "" {
+				mine, other, kind, otherKind = routed, simple, "a routed record (set identifier "+rec.SetIdentifier+")", "a simple record"
+			}
+			if o, clash := other[nt]; clash {
+				errs = append(errs, fmt.Errorf("%s: %s %s is %s, but %s (%s) is %s of that name and type; Route53 holds either one simple record or only routed records per name and type and rejects the change batch (InvalidChangeBatch; Route53 API Reference, ChangeResourceRecordSets) (hint: give every record of this name a routing policy with a set identifier, or keep only the simple one)",
+					here.src, strings.ToLower(rec.Name), rec.Type, kind, o.src, o.region, otherKind))
+			}
+			if _, seen := mine[nt]; !seen {
+				mine[nt] = here
+			}
 			if o, dup := keys[rec.Key()]; dup && o.region != r.Region {
 				errs = append(errs, fmt.Errorf("%s: record %s is also desired by region %s (%s); one record set of a name, type and set identifier exists once in a hosted zone (hint: a region folder was copied or renamed: run coderfleet render without --region so every folder is rendered from its overlay)",
 					here.src, rec.Key(), o.region, o.src))
@@ -178,8 +194,12 @@ func crossRegionRecords(d *Desired) []error {
 			}
 			lk := strings.ToLower(rec.Name) + " " + rec.Type + " " + rec.Routing.AWSRegion
 			if o, dup := latency[lk]; dup {
-				errs = append(errs, fmt.Errorf("%s: latency record %s %s for AWS region %s duplicates the one of region %s (%s); Route53 allows one latency record set per name, type and latency region and rejects the change batch (InvalidChangeBatch; Route53 Developer Guide, \"Values specific for latency records\") (hint: two region folders route this name to one AWS region: remove the stale folder with coderfleet render, or give one region another awsRegion)",
-					here.src, strings.ToLower(rec.Name), rec.Type, rec.Routing.AWSRegion, o.region, o.src))
+				hint := "two region folders route this name to one AWS region: remove the stale folder with coderfleet render, or give one region another awsRegion"
+				if o.region == r.Region {
+					hint = "one folder routes this name to one AWS region twice: keep one of the two records (a hand edit? run coderfleet render to restore the file)"
+				}
+				errs = append(errs, fmt.Errorf("%s: latency record %s %s for AWS region %s duplicates the one of region %s (%s); Route53 allows one latency record set per name, type and latency region and rejects the change batch (InvalidChangeBatch; Route53 Developer Guide, \"Values specific for latency records\") (hint: %s)",
+					here.src, strings.ToLower(rec.Name), rec.Type, rec.Routing.AWSRegion, o.region, o.src, hint))
 			}
 			latency[lk] = here
 		}
