@@ -85,17 +85,15 @@ func longestGap(spec string, loc *time.Location) (gap time.Duration, never bool)
 	return gap, false
 }
 
-// formatDuration writes d compactly in days, hours and minutes ("7d",
-// "12h15m"), as a person would write an interval.
+// formatDuration writes d compactly in hours and minutes ("168h",
+// "12h15m", "15m"; under a minute as Go writes it), the form the duration
+// settings themselves accept, so a message's figure can be pasted back into
+// fleet.yaml.
 func formatDuration(d time.Duration) string {
 	if d < time.Minute {
 		return d.String()
 	}
 	var b strings.Builder
-	if days := d / (24 * time.Hour); days > 0 {
-		fmt.Fprintf(&b, "%dd", days)
-		d -= days * 24 * time.Hour
-	}
 	if h := d / time.Hour; h > 0 {
 		fmt.Fprintf(&b, "%dh", h)
 		d -= h * time.Hour

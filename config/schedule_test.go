@@ -38,11 +38,16 @@ func TestLongestGap(t *testing.T) {
 
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		7 * 24 * time.Hour: "7d", 12*time.Hour + 15*time.Minute: "12h15m", 15 * time.Minute: "15m", 30 * time.Second: "30s",
-		24*time.Hour + time.Minute: "1d1m",
+		7 * 24 * time.Hour: "168h", 12*time.Hour + 15*time.Minute: "12h15m", 15 * time.Minute: "15m", 30 * time.Second: "30s",
+		24*time.Hour + time.Minute: "24h1m",
 	} {
-		if got := formatDuration(d); got != want {
+		got := formatDuration(d)
+		if got != want {
 			t.Errorf("formatDuration(%s) = %q, want %q", d, got, want)
+		}
+		// What a message says can be written back as a setting.
+		if back, err := time.ParseDuration(got); err != nil || back != d {
+			t.Errorf("formatDuration(%s) = %q does not parse back: %v, %v", d, got, back, err)
 		}
 	}
 }
