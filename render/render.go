@@ -364,6 +364,22 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 	byComp := map[string][]map[string]any{}
 	for _, m := range objs {
 		comp := str(m, "metadata", "annotations", AnnotationComponent)
+		if comp == "" && origin[ref(m)] != "" {
+			// A rendered object whose component annotation the overlay
+			// removed: it would have no folder to go to.
+			e := &Error{Region: name, Object: ref(m), Field: "metadata.annotations." + AnnotationComponent,
+				Msg:  fmt.Sprintf("the overlay removed the annotation %s (it was %q): coderfleet writes each object to its component's folder", AnnotationComponent, origin[ref(m)]),
+				Hint: "do not patch coderfleet's provenance annotations; to drop the object, use a $patch: delete patch"}
+			for _, needle := range []string{AnnotationComponent, strings.ReplaceAll(AnnotationComponent, "/", "~1")} { // a JSON patch path escapes "/"
+				if e.File, e.Line = bl.find(bl.candidates(e.Object), needle); e.File != "" {
+					break
+				}
+			}
+			if e.File == "" {
+				bl.blameObject(e)
+			}
+			return nil, e
+		}
 		if comp == "" {
 			return nil, &Error{Region: name, File: r.Dir + "/" + KustomizationFile, Object: ref(m),
 				Msg:  "object added by the overlay has no component",
