@@ -36,7 +36,7 @@ type suspect struct {
 
 // Hints of the fixes; guardHint adds how to accept a false positive.
 const (
-	hintSecretRef = "take the value from a Secret (valueFrom.secretKeyRef) instead"
+	hintSecretRef = "take the value from a Secret (valueFrom.secretKeyRef) instead; settings such as coder.env hold literals only, so remove the variable there and add it with valueFrom in an overlay patch (see overlays/README.md)"
 	hintAWS       = "the AWS desired state is written by coderfleet render: remove the value from the file (or from what rendered it) and re-render; values in AWS tags, records and health checks are readable by everyone with read access to the account"
 	hintTextRef   = "write a reference the program expands at run time (LiteLLM: os.environ/VAR; elsewhere ${VAR}) and set VAR from a Secret with valueFrom.secretKeyRef"
 )
