@@ -74,7 +74,9 @@ function(config)
         [n]: 'a ServiceAccount the provisioner or key sync creates in every workspace namespace, where the workspaces get a ServiceAccount named after the namespace'
         for n in workspaceAccounts
       } + {
-        [n]: 'the namespace of the add-on(s) ' + std.join(', ', addonNamespaces[n])
+        // The add-on side is a setting too: name it, so a user who moved
+        // an add-on into a workspace namespace sees both ends.
+        [n]: 'the namespace of the add-on(s) ' + std.join(', ', ['%s (addons.%s.namespace)' % [a, a] for a in addonNamespaces[n]])
         for n in std.objectFields(addonNamespaces)
       } + {
         [s.flux.sourceNamespace]: "Flux's namespace (flux.sourceNamespace)",
