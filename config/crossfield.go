@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,11 +17,30 @@ type setting struct {
 // region's overrides wrote (an override that breaks what the fleet file
 // keeps), else the first one written at all, else the first one's nearest
 // written parent.
+//
+// The error sits at the culprit's line; the message also names where each
+// other setting of the rule was written, since any of them may be the one
+// the user just changed.
 func blame(msg, hint string, settings ...setting) *Error {
-	s := settings[culprit(len(settings), func(i int) (Pos, bool) {
+	ci := culprit(len(settings), func(i int) (Pos, bool) {
 		p, ok := settings[i].r.setPos[settings[i].key]
 		return p, ok
-	})]
+	})
+	var others []string
+	for i, o := range settings {
+		if i == ci {
+			continue
+		}
+		where := "default"
+		if p, ok := o.r.setPos[o.key]; ok {
+			where = fmt.Sprintf("%s:%d", p.File, p.Line)
+		}
+		others = append(others, fmt.Sprintf("%s at %s", o.key, where))
+	}
+	if len(others) > 0 {
+		msg += " (the rule's other settings: " + strings.Join(others, ", ") + ")"
+	}
+	s := settings[ci]
 	return s.r.SettingError(s.key, msg, hint)
 }
 
