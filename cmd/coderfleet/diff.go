@@ -57,7 +57,7 @@ Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
 
   # Fail a CI step when the change alters the rendered fleet
   coderfleet diff --base HEAD --exit-code`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runDiff(c.Context(), o, c.OutOrStdout())
 		},

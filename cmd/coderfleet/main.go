@@ -88,6 +88,9 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 	})
 	root.AddCommand(newRenderCommand(), newCheckCommand(), newSyncCommand(), newVersionCommand())
 	root.AddCommand(newVendorCommand(), newDiffCommand(), newRegionCommand())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	enforceArgs(root)
 	return root
 }
 
@@ -99,7 +102,7 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func isUsageError(err error) bool {
 	var ue *usageError
-	return errors.As(err, &ue) || isCobraArgError(err)
+	return errors.As(err, &ue)
 }
 
 func newVersionCommand() *cobra.Command {
@@ -107,7 +110,7 @@ func newVersionCommand() *cobra.Command {
 		Use:     "version",
 		Short:   "Print coderfleet's version",
 		Example: "  coderfleet version",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			fmt.Fprintf(c.OutOrStdout(), "coderfleet %s\n", version.Version)
 			return nil

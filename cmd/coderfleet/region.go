@@ -23,6 +23,7 @@ func newRegionCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "region",
 		Short: "Manage the fleet's regions",
+		Example: `  coderfleet region add ap-south-1 --aws-region ap-south-1`,
 	}
 	c.AddCommand(newRegionAddCommand())
 	return c
@@ -45,7 +46,7 @@ location (e.g. Oregon), --icon the globe emoji.`,
   # With the cluster's real name and the name users see in Coder
   coderfleet region add frankfurt --aws-region eu-central-1 \
     --cluster-name platform-euc1 --display-name "Frankfurt" --icon /emojis/1f1e9-1f1ea.png`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.spec.Name = args[0]
 			if o.spec.AWSRegion == "" {

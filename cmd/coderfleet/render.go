@@ -96,7 +96,7 @@ what that render wrote, is skipped without evaluation. The digests live in
 
   # Render one region of a fleet elsewhere
   coderfleet render --repo ~/src/platform --region eu-west-2`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runRender(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
@@ -157,7 +157,7 @@ prints a unified diff for each differing file and lists missing and extra files.
 Exit code 0: current; 1: stale (run coderfleet render and commit); 3: invalid input.`,
 		Example: `  # In CI, fail the build when someone forgot to render
   coderfleet check`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runCheck(c.Context(), o, c.OutOrStdout())
 		},

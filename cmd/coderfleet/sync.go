@@ -47,6 +47,8 @@ record or health check is refused with exit code 3, naming file and line.
 
 After apply, the ARNs of the issued certificates are in overlays/<region>/outputs.yaml:
 run coderfleet render and commit, so the Services use them.`,
+		Example: `  coderfleet sync plan --detailed-exitcode
+  coderfleet sync apply --region us-west-2,eu-west-2`,
 	}
 	flags := func(c *cobra.Command) {
 		c.Flags().StringVar(&o.repo, "repo", ".", "repository root holding regions/ and overlays/")
@@ -60,7 +62,7 @@ run coderfleet render and commit, so the Services use them.`,
 		Example: `  coderfleet sync plan
   coderfleet sync plan --region us-west-2 -o json
   coderfleet sync plan --detailed-exitcode   # exit 2 when changes are pending, 0 when none`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncPlan(c.Context(), o, c.OutOrStdout())
 		},
@@ -73,7 +75,7 @@ run coderfleet render and commit, so the Services use them.`,
 		Example: `  coderfleet sync apply
   coderfleet sync apply --region eu-west-2
   coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncApply(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},

@@ -48,7 +48,7 @@ See docs/charts.md.`,
 
   # Vendor a fleet elsewhere, from a registry on plain HTTP (a local test registry)
   coderfleet vendor --repo ~/src/platform --plain-http`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runVendor(c.Context(), o, c.OutOrStdout())
 		},
