@@ -21,8 +21,8 @@ type regionAddOptions struct {
 
 func newRegionCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "region",
-		Short: "Manage the fleet's regions",
+		Use:     "region",
+		Short:   "Manage the fleet's regions",
 		Example: `  coderfleet region add ap-south-1 --aws-region ap-south-1`,
 	}
 	c.AddCommand(newRegionAddCommand())
