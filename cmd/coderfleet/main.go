@@ -66,7 +66,10 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	var profile *os.File
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if err := resolveRepoFlag(c); err != nil {
+			return err
+		}
 		if cpuProfile == "" {
 			return nil
 		}

@@ -28,7 +28,7 @@ type renderOptions struct {
 }
 
 func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
-	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	addRepoFlag(c, &o.repo)
 	c.Flags().StringVar(&o.out, "out", "", "output folder (default <repo>/regions)")
 	c.Flags().IntVar(&o.maxStack, "max-stack", fleet.DefaultMaxStack, "Jsonnet evaluation depth limit (stops endless recursion)")
 	c.Flags().DurationVar(&o.evalTimeout, "eval-timeout", fleet.DefaultEvalTimeout, "time limit of one region's template evaluation")

@@ -51,7 +51,7 @@ run coderfleet render and commit, so the Services use them.`,
   coderfleet sync apply --region us-west-2,eu-west-2`,
 	}
 	flags := func(c *cobra.Command) {
-		c.Flags().StringVar(&o.repo, "repo", ".", "repository root holding regions/ and overlays/")
+		addRepoFlag(c, &o.repo)
 		c.Flags().StringArrayVar(&o.regions, "region", nil, "region folder to sync (repeatable; default: every region)")
 		c.Flags().BoolVar(&o.prune, "prune", false, "delete owned objects that are no longer in the desired state, those of removed region folders included")
 		c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
