@@ -85,3 +85,11 @@ func enforceArgs(c *cobra.Command) {
 		enforceArgs(sub)
 	}
 }
+
+// addRegionFlag registers --region on a verb, one way for every verb:
+// repeatable and comma lists alike (--region a,b --region c), checked by
+// render.SelectRegions, which refuses an unknown region (exit 64) listing
+// the known ones with a did-you-mean.
+func addRegionFlag(c *cobra.Command, regions *[]string, usage string) {
+	c.Flags().StringArrayVar(regions, "region", nil, usage+" (repeatable, or a comma list: --region a,b)")
+}

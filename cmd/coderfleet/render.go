@@ -33,7 +33,7 @@ func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
 	c.Flags().IntVar(&o.maxStack, "max-stack", fleet.DefaultMaxStack, "Jsonnet evaluation depth limit (stops endless recursion)")
 	c.Flags().DurationVar(&o.evalTimeout, "eval-timeout", fleet.DefaultEvalTimeout, "time limit of one region's template evaluation")
 	if withRegions {
-		c.Flags().StringSliceVar(&o.regions, "region", nil, "render only this region (repeatable); others are left as they are")
+		addRegionFlag(c, &o.regions, "render only this region; others are left as they are")
 		c.Flags().BoolVar(&o.force, "force", false, "render every region, even those whose inputs did not change")
 	}
 }
