@@ -17,7 +17,8 @@ func addRepoFlag(c *cobra.Command, repo *string) {
 }
 
 // resolveRepoFlag sets a verb's --repo, when not given, to the repository
-// root found from the working directory, as git and Tanka find theirs.
+// root found from the working directory (relative to it), as git and Tanka
+// find theirs.
 func resolveRepoFlag(c *cobra.Command) error {
 	f := c.Flags().Lookup("repo")
 	if f == nil || f.Changed {
@@ -33,6 +34,11 @@ func resolveRepoFlag(c *cobra.Command) error {
 	})
 	if err != nil {
 		return err
+	}
+	// Relative to the working directory, as reports show it ("." at the
+	// root, so messages read as they did before the search).
+	if rel, err := filepath.Rel(wd, root); err == nil {
+		root = rel
 	}
 	return f.Value.Set(root)
 }

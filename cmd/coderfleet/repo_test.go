@@ -15,7 +15,7 @@ func TestRepoFoundFromSubfolder(t *testing.T) {
 	if code, out, errs := cli(t, "check"); code != exitOK || !strings.Contains(out, "regions is current (3 regions)") {
 		t.Fatalf("check from overlays/us-west-2: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := cli(t, "render", "--region", "us-west-2"); code != exitOK {
+	if code, out, errs := cli(t, "render", "--region", "us-west-2", "--force"); code != exitOK || !strings.Contains(out, "into ../../regions") {
 		t.Fatalf("render from overlays/us-west-2: exit %d\n%s%s", code, out, errs)
 	}
 
