@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	jsonnet "github.com/google/go-jsonnet"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
@@ -104,17 +105,17 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	}
 	selected := cfg.Regions
 	if len(opts.Regions) > 0 {
+		var known []string
+		for _, r := range cfg.Regions {
+			known = append(known, r.Region.Name)
+		}
+		names, err := SelectRegions(opts.Regions, known)
+		if err != nil {
+			return nil, err
+		}
 		selected = nil
-		for _, name := range opts.Regions {
-			r := cfg.Region(name)
-			if r == nil {
-				var known []string
-				for _, r := range cfg.Regions {
-					known = append(known, r.Region.Name)
-				}
-				return nil, &UnknownRegionError{Name: name, Known: known}
-			}
-			selected = append(selected, r)
+		for _, name := range names {
+			selected = append(selected, cfg.Region(name))
 		}
 	}
 	imp := newImporter(opts.FS, opts.Repo)
@@ -241,15 +242,50 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// SelectRegions checks the regions asked for (--region, repeated or as
+// comma lists: each entry may hold several names separated by commas)
+// against the known ones and returns them without blanks or duplicates, in
+// the order first asked. A name not known is an *UnknownRegionError.
+func SelectRegions(requested, known []string) ([]string, error) {
+	var names []string
+	for _, entry := range requested {
+		for name := range strings.SplitSeq(entry, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" || slices.Contains(names, name) {
+				continue
+			}
+			if !slices.Contains(known, name) {
+				return nil, &UnknownRegionError{Name: name, Known: slices.Sorted(slices.Values(known))}
+			}
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
 // UnknownRegionError is a region asked for (--region) that the fleet does
-// not have: a usage problem, not a problem in a file.
+// not have: a usage problem, not a problem in a file. Known holds the
+// fleet's regions, sorted.
 type UnknownRegionError struct {
 	Name  string
 	Known []string
 }
 
 func (e *UnknownRegionError) Error() string {
-	return fmt.Sprintf("unknown region %q (regions of this fleet: %s)", e.Name, strings.Join(e.Known, ", "))
+	hint := "name one of them, or leave --region out for every region"
+	best, bestDist := "", len(e.Name)/2+2
+	for _, k := range e.Known {
+		if d := levenshtein.ComputeDistance(e.Name, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		hint = fmt.Sprintf("did you mean %q?", best)
+	}
+	if len(e.Known) == 0 {
+		return fmt.Sprintf("unknown region %q: --region names a region folder, and there is none (hint: run coderfleet render first)", e.Name)
+	}
+	return fmt.Sprintf("unknown region %q in --region (regions of this fleet: %s; hint: %s)", e.Name, strings.Join(e.Known, ", "), hint)
 }
 
 // warmKustomize starts kustomize's one-time schema parse at most once.

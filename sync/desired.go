@@ -80,6 +80,23 @@ func (d *Desired) loaded(region string) bool {
 // overlays/fleet.yaml); nil allows nothing.
 type AllowFunc func(region string) []config.Allowance
 
+// RegionFolders lists the regions sync can act on: the folders
+// regions/<region>/ of the repository holding an aws/ folder, sorted. A
+// repository without regions/ is an *InputError.
+func RegionFolders(repo fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(repo, "regions")
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("reading %q: %w (run coderfleet render first, or pass --repo)", "regions", err)}
+	}
+	var regions []string
+	for _, e := range entries {
+		if _, err := fs.Stat(repo, path.Join("regions", e.Name(), "aws")); e.IsDir() && err == nil {
+			regions = append(regions, e.Name())
+		}
+	}
+	return regions, nil
+}
+
 // LoadDesired reads regions/<region>/aws/ of the repository for the given
 // regions, or for every region that has an aws/ folder when regions is empty
 // (then Desired.Complete is set). Every file passes the secret guard render
@@ -89,14 +106,9 @@ type AllowFunc func(region string) []config.Allowance
 func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error) {
 	complete := len(regions) == 0
 	if complete {
-		entries, err := fs.ReadDir(repo, "regions")
-		if err != nil {
-			return nil, &InputError{fmt.Errorf("reading %q: %w (run coderfleet render first, or pass --repo)", "regions", err)}
-		}
-		for _, e := range entries {
-			if _, err := fs.Stat(repo, path.Join("regions", e.Name(), "aws")); e.IsDir() && err == nil {
-				regions = append(regions, e.Name())
-			}
+		var err error
+		if regions, err = RegionFolders(repo); err != nil {
+			return nil, err
 		}
 		if len(regions) == 0 {
 			return nil, &InputError{fmt.Errorf("no regions/<region>/aws/ folder found: run coderfleet render first")}

@@ -57,12 +57,12 @@ Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
 
   # Fail a CI step when the change alters the rendered fleet
   coderfleet diff --base HEAD --exit-code`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runDiff(c.Context(), o, c.OutOrStdout())
 		},
 	}
-	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	addRepoFlag(c, &o.repo)
 	c.Flags().StringVar(&o.base, "base", "", "git revision to compare with (branch, tag or commit); default: the committed regions/")
 	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, markdown or json")
 	c.Flags().BoolVar(&o.exitCode, "exit-code", false, "exit 1 when there are differences, 0 when none")

@@ -176,7 +176,7 @@ func TestDiffErrors(t *testing.T) {
 	}{
 		{[]string{"--base", "no-such-branch"}, exitUsage, `--base: "no-such-branch" is not a commit`},
 		{[]string{"-o", "yaml"}, exitUsage, `unknown output format "yaml"`},
-		{[]string{"extra"}, exitUsage, "unknown command"},
+		{[]string{"extra"}, exitUsage, `unexpected argument "extra"`},
 	} {
 		code, _, errs := cli(t, append([]string{"diff", "--repo", repo}, tc.args...)...)
 		if code != tc.code || !strings.Contains(errs, tc.want) {

@@ -66,7 +66,10 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	var profile *os.File
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if err := resolveRepoFlag(c); err != nil {
+			return err
+		}
 		if cpuProfile == "" {
 			return nil
 		}
@@ -88,6 +91,9 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 	})
 	root.AddCommand(newRenderCommand(), newCheckCommand(), newSyncCommand(), newVersionCommand())
 	root.AddCommand(newVendorCommand(), newDiffCommand(), newRegionCommand())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	enforceArgs(root)
 	return root
 }
 
@@ -99,7 +105,7 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func isUsageError(err error) bool {
 	var ue *usageError
-	return errors.As(err, &ue) || isCobraArgError(err)
+	return errors.As(err, &ue)
 }
 
 func newVersionCommand() *cobra.Command {
@@ -107,7 +113,7 @@ func newVersionCommand() *cobra.Command {
 		Use:     "version",
 		Short:   "Print coderfleet's version",
 		Example: "  coderfleet version",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			fmt.Fprintf(c.OutOrStdout(), "coderfleet %s\n", version.Version)
 			return nil

@@ -21,8 +21,9 @@ type regionAddOptions struct {
 
 func newRegionCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "region",
-		Short: "Manage the fleet's regions",
+		Use:     "region",
+		Short:   "Manage the fleet's regions",
+		Example: `  coderfleet region add ap-south-1 --aws-region ap-south-1`,
 	}
 	c.AddCommand(newRegionAddCommand())
 	return c
@@ -45,7 +46,7 @@ location (e.g. Oregon), --icon the globe emoji.`,
   # With the cluster's real name and the name users see in Coder
   coderfleet region add frankfurt --aws-region eu-central-1 \
     --cluster-name platform-euc1 --display-name "Frankfurt" --icon /emojis/1f1e9-1f1ea.png`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.spec.Name = args[0]
 			if o.spec.AWSRegion == "" {
@@ -54,7 +55,7 @@ location (e.g. Oregon), --icon the globe emoji.`,
 			return runRegionAdd(o, c.OutOrStdout())
 		},
 	}
-	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	addRepoFlag(c, &o.repo)
 	c.Flags().StringVar(&o.spec.AWSRegion, "aws-region", "", "AWS region code of the region's cluster, e.g. eu-west-2 (required)")
 	c.Flags().StringVar(&o.spec.Role, "role", config.RoleProxy, "proxy (a Coder workspace proxy) or primary (coderd; one per fleet)")
 	c.Flags().StringVar(&o.spec.DisplayName, "display-name", "", "name in Coder's region picker (default: the AWS region's location)")

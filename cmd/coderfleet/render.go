@@ -28,12 +28,12 @@ type renderOptions struct {
 }
 
 func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
-	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	addRepoFlag(c, &o.repo)
 	c.Flags().StringVar(&o.out, "out", "", "output folder (default <repo>/regions)")
 	c.Flags().IntVar(&o.maxStack, "max-stack", fleet.DefaultMaxStack, "Jsonnet evaluation depth limit (stops endless recursion)")
 	c.Flags().DurationVar(&o.evalTimeout, "eval-timeout", fleet.DefaultEvalTimeout, "time limit of one region's template evaluation")
 	if withRegions {
-		c.Flags().StringSliceVar(&o.regions, "region", nil, "render only this region (repeatable); others are left as they are")
+		addRegionFlag(c, &o.regions, "render only this region; others are left as they are")
 		c.Flags().BoolVar(&o.force, "force", false, "render every region, even those whose inputs did not change")
 	}
 }
@@ -96,7 +96,7 @@ what that render wrote, is skipped without evaluation. The digests live in
 
   # Render one region of a fleet elsewhere
   coderfleet render --repo ~/src/platform --region eu-west-2`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runRender(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
@@ -157,7 +157,7 @@ prints a unified diff for each differing file and lists missing and extra files.
 Exit code 0: current; 1: stale (run coderfleet render and commit); 3: invalid input.`,
 		Example: `  # In CI, fail the build when someone forgot to render
   coderfleet check`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runCheck(c.Context(), o, c.OutOrStdout())
 		},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	fleetconfig "github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/render"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
 
@@ -47,10 +49,12 @@ record or health check is refused with exit code 3, naming file and line.
 
 After apply, the ARNs of the issued certificates are in overlays/<region>/outputs.yaml:
 run coderfleet render and commit, so the Services use them.`,
+		Example: `  coderfleet sync plan --detailed-exitcode
+  coderfleet sync apply --region us-west-2,eu-west-2`,
 	}
 	flags := func(c *cobra.Command) {
-		c.Flags().StringVar(&o.repo, "repo", ".", "repository root holding regions/ and overlays/")
-		c.Flags().StringArrayVar(&o.regions, "region", nil, "region folder to sync (repeatable; default: every region)")
+		addRepoFlag(c, &o.repo)
+		addRegionFlag(c, &o.regions, "region folder to sync (default: every region)")
 		c.Flags().BoolVar(&o.prune, "prune", false, "delete owned objects that are no longer in the desired state, those of removed region folders included")
 		c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	}
@@ -60,7 +64,7 @@ run coderfleet render and commit, so the Services use them.`,
 		Example: `  coderfleet sync plan
   coderfleet sync plan --region us-west-2 -o json
   coderfleet sync plan --detailed-exitcode   # exit 2 when changes are pending, 0 when none`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncPlan(c.Context(), o, c.OutOrStdout())
 		},
@@ -73,7 +77,7 @@ run coderfleet render and commit, so the Services use them.`,
 		Example: `  coderfleet sync apply
   coderfleet sync apply --region eu-west-2
   coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncApply(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
@@ -99,9 +103,14 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, err
 		cfg.Region = "us-east-1" // Route53 is global; ACM and ELB get their region per call
 	}
 	root := o.repo
+	repo := os.DirFS(root)
+	regions, err := syncRegions(repo, o.regions)
+	if err != nil {
+		return fleetsync.Options{}, err
+	}
 	return fleetsync.Options{
-		Repo:             os.DirFS(root),
-		Regions:          o.regions,
+		Repo:             repo,
+		Regions:          regions,
 		Prune:            o.prune,
 		SecretGuardAllow: allow,
 		Clients:          fleetsync.NewClients(cfg),
@@ -109,6 +118,19 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, err
 			return writeFileAtomic(filepath.Join(root, filepath.FromSlash(p)), data)
 		},
 	}, nil
+}
+
+// syncRegions checks the regions asked for with --region against the
+// region folders sync can act on, as render checks them against the fleet.
+func syncRegions(repo fs.FS, requested []string) ([]string, error) {
+	if len(requested) == 0 {
+		return nil, nil
+	}
+	known, err := fleetsync.RegionFolders(repo)
+	if err != nil {
+		return nil, syncExit(err)
+	}
+	return render.SelectRegions(requested, known)
 }
 
 // secretGuardAllow reads the secret guard's allowances from the

@@ -48,12 +48,12 @@ See docs/charts.md.`,
 
   # Vendor a fleet elsewhere, from a registry on plain HTTP (a local test registry)
   coderfleet vendor --repo ~/src/platform --plain-http`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runVendor(c.Context(), o, c.OutOrStdout())
 		},
 	}
-	c.Flags().StringVar(&o.repo, "repo", ".", "the fleet repository's root")
+	addRepoFlag(c, &o.repo)
 	c.Flags().BoolVar(&o.check, "check", false, "only compare the vendored charts with charts.lock (no network); exit 1 on a mismatch")
 	c.Flags().BoolVar(&o.plainHTTP, "plain-http", false, "talk to oci:// registries over plain HTTP")
 	c.Flags().StringVar(&o.registryConfig, "registry-config", "", "registry credentials file (default: Helm's, then Docker's)")

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+
+	"github.com/coderfleet/coderfleet/internal/motoserver"
+)
+
+// TestRegionFlagOneWay checks that every verb taking --region refuses an
+// unknown region the same way (exit 64, the known regions, a did-you-mean),
+// before reading anything else, and accepts repeated flags and comma lists
+// alike.
+func TestRegionFlagOneWay(t *testing.T) {
+	repo := exampleCopy(t)
+	const known = "(regions of this fleet: eu-west-2, us-east-2, us-west-2; hint: "
+	for _, verb := range [][]string{{"render"}, {"sync", "plan"}, {"sync", "apply"}} {
+		for _, tc := range []struct{ flag, want string }{
+			{"nope", `unknown region "nope" in --region ` + known + "name one of them, or leave --region out for every region)"},
+			{"us-west-2,us-wset-2", `unknown region "us-wset-2" in --region ` + known + `did you mean "us-west-2"?)`},
+		} {
+			args := append(append([]string{}, verb...), "--repo", repo, "--region", tc.flag)
+			code, out, errs := cli(t, args...)
+			if code != exitUsage || !strings.Contains(errs, tc.want) || out != "" {
+				t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d and %q", args, code, out, errs, exitUsage, tc.want)
+			}
+		}
+	}
+
+	moto, err := motoserver.Start()
+	if err != nil {
+		t.Fatalf("moto_server is required: %v", err)
+	}
+	t.Cleanup(moto.Stop)
+	awsEnv(t, moto.URL)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := route53.NewFromConfig(cfg).CreateHostedZone(context.Background(), &route53.CreateHostedZoneInput{
+		Name: aws.String("example.com"), CallerReference: aws.String("region-flag-test")}); err != nil {
+		t.Fatalf("creating the hosted zone in moto: %v", err)
+	}
+	plan := func(regions ...string) string {
+		t.Helper()
+		args := []string{"sync", "plan", "--repo", repo}
+		for _, r := range regions {
+			args = append(args, "--region", r)
+		}
+		code, out, errs := cli(t, args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errs)
+		}
+		return out
+	}
+	repeated := plan("us-west-2", "eu-west-2")
+	if comma := plan("eu-west-2,us-west-2", "us-west-2"); comma != repeated {
+		t.Errorf("--region eu-west-2,us-west-2 plans otherwise than --region us-west-2 --region eu-west-2:\n%s\n---\n%s", comma, repeated)
+	}
+	if !strings.Contains(repeated, "eu-west-2") || !strings.Contains(repeated, "us-west-2") || strings.Contains(repeated, "us-east-2") {
+		t.Errorf("plan of us-west-2 and eu-west-2:\n%s", repeated)
+	}
+}
