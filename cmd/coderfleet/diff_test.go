@@ -138,9 +138,10 @@ Region us-east-2 (changed)
 	}
 }
 
-func TestDiffAgainstCommittedRegions(t *testing.T) {
+// Outside a git repository, diff without --base reads regions/ on disk.
+func TestDiffAgainstRegionsOnDiskOutsideGit(t *testing.T) {
 	repo := exampleCopy(t)
-	if code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code"); code != exitOK || out != "Summary: no differences\n" {
+	if code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code"); code != exitOK || out != "Summary: no differences\n" || !strings.Contains(errs, "is not a git repository") {
 		t.Fatalf("current tree: exit %d\n%s%s", code, out, errs)
 	}
 	replaceInFile(t, filepath.Join(repo, "overlays/fleet.yaml"), "  exposure: public", "  exposure: internal")
@@ -191,5 +192,45 @@ func TestDiffErrors(t *testing.T) {
 	replaceInFile(t, filepath.Join(repo, "overlays/us-west-2/region.yaml"), "role: proxy", "role: primary")
 	if code, _, errs := cli(t, "diff", "--repo", repo, "--base", "HEAD"); code != exitInput || !strings.Contains(errs, "a second region has role: primary") {
 		t.Errorf("broken head: exit %d\n%s", code, errs)
+	}
+}
+
+// Without --base the base is regions/ as committed at HEAD, read from git:
+// a render on disk that was not committed is still a difference, and an
+// edit of regions/ on disk alone is none.
+func TestDiffWithoutBaseComparesWithHEAD(t *testing.T) {
+	root, repo := gitRepo(t)
+	replaceInFile(t, filepath.Join(repo, "overlays/fleet.yaml"), "  exposure: public", "  exposure: internal")
+	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
+		t.Fatalf("render: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(git(t, root, "status", "--porcelain"), "platform/regions/us-east-2/") {
+		t.Fatal("render changed nothing under regions/: the test needs a working tree that differs from HEAD")
+	}
+	code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code")
+	if code != exitDiffers || !strings.Contains(out, "~ spec.type: \"LoadBalancer\" -> \"ClusterIP\"") {
+		t.Fatalf("rendered but not committed: exit %d, want %d and the Service's type\n%s%s", code, exitDiffers, out, errs)
+	}
+	if errs != "" {
+		t.Errorf("stderr: %s", errs)
+	}
+
+	// Committing moves the base; then an edit of regions/ alone is no change.
+	git(t, root, "add", ".")
+	git(t, root, "commit", "-q", "-m", "internal litellm")
+	if err := os.RemoveAll(filepath.Join(repo, "regions/us-west-2")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code"); code != exitOK || out != "Summary: no differences\n" {
+		t.Errorf("regions/ edited on disk only: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestDiffWithoutBaseBeforeFirstCommit(t *testing.T) {
+	repo := exampleCopy(t)
+	git(t, repo, "init", "-q", "-b", "main")
+	code, _, errs := cli(t, "diff", "--repo", repo)
+	if code != exitUsage || !strings.Contains(errs, "has no commit yet") || !strings.Contains(errs, "hint:") {
+		t.Errorf("exit %d, want %d\n%s", code, exitUsage, errs)
 	}
 }
