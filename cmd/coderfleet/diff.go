@@ -47,7 +47,9 @@ Outside a git repository it is regions/ on disk. With --base, the base is the fl
 was at that git revision (overlays/ and templates/ are read from git; the
 working tree is not touched), compared with a render of the working tree: what
 a pull request changes. -o markdown is ready to paste into a pull-request
-comment (one collapsible section per region); -o json is described in
+comment (one collapsible section per region; a report longer than GitHub's
+65,536 characters is cut after an object, with a note on what was left out
+and how to see it all); -o json is described in
 docs/review.md.
 
 Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
