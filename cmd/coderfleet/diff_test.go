@@ -253,7 +253,9 @@ func TestDiffMarkdownFitsAPullRequestComment(t *testing.T) {
 	}
 	_, js, _ := cli(t, "diff", "--repo", repo, "-o", "json")
 	var sum struct {
-		Summary struct{ Objects, AWS, Files struct{ Added, Removed, Changed int } } `json:"summary"`
+		Summary struct {
+			Objects, AWS, Files struct{ Added, Removed, Changed int }
+		} `json:"summary"`
 	}
 	if err := json.Unmarshal([]byte(js), &sum); err != nil {
 		t.Fatal(err)
