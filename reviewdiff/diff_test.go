@@ -3,6 +3,7 @@ package reviewdiff
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -341,5 +342,44 @@ func TestSummaryLine(t *testing.T) {
 	}
 	if got := Diff(base, base).Summary().String(); got != "no differences" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestFitMarkdownKeepsWithinLimitAndNamesWhatIsLeftOut(t *testing.T) {
+	var r Report
+	for _, name := range []string{"a-region", "b-region", "c-region"} {
+		reg := Region{Name: name, Change: Added}
+		comp := Component{Name: "coder", Change: Added}
+		for i := range 40 {
+			comp.Objects = append(comp.Objects, Object{Change: Added, APIVersion: "v1", Kind: "ConfigMap", Namespace: "coder", Name: fmt.Sprintf("config-%02d", i), Path: "coder/x.yaml"})
+		}
+		reg.Components = []Component{comp}
+		r.Regions = append(r.Regions, reg)
+	}
+	var full bytes.Buffer
+	cuts := r.writeMarkdown(&full)
+	for _, limit := range []int{full.Len() / 2, full.Len() / 3, 2000} {
+		var b bytes.Buffer
+		b.Write(full.Bytes())
+		r.fitMarkdown(&b, cuts, limit)
+		got := b.String()
+		if len(got) > limit {
+			t.Errorf("limit %d: %d bytes", limit, len(got))
+		}
+		if strings.Count(got, "<details>") != strings.Count(got, "</details>") {
+			t.Errorf("limit %d: a region section is left open:\n%s", limit, got)
+		}
+		shown := strings.Count(got, "\n- _added_")
+		if want := fmt.Sprintf("%d of 120 changed objects", 120-shown); !strings.Contains(got, want) {
+			t.Errorf("limit %d: no %q in the note:\n%s", limit, want, got[strings.LastIndex(got, "</details>"):])
+		}
+		if !strings.Contains(got, "whole region") || !strings.Contains(got, "`c-region`") {
+			t.Errorf("limit %d: the note does not name c-region as left out whole:\n%s", limit, got[strings.LastIndex(got, "</details>"):])
+		}
+	}
+	var b bytes.Buffer
+	b.Write(full.Bytes())
+	if r.fitMarkdown(&b, cuts, full.Len()); b.String() != full.String() {
+		t.Error("a report within the limit was changed")
 	}
 }

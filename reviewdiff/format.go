@@ -50,7 +50,8 @@ func (r *Report) Write(w io.Writer, f Format) error {
 	case FormatText:
 		r.writeText(&b)
 	case FormatMarkdown:
-		r.writeMarkdown(&b)
+		cuts := r.writeMarkdown(&b)
+		r.fitMarkdown(&b, cuts, MaxMarkdown)
 	case FormatJSON:
 		if err := r.writeJSON(&b); err != nil {
 			return err
@@ -338,9 +339,32 @@ func codeBlock(b *bytes.Buffer, indent, lang string, lines []string) {
 	fmt.Fprintf(b, "%s%s\n", indent, fence)
 }
 
-func (r *Report) writeMarkdown(b *bytes.Buffer) {
+// MaxMarkdown is the most characters -o markdown writes: GitHub's limit on
+// the body of a pull-request comment, 65,536 characters (GitHub REST API,
+// "Create an issue comment": a longer body is refused as too long). It is
+// counted in bytes, which are never fewer than characters.
+const MaxMarkdown = 65536
+
+// mdCut is a place where the Markdown output may be cut: after the summary,
+// after an item (an object, an AWS item or a file, with its fields) or after
+// a region's section.
+type mdCut struct {
+	off    int  // bytes written before the cut
+	region int  // index of the region the cut is in or after; -1 before the first
+	shown  int  // items of that region written before the cut
+	open   bool // inside the region's <details>, which the cut must close
+}
+
+// writeMarkdown writes the whole report and returns where it may be cut.
+func (r *Report) writeMarkdown(b *bytes.Buffer) []mdCut {
 	b.WriteString("### coderfleet diff\n\n")
 	fmt.Fprintf(b, "**Summary:** %s\n", mdText(r.Summary().String()))
+	cuts := []mdCut{{off: b.Len(), region: -1}}
+	var region, shown int
+	item := func() {
+		shown++
+		cuts = append(cuts, mdCut{off: b.Len(), region: region, shown: shown, open: true})
+	}
 	fields := func(fs []Field) {
 		for _, f := range fs {
 			v := viewField(f)
@@ -350,7 +374,8 @@ func (r *Report) writeMarkdown(b *bytes.Buffer) {
 			}
 		}
 	}
-	for _, reg := range r.Regions {
+	for i, reg := range r.Regions {
+		region, shown = i, 0
 		rs := reg.summary()
 		var counts []string
 		for _, c := range []struct {
@@ -371,6 +396,7 @@ func (r *Report) writeMarkdown(b *bytes.Buffer) {
 				}
 				b.WriteString("\n")
 				fields(o.Fields)
+				item()
 			}
 			b.WriteString("\n")
 		}
@@ -383,6 +409,7 @@ func (r *Report) writeMarkdown(b *bytes.Buffer) {
 				}
 				b.WriteString("\n")
 				fields(a.Fields)
+				item()
 			}
 			b.WriteString("\n")
 		}
@@ -394,11 +421,80 @@ func (r *Report) writeMarkdown(b *bytes.Buffer) {
 				if f.Text != "" {
 					codeBlock(b, "  ", "diff", textLines(f.Text))
 				}
+				item()
 			}
 			b.WriteString("\n")
 		}
 		b.WriteString("</details>\n")
+		cuts = append(cuts, mdCut{off: b.Len(), region: i, shown: shown})
 	}
+	return cuts
+}
+
+// items is the number of objects, AWS items and files of a region.
+func (reg Region) items() int {
+	n := len(reg.AWS) + len(reg.Files)
+	for _, c := range reg.Components {
+		n += len(c.Objects)
+	}
+	return n
+}
+
+// fitMarkdown cuts b, the Markdown of r, at the last of cuts where the kept
+// part, the closing of an open region section and a note saying what was
+// left out and how to see it fit in limit bytes. b is left alone when it fits.
+func (r *Report) fitMarkdown(b *bytes.Buffer, cuts []mdCut, limit int) {
+	if b.Len() <= limit {
+		return
+	}
+	total := 0
+	for _, reg := range r.Regions {
+		total += reg.items()
+	}
+	for i := len(cuts) - 1; i >= 0; i-- {
+		c := cuts[i]
+		if c.off > limit {
+			continue
+		}
+		tail := r.markdownCutNote(c, total)
+		if c.open {
+			tail = "\n</details>\n" + tail
+		}
+		if c.off+len(tail) <= limit || i == 0 {
+			b.Truncate(c.off)
+			b.WriteString(tail)
+			return
+		}
+	}
+}
+
+// markdownCutNote says what a cut at c leaves out of r, which has total
+// items, and how to see everything.
+func (r *Report) markdownCutNote(c mdCut, total int) string {
+	shown := c.shown
+	var partly string
+	var whole []string
+	for i, reg := range r.Regions {
+		switch {
+		case i < c.region:
+			shown += reg.items()
+		case i == c.region && c.shown < reg.items():
+			partly = code(reg.Name)
+		case i > c.region:
+			whole = append(whole, code(reg.Name))
+		}
+	}
+	var where []string
+	if partly != "" {
+		where = append(where, "the rest of "+partly)
+	}
+	if len(whole) > 0 {
+		where = append(where, fmt.Sprintf("%s (%s)", plural(len(whole), "whole region"), strings.Join(whole, ", ")))
+	}
+	return fmt.Sprintf("\n> [!NOTE]\n> **Cut to fit a pull-request comment** (GitHub allows %s characters): "+
+		"%d of %d changed objects, AWS items and files are not shown: %s. "+
+		"To see them all, run `coderfleet diff -o text` (with the same `--base`) or read the CI job's diff artifact.\n",
+		"65,536", total-shown, total, strings.Join(where, " and "))
 }
 
 // mdText escapes the characters that Markdown would interpret in plain text.

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Route53API is the part of the Route53 client that sync uses.
@@ -53,10 +54,14 @@ type Clients struct {
 // NewClients builds real SDK clients from cfg (the standard AWS configuration
 // chain, including AWS_ENDPOINT_URL). The SDK's own retries are switched off
 // because sync retries with backoff itself, through its injected clock.
+// The SDK's own log lines (such as "WARN failed to discard ...") are
+// discarded: what the user needs to know is in sync's errors and progress.
 // Clients of the same region are built once and reused.
 func NewClients(cfg aws.Config) Clients {
 	cfg = cfg.Copy()
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
+	cfg.Logger = logging.Nop{}
+	cfg.ClientLogMode = 0
 	acms := map[string]ACMAPI{}
 	elbs := map[string]ELBAPI{}
 	return Clients{

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -98,6 +101,9 @@ func shortErr(err error) string {
 	if c := errorCode(err); c != "" {
 		return c
 	}
+	if endpoint, cause, ok := Unreachable(err); ok {
+		return cause + " (" + endpoint + ")"
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return "connection closed"
 	}
@@ -106,4 +112,38 @@ func shortErr(err error) string {
 		msg = msg[:120] + "..."
 	}
 	return msg
+}
+
+// Unreachable reports whether err is a failure to reach an AWS endpoint at
+// all (a refused or timed-out connection, an unknown host), as opposed to
+// an answer from AWS. It returns the endpoint as scheme://host (empty when
+// unknown) and the cause in a few words, such as "connection refused".
+func Unreachable(err error) (endpoint, cause string, ok bool) {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return "", "", false
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			endpoint = u.Scheme + "://" + u.Host
+		}
+	}
+	var dns *net.DNSError
+	var sys *os.SyscallError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &dns):
+		return endpoint, "no such host " + dns.Name, true
+	case errors.As(err, &op) && errors.As(op, &sys):
+		return endpoint, sys.Err.Error(), true
+	case errors.As(err, &op):
+		if op.Timeout() {
+			return endpoint, "connection timed out", true
+		}
+		return endpoint, op.Err.Error(), true
+	case ue != nil && ue.Timeout():
+		return endpoint, "no answer in time", true
+	}
+	return "", "", false
 }

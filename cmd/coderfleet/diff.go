@@ -40,12 +40,16 @@ of each changed object (list items matched by name, e.g.
 spec.template.spec.containers[coder].env[CODER_ACCESS_URL].value), the changes to
 the AWS desired state (certificates, health checks, records) and a summary line.
 
-Without --base, the base is the committed regions/ folder: diff shows what
-` + "`coderfleet render`" + ` would change. With --base, the base is the fleet rendered as it
+Without --base, the base is regions/ as committed at HEAD, read from git
+(a render or an edit of regions/ not yet committed is not part of it): diff
+shows what the working tree's inputs change compared with the last commit.
+Outside a git repository it is regions/ on disk. With --base, the base is the fleet rendered as it
 was at that git revision (overlays/ and templates/ are read from git; the
 working tree is not touched), compared with a render of the working tree: what
 a pull request changes. -o markdown is ready to paste into a pull-request
-comment (one collapsible section per region); -o json is described in
+comment (one collapsible section per region; a report longer than GitHub's
+65,536 characters is cut after an object, with a note on what was left out
+and how to see it all); -o json is described in
 docs/review.md.
 
 Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
@@ -59,17 +63,17 @@ Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
   coderfleet diff --base HEAD --exit-code`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runDiff(c.Context(), o, c.OutOrStdout())
+			return runDiff(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	addRepoFlag(c, &o.repo)
-	c.Flags().StringVar(&o.base, "base", "", "git revision to compare with (branch, tag or commit); default: the committed regions/")
+	c.Flags().StringVar(&o.base, "base", "", "git revision to compare with (branch, tag or commit); default: regions/ as committed at HEAD")
 	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, markdown or json")
 	c.Flags().BoolVar(&o.exitCode, "exit-code", false, "exit 1 when there are differences, 0 when none")
 	return c
 }
 
-func runDiff(ctx context.Context, o *diffOptions, out io.Writer) error {
+func runDiff(ctx context.Context, o *diffOptions, out, stderr io.Writer) error {
 	format, err := reviewdiff.ParseFormat(o.output)
 	if err != nil {
 		return &usageError{err: fmt.Errorf("-o: %w", err)}
@@ -93,10 +97,8 @@ func runDiff(ctx context.Context, o *diffOptions, out io.Writer) error {
 			return fmt.Errorf("rendering the fleet at %s: %w", o.base, err)
 		}
 		base = res.Regions
-	} else {
-		if base, err = treeio.Read(filepath.Join(repo, "regions")); err != nil {
-			return err
-		}
+	} else if base, err = committedRegions(ctx, repo, stderr); err != nil {
+		return err
 	}
 	opts, err := fleet.Prepare(filesys.MakeFsOnDisk(), repo, nil)
 	if err != nil {
@@ -116,38 +118,101 @@ func runDiff(ctx context.Context, o *diffOptions, out io.Writer) error {
 	return nil
 }
 
+// committedRegions returns the regions/ folder of repo as committed at
+// HEAD, read from git objects like --base reads overlays/ and templates/, so
+// uncommitted edits and renders on disk are not part of the base. Outside a
+// git repository it reads regions/ on disk, and says so on stderr.
+func committedRegions(ctx context.Context, repo string, stderr io.Writer) (map[string]render.Tree, error) {
+	if _, err := gitOutput(ctx, repo, nil, "rev-parse", "--git-dir"); err != nil {
+		if errors.Is(err, exec.ErrNotFound) || strings.Contains(err.Error(), "not a git repository") {
+			fmt.Fprintf(stderr, "note: %s is not a git repository (or git is missing); comparing with regions/ on disk\n", repo)
+			return treeio.Read(filepath.Join(repo, "regions"))
+		}
+		return nil, err
+	}
+	files, err := gitFiles(ctx, repo, "HEAD", "regions")
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return nil, &usageError{err: fmt.Errorf("diff: the git repository at %q has no commit yet, so there is no committed regions/ to compare with (hint: commit regions/ first, or pass --base)", repo)}
+		}
+		return nil, err
+	}
+	out := map[string]render.Tree{}
+	for p, data := range files {
+		region, rest, ok := strings.Cut(strings.TrimPrefix(p, "regions/"), "/")
+		if !ok || strings.HasPrefix(region, ".") {
+			continue // a file beside the region folders, or a work folder
+		}
+		if out[region] == nil {
+			out[region] = render.Tree{}
+		}
+		out[region][rest] = data
+	}
+	return out, nil
+}
+
+// gitOutput runs git in repo with stdin and returns its standard output; a
+// failure names the git sub-command and carries git's own message.
+func gitOutput(ctx context.Context, repo string, stdin io.Reader, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, fmt.Errorf("running git: %w (hint: diff needs git on PATH)", err)
+		}
+		return nil, fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
 // gitTreeFS reads the folders dirs (relative to repo, which may be a
 // sub-folder of its git work tree) as they are at revision rev into an
 // in-memory filesystem, and returns it with the repository's root in it.
 // The work tree, index and HEAD are left alone.
 func gitTreeFS(ctx context.Context, repo, rev string, dirs ...string) (filesys.FileSystem, string, error) {
-	git := func(stdin io.Reader, args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...)
-		cmd.Stdin = stdin
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			if errors.Is(err, exec.ErrNotFound) {
-				return nil, fmt.Errorf("running git: %w (hint: --base needs git on PATH)", err)
-			}
-			return nil, fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	files, err := gitFiles(ctx, repo, rev, dirs...)
+	if err != nil {
+		return nil, "", err
+	}
+	fsys := filesys.MakeFsInMemory()
+	const root = "/repo"
+	for p, data := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := fsys.MkdirAll(filepath.Dir(full)); err != nil {
+			return nil, "", err
 		}
-		return stdout.Bytes(), nil
+		if err := fsys.WriteFile(full, data); err != nil {
+			return nil, "", err
+		}
+	}
+	return fsys, root, nil
+}
+
+// gitFiles returns the files of the folders dirs (relative to repo) as
+// they are at revision rev, keyed by slash-separated path relative to repo,
+// read with git ls-tree and git cat-file --batch. The work tree, index and
+// HEAD are left alone. A rev that is not a commit is a *usageError.
+func gitFiles(ctx context.Context, repo, rev string, dirs ...string) (map[string][]byte, error) {
+	git := func(stdin io.Reader, args ...string) ([]byte, error) {
+		return gitOutput(ctx, repo, stdin, args...)
 	}
 	commit, err := git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return nil, "", err
+			return nil, err
 		}
 		if strings.Contains(err.Error(), "not a git repository") {
-			return nil, "", &usageError{err: fmt.Errorf("--base: %q is not inside a git repository (hint: run diff without --base to compare with the committed regions/)", repo)}
+			return nil, &usageError{err: fmt.Errorf("--base: %q is not inside a git repository (hint: run diff without --base to compare with regions/ on disk)", repo)}
 		}
-		return nil, "", &usageError{err: fmt.Errorf("--base: %q is not a commit of the git repository at %q (hint: pass a branch, tag or commit such as origin/main; in a shallow CI clone, fetch it first)", rev, repo)}
+		return nil, &usageError{err: fmt.Errorf("--base: %q is not a commit of the git repository at %q (hint: pass a branch, tag or commit such as origin/main; in a shallow CI clone, fetch it first)", rev, repo)}
 	}
 	sha := strings.TrimSpace(string(commit))
 	list, err := git(nil, append([]string{"ls-tree", "-r", "-z", sha, "--"}, dirs...)...)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	type entry struct{ path, sha string }
 	var entries []entry
@@ -159,18 +224,18 @@ func gitTreeFS(ctx context.Context, repo, rev string, dirs ...string) (filesys.F
 		meta, p, ok := strings.Cut(string(rec), "\t")
 		fields := strings.Fields(meta)
 		if !ok || len(fields) != 3 {
-			return nil, "", fmt.Errorf("reading git ls-tree output: unexpected entry %q", rec)
+			return nil, fmt.Errorf("reading git ls-tree output: unexpected entry %q", rec)
 		}
 		switch fields[1] {
 		case "blob":
 			if fields[0] == "120000" {
-				return nil, "", fmt.Errorf("reading %s at %s: %q is a symbolic link, which diff --base does not follow (hint: commit the file itself, or compare without --base)", p, rev, p)
+				return nil, fmt.Errorf("reading %s at %s: %q is a symbolic link, which diff --base does not follow (hint: commit the file itself, or compare without --base)", p, rev, p)
 			}
 			entries = append(entries, entry{path: p, sha: fields[2]})
 		case "commit":
 			// A submodule: not part of the fleet's inputs.
 		default:
-			return nil, "", fmt.Errorf("reading git ls-tree output: unexpected object type %q for %q", fields[1], p)
+			return nil, fmt.Errorf("reading git ls-tree output: unexpected object type %q for %q", fields[1], p)
 		}
 	}
 	var req bytes.Buffer
@@ -179,35 +244,28 @@ func gitTreeFS(ctx context.Context, repo, rev string, dirs ...string) (filesys.F
 	}
 	blobs, err := git(&req, "cat-file", "--batch")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	fsys := filesys.MakeFsInMemory()
-	const root = "/repo"
+	files := make(map[string][]byte, len(entries))
 	r := bufio.NewReader(bytes.NewReader(blobs))
 	for _, e := range entries {
 		header, err := r.ReadString('\n')
 		if err != nil {
-			return nil, "", fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
+			return nil, fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
 		}
 		f := strings.Fields(header)
 		if len(f) != 3 || f[0] != e.sha || f[1] != "blob" {
-			return nil, "", fmt.Errorf("reading git cat-file output for %q: unexpected header %q", e.path, strings.TrimSpace(header))
+			return nil, fmt.Errorf("reading git cat-file output for %q: unexpected header %q", e.path, strings.TrimSpace(header))
 		}
 		size, err := strconv.Atoi(f[2])
 		if err != nil {
-			return nil, "", fmt.Errorf("reading git cat-file output for %q: bad size in %q", e.path, strings.TrimSpace(header))
+			return nil, fmt.Errorf("reading git cat-file output for %q: bad size in %q", e.path, strings.TrimSpace(header))
 		}
 		data := make([]byte, size+1) // the content and its trailing newline
 		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, "", fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
+			return nil, fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
 		}
-		full := filepath.Join(root, filepath.FromSlash(e.path))
-		if err := fsys.MkdirAll(filepath.Dir(full)); err != nil {
-			return nil, "", err
-		}
-		if err := fsys.WriteFile(full, data[:size]); err != nil {
-			return nil, "", err
-		}
+		files[e.path] = data[:size]
 	}
-	return fsys, root, nil
+	return files, nil
 }

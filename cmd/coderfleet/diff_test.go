@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,9 +139,10 @@ Region us-east-2 (changed)
 	}
 }
 
-func TestDiffAgainstCommittedRegions(t *testing.T) {
+// Outside a git repository, diff without --base reads regions/ on disk.
+func TestDiffAgainstRegionsOnDiskOutsideGit(t *testing.T) {
 	repo := exampleCopy(t)
-	if code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code"); code != exitOK || out != "Summary: no differences\n" {
+	if code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code"); code != exitOK || out != "Summary: no differences\n" || !strings.Contains(errs, "is not a git repository") {
 		t.Fatalf("current tree: exit %d\n%s%s", code, out, errs)
 	}
 	replaceInFile(t, filepath.Join(repo, "overlays/fleet.yaml"), "  exposure: public", "  exposure: internal")
@@ -191,5 +193,118 @@ func TestDiffErrors(t *testing.T) {
 	replaceInFile(t, filepath.Join(repo, "overlays/us-west-2/region.yaml"), "role: proxy", "role: primary")
 	if code, _, errs := cli(t, "diff", "--repo", repo, "--base", "HEAD"); code != exitInput || !strings.Contains(errs, "a second region has role: primary") {
 		t.Errorf("broken head: exit %d\n%s", code, errs)
+	}
+}
+
+// Without --base the base is regions/ as committed at HEAD, read from git:
+// a render on disk that was not committed is still a difference, and an
+// edit of regions/ on disk alone is none.
+func TestDiffWithoutBaseComparesWithHEAD(t *testing.T) {
+	root, repo := gitRepo(t)
+	replaceInFile(t, filepath.Join(repo, "overlays/fleet.yaml"), "  exposure: public", "  exposure: internal")
+	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
+		t.Fatalf("render: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(git(t, root, "status", "--porcelain"), "platform/regions/us-east-2/") {
+		t.Fatal("render changed nothing under regions/: the test needs a working tree that differs from HEAD")
+	}
+	code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code")
+	if code != exitDiffers || !strings.Contains(out, "~ spec.type: \"LoadBalancer\" -> \"ClusterIP\"") {
+		t.Fatalf("rendered but not committed: exit %d, want %d and the Service's type\n%s%s", code, exitDiffers, out, errs)
+	}
+	if errs != "" {
+		t.Errorf("stderr: %s", errs)
+	}
+
+	// Committing moves the base; then an edit of regions/ alone is no change.
+	git(t, root, "add", ".")
+	git(t, root, "commit", "-q", "-m", "internal litellm")
+	if err := os.RemoveAll(filepath.Join(repo, "regions/us-west-2")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code"); code != exitOK || out != "Summary: no differences\n" {
+		t.Errorf("regions/ edited on disk only: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestDiffWithoutBaseBeforeFirstCommit(t *testing.T) {
+	repo := exampleCopy(t)
+	git(t, repo, "init", "-q", "-b", "main")
+	code, _, errs := cli(t, "diff", "--repo", repo)
+	if code != exitUsage || !strings.Contains(errs, "has no commit yet") || !strings.Contains(errs, "hint:") {
+		t.Errorf("exit %d, want %d\n%s", code, exitUsage, errs)
+	}
+}
+
+// A Markdown diff longer than a pull-request comment allows is cut after an
+// object, within the limit, with a note saying what was left out and how
+// to see everything.
+func TestDiffMarkdownFitsAPullRequestComment(t *testing.T) {
+	_, repo := gitRepo(t)
+	var ns strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&ns, "  - name: team-%02d\n    organization: coder\n    replicas: 1\n    roleARN: arn:aws:iam::{account}:role/{cluster}-provisioner-team-%02d\n", i, i)
+	}
+	replaceInFile(t, filepath.Join(repo, "overlays/fleet.yaml"), "workspaceNamespaces:\n", "workspaceNamespaces:\n"+ns.String())
+
+	code, text, errs := cli(t, "diff", "--repo", repo, "-o", "text")
+	if code != exitOK || !strings.Contains(text, "team-59") {
+		t.Fatalf("text: exit %d\n%s", code, errs)
+	}
+	_, js, _ := cli(t, "diff", "--repo", repo, "-o", "json")
+	var sum struct {
+		Summary struct {
+			Objects, AWS, Files struct{ Added, Removed, Changed int }
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(js), &sum); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, c := range []struct{ Added, Removed, Changed int }{sum.Summary.Objects, sum.Summary.AWS, sum.Summary.Files} {
+		total += c.Added + c.Removed + c.Changed
+	}
+
+	code, md, errs := cli(t, "diff", "--repo", repo, "-o", "markdown")
+	if code != exitOK {
+		t.Fatalf("markdown: exit %d\n%s", code, errs)
+	}
+	if len(md) > 65536 || len(md) < 60000 {
+		t.Fatalf("markdown is %d characters, want at most 65,536 and close to it", len(md))
+	}
+	body, note, ok := strings.Cut(md, "\n> [!NOTE]\n")
+	if !ok {
+		t.Fatalf("no note about the cut at the end:\n%s", md[len(md)-500:])
+	}
+	var left, all int
+	if _, err := fmt.Sscanf(note, "> **Cut to fit a pull-request comment** (GitHub allows 65,536 characters): %d of %d changed objects", &left, &all); err != nil {
+		t.Fatalf("note %q: %v", note, err)
+	}
+	shown := 0
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "- _") {
+			shown++
+		}
+	}
+	if all != total || left != total-shown || left == 0 {
+		t.Errorf("note says %d of %d left out; the report has %d items, %d shown", left, all, total, shown)
+	}
+	for _, want := range []string{"`coderfleet diff -o text`", "CI job's diff artifact"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("note lacks %q: %s", want, note)
+		}
+	}
+	if !strings.Contains(note, "the rest of `") && !strings.Contains(note, "whole region") {
+		t.Errorf("note names no region left out: %s", note)
+	}
+	// Cut at an item: every section and code block is closed.
+	if o, c := strings.Count(body, "<details>"), strings.Count(body, "</details>"); o != c {
+		t.Errorf("%d <details> opened, %d closed", o, c)
+	}
+	if n := strings.Count(body, "```"); n%2 != 0 {
+		t.Errorf("an unclosed code block (%d fences)", n)
+	}
+	if !strings.HasSuffix(body, "</details>\n") {
+		t.Errorf("the kept part does not end with a closed region section:\n%s", body[len(body)-300:])
 	}
 }

@@ -8,8 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -34,7 +38,9 @@ func newSyncCommand() *cobra.Command {
 		Short: "Plan and apply the AWS pieces (ACM certificates, Route53 health checks and records)",
 		Long: `sync applies regions/<region>/aws/*.yaml, exactly as committed, to ACM and Route53
 through the standard AWS configuration chain (profiles, environment variables,
-AWS_ENDPOINT_URL). It changes only what it owns: certificates and health checks
+AWS_ENDPOINT_URL; AWS_MAX_ATTEMPTS bounds the retries of each call, 8 by
+default, each retry shown on stderr; missing credentials or an endpoint that
+does not answer end in one line with the fix, exit 4). It changes only what it owns: certificates and health checks
 tagged by coderfleet and records with a coderfleet ownership TXT record. It reads
 what the fleet owns in every AWS region it has used (a registry TXT record in the
 hosted zone lists them), so the objects of a region folder that was removed or
@@ -66,7 +72,7 @@ run coderfleet render and commit, so the Services use them.`,
   coderfleet sync plan --detailed-exitcode   # exit 2 when changes are pending, 0 when none`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runSyncPlan(c.Context(), o, c.OutOrStdout())
+			return runSyncPlan(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	flags(plan)
@@ -87,28 +93,43 @@ run coderfleet render and commit, so the Services use them.`,
 	return cmd
 }
 
-func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, error) {
+// syncLibOptions turns the flags into the library's options, with clients
+// from the standard AWS configuration chain (whose credentials it also
+// returns, for syncExit). AWS_MAX_ATTEMPTS, when set, bounds sync's own
+// retries of each call.
+func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws.CredentialsProvider, error) {
 	if o.output != fleetsync.FormatText && o.output != fleetsync.FormatJSON {
-		return fleetsync.Options{}, &usageError{err: fmt.Errorf("unknown --output %q: use text or json", o.output)}
+		return fleetsync.Options{}, nil, &usageError{err: fmt.Errorf("unknown --output %q: use text or json", o.output)}
 	}
 	allow, err := secretGuardAllow(o.repo)
 	if err != nil {
-		return fleetsync.Options{}, err
+		return fleetsync.Options{}, nil, err
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// The SDK's log lines never reach the terminal (see fleetsync.NewClients).
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithLogger(logging.Nop{}))
+	var noProfile config.SharedConfigProfileNotExistError
+	if errors.As(err, &noProfile) {
+		err = fmt.Errorf("profile %q (AWS_PROFILE) is not in %s (hint: create it with `aws configure sso --profile %s` or `aws configure --profile %s`, or set AWS_PROFILE to one of `aws configure list-profiles`)",
+			noProfile.Profile, strings.Join(noProfile.Filename, " or "), noProfile.Profile, noProfile.Profile)
+	}
 	if err != nil {
-		return fleetsync.Options{}, &exitError{code: exitRuntime, err: fmt.Errorf("loading AWS configuration: %w", err)}
+		return fleetsync.Options{}, nil, &exitError{code: exitRuntime, err: fmt.Errorf("loading AWS configuration: %w", err)}
+	}
+	retry := fleetsync.DefaultRetryPolicy
+	if cfg.RetryMaxAttempts > 0 {
+		retry.MaxAttempts = cfg.RetryMaxAttempts
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1" // Route53 is global; ACM and ELB get their region per call
 	}
 	root := o.repo
 	repo := os.DirFS(root)
-	regions, err := syncRegions(repo, o.regions)
+	regions, err := syncRegions(ctx, repo, o.regions)
 	if err != nil {
-		return fleetsync.Options{}, err
+		return fleetsync.Options{}, nil, err
 	}
 	return fleetsync.Options{
+		Retry:            retry,
 		Repo:             repo,
 		Regions:          regions,
 		Prune:            o.prune,
@@ -117,18 +138,18 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, err
 		WriteFile: func(p string, data []byte) error {
 			return writeFileAtomic(filepath.Join(root, filepath.FromSlash(p)), data)
 		},
-	}, nil
+	}, cfg.Credentials, nil
 }
 
 // syncRegions checks the regions asked for with --region against the
 // region folders sync can act on, as render checks them against the fleet.
-func syncRegions(repo fs.FS, requested []string) ([]string, error) {
+func syncRegions(ctx context.Context, repo fs.FS, requested []string) ([]string, error) {
 	if len(requested) == 0 {
 		return nil, nil
 	}
 	known, err := fleetsync.RegionFolders(repo)
 	if err != nil {
-		return nil, syncExit(err)
+		return nil, syncExit(ctx, err, nil)
 	}
 	return render.SelectRegions(requested, known)
 }
@@ -155,14 +176,15 @@ func secretGuardAllow(repo string) (fleetsync.AllowFunc, error) {
 	}, nil
 }
 
-func runSyncPlan(ctx context.Context, o *syncOptions, stdout io.Writer) error {
-	opts, err := syncLibOptions(ctx, o)
+func runSyncPlan(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) error {
+	opts, creds, err := syncLibOptions(ctx, o)
 	if err != nil {
 		return err
 	}
+	opts.Progress = stderr // retries
 	p, err := fleetsync.PlanChanges(ctx, opts)
 	if err != nil {
-		return syncExit(err)
+		return syncExit(ctx, err, creds)
 	}
 	if err := fleetsync.WritePlan(stdout, p, o.output); err != nil {
 		return &exitError{code: exitRuntime, err: err}
@@ -174,7 +196,7 @@ func runSyncPlan(ctx context.Context, o *syncOptions, stdout io.Writer) error {
 }
 
 func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) error {
-	opts, err := syncLibOptions(ctx, o)
+	opts, creds, err := syncLibOptions(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -192,18 +214,63 @@ func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer)
 		}
 	}
 	if err != nil {
-		return syncExit(err)
+		return syncExit(ctx, err, creds)
 	}
 	return nil
 }
 
-// syncExit maps sync errors to exit codes: a file to fix is 3, anything else 4.
-func syncExit(err error) error {
+// syncExit maps sync errors to exit codes: a file to fix is 3, anything
+// else 4. Missing credentials and an endpoint that cannot be reached are
+// told in one line with the fix (see awsEnvError), not as the SDK's chain.
+func syncExit(ctx context.Context, err error, creds aws.CredentialsProvider) error {
 	var in *fleetsync.InputError
 	if errors.As(err, &in) {
 		return &exitError{code: exitInput, err: err}
 	}
-	return &exitError{code: exitRuntime, err: err}
+	return &exitError{code: exitRuntime, err: awsEnvError(ctx, err, creds)}
+}
+
+// awsEnvError rewrites a failed AWS call whose fix is in the user's
+// environment rather than in the repository: no credentials (creds, the
+// configuration chain's provider, is nil or fails), or an endpoint that
+// does not answer. The result keeps sync's own context ("reading AWS state:
+// looking up hosted zone ... (after 8 attempts)") and replaces the SDK's
+// text with the cause and a hint naming AWS_PROFILE, aws sso login or
+// AWS_ENDPOINT_URL. Any other error, an answer from AWS included, is
+// returned as it is.
+func awsEnvError(ctx context.Context, err error, creds aws.CredentialsProvider) error {
+	var op *smithy.OperationError
+	var api smithy.APIError
+	if !errors.As(err, &op) || errors.As(err, &api) {
+		return err
+	}
+	where, ok := strings.CutSuffix(err.Error(), ": "+op.Error())
+	if !ok {
+		where = op.Service() + " " + op.Operation()
+	}
+	noCreds := creds == nil
+	if !noCreds {
+		_, cerr := creds.Retrieve(ctx)
+		noCreds = cerr != nil
+	}
+	if noCreds {
+		hint := "set AWS_PROFILE to a profile of ~/.aws/config and run `aws sso login` if it uses IAM Identity Center, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+		if p := os.Getenv("AWS_PROFILE"); p != "" {
+			hint = fmt.Sprintf("AWS_PROFILE is %q: run `aws sso login --profile %s` if it uses IAM Identity Center, or give it credentials in ~/.aws/config or ~/.aws/credentials", p, p)
+		}
+		return fmt.Errorf("%s: no AWS credentials found (environment, AWS_PROFILE, shared config and credentials files, SSO and instance metadata were tried) (hint: %s)", where, hint)
+	}
+	if endpoint, cause, ok := fleetsync.Unreachable(err); ok {
+		if endpoint == "" {
+			endpoint = "for " + op.Service()
+		}
+		hint := fmt.Sprintf("check the network, proxy (HTTPS_PROXY) and firewall on the way to %s; for another endpoint, set AWS_ENDPOINT_URL", endpoint)
+		if e := os.Getenv("AWS_ENDPOINT_URL"); e != "" {
+			hint = fmt.Sprintf("AWS_ENDPOINT_URL is %q: start the service there or correct it, or unset it to use AWS itself", e)
+		}
+		return fmt.Errorf("%s: cannot reach the AWS endpoint %s: %s (hint: %s)", where, endpoint, cause, hint)
+	}
+	return err
 }
 
 // writeFileAtomic writes data next to path and renames it into place.
