@@ -93,3 +93,10 @@ func enforceArgs(c *cobra.Command) {
 func addRegionFlag(c *cobra.Command, regions *[]string, usage string) {
 	c.Flags().StringArrayVar(regions, "region", nil, usage+" (repeatable, or a comma list: --region a,b)")
 }
+
+// addOutputFlag registers -o/--output with its allowed values (the first
+// is the default) and completes them.
+func addOutputFlag(c *cobra.Command, output *string, allowed []string) {
+	c.Flags().StringVarP(output, "output", "o", allowed[0], "output format: "+strings.Join(allowed, ", "))
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
+}

@@ -21,11 +21,13 @@ type regionAddOptions struct {
 
 func newRegionCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:     "region",
-		Short:   "Manage the fleet's regions",
-		Example: `  coderfleet region add ap-south-1 --aws-region ap-south-1`,
+		Use:   "region",
+		Short: "Manage the fleet's regions",
+		Example: `  coderfleet region list
+  coderfleet region add ap-south-1 --aws-region ap-south-1
+  coderfleet region remove ap-south-1`,
 	}
-	c.AddCommand(newRegionAddCommand())
+	c.AddCommand(newRegionAddCommand(), newRegionListCommand(), newRegionRemoveCommand())
 	return c
 }
 
