@@ -59,7 +59,9 @@ location (e.g. Oregon), --icon the globe emoji.`,
 	}
 	addRepoFlag(c, &o.repo)
 	c.Flags().StringVar(&o.spec.AWSRegion, "aws-region", "", "AWS region code of the region's cluster, e.g. eu-west-2 (required)")
+	_ = c.RegisterFlagCompletionFunc("aws-region", completeAWSRegions)
 	c.Flags().StringVar(&o.spec.Role, "role", config.RoleProxy, "proxy (a Coder workspace proxy) or primary (coderd; one per fleet)")
+	_ = c.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{config.RoleProxy, config.RolePrimary}, cobra.ShellCompDirectiveNoFileComp))
 	c.Flags().StringVar(&o.spec.DisplayName, "display-name", "", "name in Coder's region picker (default: the AWS region's location)")
 	c.Flags().StringVar(&o.spec.ClusterName, "cluster-name", "", "the EKS cluster's name (default: <fleet>-NAME)")
 	c.Flags().StringVar(&o.spec.Icon, "icon", "", "icon in Coder's region picker (default "+scaffold.DefaultIcon+")")

@@ -127,8 +127,9 @@ apply --prune (which delete its DNS records, health check and certificates),
 and the Flux cleanup in its cluster. It refuses, changing nothing, a name that
 is no region folder (exit 64), the primary, and a region that another YAML file
 under overlays/ mentions (exit 3, naming file, line and key).`,
-		Example: `  coderfleet region remove eu-west-2`,
-		Args:    cobra.ExactArgs(1),
+		Example:           `  coderfleet region remove eu-west-2`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRegionArg,
 		RunE: func(c *cobra.Command, args []string) error {
 			return runRegionRemove(repo, args[0], c.OutOrStdout())
 		},
