@@ -150,8 +150,17 @@ func forEachMention(fsys filesys.FileSystem, p string, re *regexp.Regexp, f func
 				walk(c, fmt.Sprintf("%s[%d]", key, i))
 			}
 		case yaml.ScalarNode:
-			if re.MatchString(n.Value) {
-				f(key, n.Line)
+			// The line of the match, also inside a multi-line value such
+			// as an inline kustomize patch.
+			for i, l := range strings.Split(n.Value, "\n") {
+				if !re.MatchString(l) {
+					continue
+				}
+				line := n.Line + i
+				if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+					line++ // the value starts below its | or > indicator
+				}
+				f(key, line)
 			}
 		}
 	}
