@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -144,19 +143,14 @@ func runRegionRemove(repo, name string, out io.Writer) error {
 		return err
 	}
 	rm, err := scaffold.RemoveRegion(filesys.MakeFsOnDisk(), abs, name)
-	var re *scaffold.RequestError
-	if errors.As(err, &re) {
-		return &usageError{err: err}
-	}
 	if err != nil {
-		return err
+		return scaffoldError(err)
 	}
 	cluster := rm.ClusterName
 	if cluster == "" {
 		cluster = "the region's cluster"
 	}
 	fmt.Fprintf(out, "removed %s/ (region %s in %s, cluster %s)\n\n", rm.Dir, rm.Name, rm.AWSRegion, cluster)
-	fmt.Fprintln(out, "next steps:")
 	steps := []string{
 		"render, which deletes regions/" + name + "/ (the Flux Kustomizations with it):\n     coderfleet render",
 		"commit the removal of overlays/" + name + " and regions/" + name + " and merge it",
@@ -164,8 +158,6 @@ func runRegionRemove(repo, name string, out io.Writer) error {
 		"delete them (ACM keeps a certificate while a load balancer still uses it; run it again after step 5):\n     coderfleet sync apply --prune",
 		"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\n     is gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n     (prune: true), or, when the cluster itself goes away: flux uninstall",
 	}
-	for i, st := range steps {
-		fmt.Fprintf(out, "  %d. %s\n", i+1, st)
-	}
+	printSteps(out, steps)
 	return nil
 }
