@@ -89,7 +89,16 @@ func enforceArgs(c *cobra.Command) {
 // addRegionFlag registers --region on a verb, one way for every verb:
 // repeatable and comma lists alike (--region a,b --region c), checked by
 // render.SelectRegions, which refuses an unknown region (exit 64) listing
-// the known ones with a did-you-mean.
+// the known ones with a did-you-mean. It completes the repository's
+// region names.
 func addRegionFlag(c *cobra.Command, regions *[]string, usage string) {
 	c.Flags().StringArrayVar(regions, "region", nil, usage+" (repeatable, or a comma list: --region a,b)")
+	_ = c.RegisterFlagCompletionFunc("region", completeRegions)
+}
+
+// addOutputFlag registers -o/--output with its allowed values (the first
+// is the default) and completes them.
+func addOutputFlag(c *cobra.Command, output *string, allowed []string) {
+	c.Flags().StringVarP(output, "output", "o", allowed[0], "output format: "+strings.Join(allowed, ", "))
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
 }

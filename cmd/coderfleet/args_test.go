@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -55,5 +56,5 @@ func TestEveryGroupRefusesUnknownSubcommands(t *testing.T) {
 			visit(sub)
 		}
 	}
-	visit(newRootCommand())
+	visit(newRootCommand(io.Discard, io.Discard))
 }

@@ -68,7 +68,7 @@ Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
 	}
 	addRepoFlag(c, &o.repo)
 	c.Flags().StringVar(&o.base, "base", "", "git revision to compare with (branch, tag or commit); default: regions/ as committed at HEAD")
-	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, markdown or json")
+	addOutputFlag(c, &o.output, []string{"text", "markdown", "json"})
 	c.Flags().BoolVar(&o.exitCode, "exit-code", false, "exit 1 when there are differences, 0 when none")
 	return c
 }

@@ -26,10 +26,8 @@ func main() {
 
 // run executes the CLI with args and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand()
+	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -46,7 +44,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func newRootCommand() *cobra.Command {
+// newRootCommand builds the command tree writing to stdout and stderr (set
+// before cobra's completion command, which keeps the writer it is built with).
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "coderfleet",
 		Short: "Render and sync a multi-region Coder platform the GitOps way",
@@ -61,6 +61,8 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 		SilenceErrors: true,
 		Version:       version.Version,
 	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	// A hidden flag for profiling the hot paths (see bench/results.md).
 	var cpuProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,7 +172,7 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 			visit(sub)
 		}
 	}
-	visit(newRootCommand())
+	visit(newRootCommand(io.Discard, io.Discard))
 }
 
 // TestSyncSecretGuardAllowances checks that sync reads the secret guard's

@@ -21,11 +21,13 @@ type regionAddOptions struct {
 
 func newRegionCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:     "region",
-		Short:   "Manage the fleet's regions",
-		Example: `  coderfleet region add ap-south-1 --aws-region ap-south-1`,
+		Use:   "region",
+		Short: "Manage the fleet's regions",
+		Example: `  coderfleet region list
+  coderfleet region add ap-south-1 --aws-region ap-south-1
+  coderfleet region remove ap-south-1`,
 	}
-	c.AddCommand(newRegionAddCommand())
+	c.AddCommand(newRegionAddCommand(), newRegionListCommand(), newRegionRemoveCommand())
 	return c
 }
 
@@ -57,7 +59,9 @@ location (e.g. Oregon), --icon the globe emoji.`,
 	}
 	addRepoFlag(c, &o.repo)
 	c.Flags().StringVar(&o.spec.AWSRegion, "aws-region", "", "AWS region code of the region's cluster, e.g. eu-west-2 (required)")
+	_ = c.RegisterFlagCompletionFunc("aws-region", completeAWSRegions)
 	c.Flags().StringVar(&o.spec.Role, "role", config.RoleProxy, "proxy (a Coder workspace proxy) or primary (coderd; one per fleet)")
+	_ = c.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{config.RoleProxy, config.RolePrimary}, cobra.ShellCompDirectiveNoFileComp))
 	c.Flags().StringVar(&o.spec.DisplayName, "display-name", "", "name in Coder's region picker (default: the AWS region's location)")
 	c.Flags().StringVar(&o.spec.ClusterName, "cluster-name", "", "the EKS cluster's name (default: <fleet>-NAME)")
 	c.Flags().StringVar(&o.spec.Icon, "icon", "", "icon in Coder's region picker (default "+scaffold.DefaultIcon+")")
@@ -70,16 +74,11 @@ func runRegionAdd(o *regionAddOptions, out io.Writer) error {
 		return err
 	}
 	added, err := scaffold.AddRegion(filesys.MakeFsOnDisk(), repo, o.spec)
-	var re *scaffold.RequestError
-	if errors.As(err, &re) {
-		return &usageError{err: err}
-	}
 	if err != nil {
-		return err
+		return scaffoldError(err)
 	}
 	s := added.Spec
 	fmt.Fprintf(out, "wrote %s (%s %s in %s, cluster %s)\n\n", added.File, s.Role, s.Name, s.AWSRegion, s.ClusterName)
-	fmt.Fprintln(out, "next steps:")
 	steps := []string{
 		"review " + added.File + " (overrides go there too), then render the region:\n     coderfleet render",
 		"request its ACM certificate(s) and record their ARNs in overlays/" + s.Name + "/outputs.yaml:\n     coderfleet sync apply --region " + s.Name,
@@ -92,10 +91,26 @@ func runRegionAdd(o *regionAddOptions, out io.Writer) error {
 		"commit overlays/"+s.Name+" and regions/"+s.Name+"; point the cluster's Flux at ./regions/"+s.Name+"/flux,\n     and Flux applies it",
 		"once the load balancer exists, create the DNS records and health checks:\n     coderfleet sync apply --region "+s.Name,
 	)
+	printSteps(out, steps)
+	return nil
+}
+
+// scaffoldError makes a request scaffold cannot carry out (a
+// *scaffold.RequestError) a usage error; other errors pass unchanged.
+func scaffoldError(err error) error {
+	var re *scaffold.RequestError
+	if errors.As(err, &re) {
+		return &usageError{err: err}
+	}
+	return err
+}
+
+// printSteps prints a region verb's numbered next steps.
+func printSteps(out io.Writer, steps []string) {
+	fmt.Fprintln(out, "next steps:")
 	for i, st := range steps {
 		fmt.Fprintf(out, "  %d. %s\n", i+1, st)
 	}
-	return nil
 }
 
 // suggestAWSRegion is the region name itself when it is an AWS region

@@ -28,10 +28,7 @@ func resolveRepoFlag(c *cobra.Command) error {
 	if err != nil {
 		return &exitError{code: exitRuntime, err: fmt.Errorf("finding the repository root: %w", err)}
 	}
-	root, err := findRepo(wd, func(p string) bool {
-		st, err := os.Stat(p)
-		return err == nil && st.Mode().IsRegular()
-	})
+	root, err := findRepo(wd, isRegularFile)
 	if err != nil {
 		return err
 	}
@@ -58,4 +55,10 @@ func findRepo(dir string, isFile func(string) bool) (string, error) {
 		}
 		d = parent
 	}
+}
+
+// isRegularFile reports whether p is a regular file on disk.
+func isRegularFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -62,7 +62,7 @@ run coderfleet render and commit, so the Services use them.`,
 		addRepoFlag(c, &o.repo)
 		addRegionFlag(c, &o.regions, "region folder to sync (default: every region)")
 		c.Flags().BoolVar(&o.prune, "prune", false, "delete owned objects that are no longer in the desired state, those of removed region folders included")
-		c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+		addOutputFlag(c, &o.output, []string{fleetsync.FormatText, fleetsync.FormatJSON})
 	}
 	plan := &cobra.Command{
 		Use:   "plan",

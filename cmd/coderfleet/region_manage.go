@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/scaffold"
+	"github.com/coderfleet/coderfleet/internal/treeio"
+	"github.com/coderfleet/coderfleet/render"
+)
+
+// regionListSchema names the JSON schema of `region list -o json`; it
+// changes only when a field is removed or changes meaning.
+const regionListSchema = "coderfleet.io/region-list/v1"
+
+// Values of a region's "rendered" state in `region list`.
+const (
+	renderedNo      = "no"      // no regions/<region>/ folder with the ownership marker
+	renderedPresent = "present" // the folder exists, but this machine's render state does not vouch for it
+	renderedCurrent = "current" // the folder holds exactly what the last render on this machine wrote
+)
+
+// regionRow is one region of `region list`.
+type regionRow struct {
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	AWSRegion string `json:"awsRegion"`
+	Cluster   string `json:"clusterName"`
+	// Rendered is renderedNo, renderedPresent or renderedCurrent.
+	Rendered string `json:"rendered"`
+	// Synced: outputs.yaml holds certificate ARNs (sync apply ran).
+	Synced       bool     `json:"synced"`
+	Certificates []string `json:"certificates"`
+}
+
+var regionListOutputs = []string{"text", "json"}
+
+func newRegionListCommand() *cobra.Command {
+	var repo, output string
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the fleet's regions with their role, AWS region, cluster and state",
+		Long: `region list prints one row per region under overlays/: its name, role, AWS
+region, EKS cluster and state. RENDERED is "current" when regions/<region>/
+holds exactly what the last render on this machine wrote (the render state in
+.coderfleet/render-state.json; coderfleet check proves it matches the inputs),
+"present" when the folder exists but this machine did not render it (a fresh
+clone), "no" when there is none. SYNCED is "yes" when
+overlays/<region>/outputs.yaml holds certificate ARNs (coderfleet sync apply
+ran). -o json prints {"schemaVersion": "` + regionListSchema + `", "regions": [...]}.`,
+		Example: `  coderfleet region list
+  coderfleet region list -o json | jq -r '.regions[] | select(.synced | not) | .name'`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runRegionList(repo, output, c.OutOrStdout())
+		},
+	}
+	addRepoFlag(c, &repo)
+	addOutputFlag(c, &output, regionListOutputs)
+	return c
+}
+
+func runRegionList(repo, output string, out io.Writer) error {
+	if output != "text" && output != "json" {
+		return &usageError{err: fmt.Errorf("unknown --output %q: use text or json", output)}
+	}
+	cfg, err := config.Load(filesys.MakeFsOnDisk(), repo, config.LoadOptions{ParseOutputs: fleet.ParseOutputs})
+	if err != nil {
+		return err
+	}
+	regionsDir := filepath.Join(repo, "regions")
+	current := treeio.LoadState(filepath.Join(repo, treeio.StateFile)).Previous(regionsDir)
+	rows := make([]regionRow, 0, len(cfg.Regions))
+	for _, r := range cfg.Regions {
+		row := regionRow{Name: r.Region.Name, Role: r.Region.Role, AWSRegion: r.Region.AWSRegion, Cluster: r.Region.ClusterName,
+			Rendered: renderedNo, Certificates: []string{}}
+		if _, err := os.Stat(filepath.Join(regionsDir, row.Name, render.MarkerFile)); err == nil {
+			row.Rendered = renderedPresent
+			if _, ok := current[row.Name]; ok {
+				row.Rendered = renderedCurrent
+			}
+		}
+		row.Certificates = append(row.Certificates, slices.Sorted(maps.Keys(r.Certificates))...)
+		row.Synced = len(row.Certificates) > 0
+		rows = append(rows, row)
+	}
+	if output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			SchemaVersion string      `json:"schemaVersion"`
+			Regions       []regionRow `json:"regions"`
+		}{regionListSchema, rows})
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tAWS REGION\tCLUSTER\tRENDERED\tSYNCED")
+	for _, r := range rows {
+		synced := "no"
+		if r.Synced {
+			synced = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Role, r.AWSRegion, r.Cluster, r.Rendered, synced)
+	}
+	return tw.Flush()
+}
+
+func newRegionRemoveCommand() *cobra.Command {
+	var repo string
+	c := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove a region: delete overlays/NAME/ and print the decommissioning steps",
+		Long: `region remove deletes overlays/NAME/ and prints the steps that take the region
+down: render (which deletes regions/NAME/), commit, sync plan --prune and sync
+apply --prune (which delete its DNS records, health check and certificates),
+and the Flux cleanup in its cluster. It refuses, changing nothing, a name that
+is no region folder (exit 64), the primary, and a region that another YAML file
+under overlays/ mentions (exit 3, naming file, line and key).`,
+		Example:           `  coderfleet region remove eu-west-2`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRegionArg,
+		RunE: func(c *cobra.Command, args []string) error {
+			return runRegionRemove(repo, args[0], c.OutOrStdout())
+		},
+	}
+	addRepoFlag(c, &repo)
+	return c
+}
+
+func runRegionRemove(repo, name string, out io.Writer) error {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return err
+	}
+	rm, err := scaffold.RemoveRegion(filesys.MakeFsOnDisk(), abs, name)
+	if err != nil {
+		return scaffoldError(err)
+	}
+	cluster := rm.ClusterName
+	if cluster == "" {
+		cluster = "the region's cluster"
+	}
+	fmt.Fprintf(out, "removed %s/ (region %s in %s, cluster %s)\n\n", rm.Dir, rm.Name, rm.AWSRegion, cluster)
+	steps := []string{
+		"render, which deletes regions/" + name + "/ (the Flux Kustomizations with it):\n     coderfleet render",
+		"commit the removal of overlays/" + name + " and regions/" + name + " and merge it",
+		"see what AWS still holds for the region (records, health check, certificates, listed under Notes\n     as orphans):\n     coderfleet sync plan --prune",
+		"delete them (ACM keeps a certificate while a load balancer still uses it; run it again after step 5):\n     coderfleet sync apply --prune",
+		"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\n     is gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n     (prune: true), or, when the cluster itself goes away: flux uninstall",
+	}
+	printSteps(out, steps)
+	return nil
+}
