@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -88,6 +87,7 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkRoute53Rules(plan, a, d, pol); err != nil {
 		return nil, err
 	}
+	planOutputs(plan, opts.Repo, d, a)
 	if opts.OnPlan != nil {
 		opts.OnPlan(plan)
 	}
@@ -394,16 +394,7 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 	var wants []want
 	for _, r := range d.Regions {
 		for _, c := range r.Certificates {
-			var cur *Certificate
-			for i := range a.Certificates {
-				ac := &a.Certificates[i]
-				if ac.Region == r.Region && ac.Name == c.Name && ac.AWSRegion == c.AWSRegion && usableCertStatus[ac.Status] && sameNames(ac, c) {
-					if cur == nil || ac.Status == "ISSUED" && cur.Status != "ISSUED" {
-						cur = ac
-					}
-				}
-			}
-			if cur != nil {
+			if cur := bestCertificate(a, r.Region, c); cur != nil {
 				wants = append(wants, want{r.Region, c.Name, cur})
 			}
 		}
@@ -472,7 +463,7 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 				o.Certificates[w.name] = w.cert.ARN
 			}
 		}
-		p := path.Join("overlays", r.Region, "outputs.yaml")
+		p := outputsPath(r.Region)
 		data := awsstate.MarshalOutputs(o)
 		if old, err := fs.ReadFile(s.opts.Repo, p); err == nil && string(old) == string(data) {
 			continue

@@ -69,14 +69,14 @@ run coderfleet render and commit, so the Services use them.`,
 		Short: "Show what sync apply would create, change and delete",
 		Example: `  coderfleet sync plan
   coderfleet sync plan --region us-west-2 -o json
-  coderfleet sync plan --detailed-exitcode   # exit 2 when changes are pending, 0 when none`,
+  coderfleet sync plan --detailed-exitcode   # exit 2 unless converged, 0 when converged`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncPlan(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	flags(plan)
-	plan.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 when changes are pending (or records wait or conflict), 0 when none")
+	plan.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 unless AWS and outputs.yaml match (changes or an outputs.yaml to write, records waiting, conflicts), 0 when they do")
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "Create, change and (with --prune) delete the AWS pieces to match regions/*/aws",
