@@ -85,6 +85,8 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 }
 
 // WriteResult prints what Apply did and what is left, like terraform apply.
+// The "Apply complete" line is left out when r.Error is set: the error,
+// from Result.Failed, reports the counts then.
 func WriteResult(w io.Writer, r *Result, format string) error {
 	if format == FormatJSON {
 		b, err := json.MarshalIndent(r, "", "  ")
@@ -95,12 +97,15 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 		return err
 	}
 	var b strings.Builder
-	add, change, destroy := (&Plan{Changes: r.Applied}).Counts()
-	fmt.Fprintf(&b, "Apply complete: %d added, %d changed, %d destroyed", add, change, destroy)
-	if r.Retries > 0 {
-		fmt.Fprintf(&b, " (%d retried calls)", r.Retries)
+	// A failed apply says so in its error (see Result.Failed), not here.
+	if r.Error == "" {
+		add, change, destroy := (&Plan{Changes: r.Applied}).Counts()
+		fmt.Fprintf(&b, "Apply complete: %d added, %d changed, %d destroyed", add, change, destroy)
+		if r.Retries > 0 {
+			fmt.Fprintf(&b, " (%d retried calls)", r.Retries)
+		}
+		b.WriteString(".\n")
 	}
-	b.WriteString(".\n")
 	for _, o := range r.Outputs {
 		fmt.Fprintf(&b, "Wrote %s: run coderfleet render so the Services use the certificates, then commit.\n", o)
 	}
