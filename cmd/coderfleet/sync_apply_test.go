@@ -32,20 +32,7 @@ func TestSyncApplyTimeoutMustBePositive(t *testing.T) {
 // plan that follows (records wait for load balancers, nothing else to do)
 // says so alike in its summary, its JSON and its exit code.
 func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
-	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=86400")
-	if err != nil {
-		t.Fatalf("moto_server is required: %v", err)
-	}
-	t.Cleanup(moto.Stop)
-	awsEnv(t, moto.URL)
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := route53.NewFromConfig(cfg).CreateHostedZone(context.Background(), &route53.CreateHostedZoneInput{
-		Name: aws.String("example.com"), CallerReference: aws.String("sync-apply-test")}); err != nil {
-		t.Fatalf("creating the hosted zone in moto: %v", err)
-	}
+	motoWithZone(t, "sync-apply-test", "MOTO_ACM_VALIDATION_WAIT=86400")
 	repo := exampleCopy(t)
 
 	code, out, errs := cli(t, "sync", "apply", "--repo", repo, "--region", "us-west-2", "--timeout", "1s")
@@ -72,4 +59,25 @@ func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 		t.Fatalf("plan -o json: exit %d\n%s%s", code, out, errs)
 	}
 	mustContain(t, "plan -o json", out, `"status": "waiting"`)
+}
+
+// motoWithZone starts a moto_server with the extra environment env, points
+// the AWS environment at it (awsEnv) and creates the example fleet's hosted
+// zone, example.com, with the caller reference ref.
+func motoWithZone(t *testing.T, ref string, env ...string) {
+	t.Helper()
+	moto, err := motoserver.Start(env...)
+	if err != nil {
+		t.Fatalf("moto_server is required: %v", err)
+	}
+	t.Cleanup(moto.Stop)
+	awsEnv(t, moto.URL)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := route53.NewFromConfig(cfg).CreateHostedZone(context.Background(), &route53.CreateHostedZoneInput{
+		Name: aws.String("example.com"), CallerReference: aws.String(ref)}); err != nil {
+		t.Fatalf("creating the hosted zone in moto: %v", err)
+	}
 }
