@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +30,20 @@ type Result struct {
 	Outputs []string `json:"outputs"`
 	// Retries counts retried AWS calls.
 	Retries int `json:"retries"`
+	// Error is why Apply stopped, as Failed words it; empty when it
+	// completed.
+	Error string `json:"error,omitempty"`
+}
+
+// Failed records that Apply stopped with err after making r.Applied, and
+// returns err wrapped as "apply failed after N added, M changed, K
+// destroyed: <err>", so that a failure never reads as a completed apply.
+// errors.As still finds err's own types.
+func (r *Result) Failed(err error) error {
+	add, change, destroy := (&Plan{Changes: r.Applied}).Counts()
+	err = fmt.Errorf("apply failed after %d added, %d changed, %d destroyed: %w", add, change, destroy, err)
+	r.Error = err.Error()
+	return err
 }
 
 // ConflictError reports desired records that collide with records coderfleet
@@ -57,7 +70,7 @@ type CertificateTimeoutError struct {
 
 // Error names the pending certificates and what to do.
 func (e *CertificateTimeoutError) Error() string {
-	return fmt.Sprintf("certificates not ISSUED after %s: %s; the validation records are in place and ACM usually validates within 30 minutes: run coderfleet sync apply again later",
+	return fmt.Sprintf("certificates not ISSUED after %s: %s; the validation records are in place and ACM usually validates within 30 minutes: run coderfleet sync apply again later, or with a longer --timeout",
 		e.Timeout, strings.Join(e.Pending, ", "))
 }
 
@@ -88,6 +101,7 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkRoute53Rules(plan, a, d, pol); err != nil {
 		return nil, err
 	}
+	planOutputs(plan, opts.Repo, d, a)
 	if opts.OnPlan != nil {
 		opts.OnPlan(plan)
 	}
@@ -394,16 +408,7 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 	var wants []want
 	for _, r := range d.Regions {
 		for _, c := range r.Certificates {
-			var cur *Certificate
-			for i := range a.Certificates {
-				ac := &a.Certificates[i]
-				if ac.Region == r.Region && ac.Name == c.Name && ac.AWSRegion == c.AWSRegion && usableCertStatus[ac.Status] && sameNames(ac, c) {
-					if cur == nil || ac.Status == "ISSUED" && cur.Status != "ISSUED" {
-						cur = ac
-					}
-				}
-			}
-			if cur != nil {
+			if cur := bestCertificate(a, r.Region, c); cur != nil {
 				wants = append(wants, want{r.Region, c.Name, cur})
 			}
 		}
@@ -461,7 +466,8 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 			s.progressf("waiting for certificate %s/%s to be ISSUED: %s (%s of %s)\n", w.region, w.name, w.cert.Status,
 				s.clock.Now().Sub(start).Round(time.Second), s.opts.CertificateTimeout)
 		}
-		if err := s.clock.Sleep(ctx, s.opts.PollInterval); err != nil {
+		// The last wait ends at the bound, not a poll interval after it.
+		if err := s.clock.Sleep(ctx, min(s.opts.PollInterval, deadline.Sub(s.clock.Now()))); err != nil {
 			return err
 		}
 	}
@@ -472,7 +478,7 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 				o.Certificates[w.name] = w.cert.ARN
 			}
 		}
-		p := path.Join("overlays", r.Region, "outputs.yaml")
+		p := outputsPath(r.Region)
 		data := awsstate.MarshalOutputs(o)
 		if old, err := fs.ReadFile(s.opts.Repo, p); err == nil && string(old) == string(data) {
 			continue

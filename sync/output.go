@@ -78,25 +78,15 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 	if len(p.Changes) > 0 || len(b.String()) > 0 {
 		b.WriteString("\n")
 	}
-	add, change, destroy := p.Counts()
-	switch {
-	case len(p.Changes) == 0 && p.Kept == 0:
-		b.WriteString("No changes. AWS matches the desired state")
-	case len(p.Changes) == 0:
-		b.WriteString("No changes. The desired state is in place")
-	default:
-		fmt.Fprintf(&b, "Plan: %d to add, %d to change, %d to destroy", add, change, destroy)
-	}
-	fmt.Fprintf(&b, "; %d waiting, %d conflicts", len(p.Waiting), len(p.Conflicts))
-	if p.Kept > 0 {
-		fmt.Fprintf(&b, "; %d owned object(s) outside it kept (see Notes; --prune deletes them)", p.Kept)
-	}
+	b.WriteString(summary(p))
 	b.WriteString(".\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // WriteResult prints what Apply did and what is left, like terraform apply.
+// The "Apply complete" line is left out when r.Error is set: the error,
+// from Result.Failed, reports the counts then.
 func WriteResult(w io.Writer, r *Result, format string) error {
 	if format == FormatJSON {
 		b, err := json.MarshalIndent(r, "", "  ")
@@ -106,23 +96,16 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	var add, change, destroy int
-	for _, c := range r.Applied {
-		switch c.Action {
-		case Create:
-			add++
-		case Update:
-			change++
-		case Delete:
-			destroy++
-		}
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Apply complete: %d added, %d changed, %d destroyed", add, change, destroy)
-	if r.Retries > 0 {
-		fmt.Fprintf(&b, " (%d retried calls)", r.Retries)
+	// A failed apply says so in its error (see Result.Failed), not here.
+	if r.Error == "" {
+		add, change, destroy := (&Plan{Changes: r.Applied}).Counts()
+		fmt.Fprintf(&b, "Apply complete: %d added, %d changed, %d destroyed", add, change, destroy)
+		if r.Retries > 0 {
+			fmt.Fprintf(&b, " (%d retried calls)", r.Retries)
+		}
+		b.WriteString(".\n")
 	}
-	b.WriteString(".\n")
 	for _, o := range r.Outputs {
 		fmt.Fprintf(&b, "Wrote %s: run coderfleet render so the Services use the certificates, then commit.\n", o)
 	}
@@ -150,4 +133,35 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// summary is the last line of a text plan, without its period. Its opening
+// words follow p.Status(), as the JSON "status" and the exit code of
+// plan --detailed-exitcode do.
+func summary(p *Plan) string {
+	var b strings.Builder
+	add, change, destroy := p.Counts()
+	counts := fmt.Sprintf("%d to add, %d to change, %d to destroy", add, change, destroy)
+	if len(p.Outputs) > 0 {
+		counts += fmt.Sprintf(", %d outputs file(s) to write", len(p.Outputs))
+	}
+	switch p.Status() {
+	case StatusConflicts:
+		fmt.Fprintf(&b, "Conflicts: %d desired record(s) cannot be made (apply makes the rest, then fails); plan: %s", len(p.Conflicts), counts)
+	case StatusChangesPending:
+		b.WriteString("Plan: " + counts)
+	case StatusWaiting:
+		b.WriteString("Nothing to apply now; records wait for their load balancers")
+	case StatusConverged:
+		if p.Kept == 0 {
+			b.WriteString("No changes. AWS matches the desired state")
+		} else {
+			b.WriteString("No changes. The desired state is in place")
+		}
+	}
+	fmt.Fprintf(&b, "; %d waiting, %d conflicts", len(p.Waiting), len(p.Conflicts))
+	if p.Kept > 0 {
+		fmt.Fprintf(&b, "; %d owned object(s) outside it kept (see Notes; --prune deletes them)", p.Kept)
+	}
+	return b.String()
 }

@@ -1,8 +1,11 @@
 package sync
 
 import (
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -105,6 +108,10 @@ type Plan struct {
 	// Notes tell about owned objects kept because --prune was not given and
 	// similar decisions.
 	Notes []string `json:"notes"`
+	// Outputs lists the overlays/<region>/outputs.yaml files apply would
+	// rewrite because they do not list exactly the issued certificates;
+	// each has a note.
+	Outputs []string `json:"outputs"`
 	// Kept counts the owned objects outside the desired state (left out of
 	// it, or of a region folder that no longer exists) that stay because
 	// --prune was not given; each has a note.
@@ -126,10 +133,58 @@ func (p *Plan) Counts() (add, change, destroy int) {
 	return
 }
 
-// Converged reports whether nothing is left to do: no changes, nothing
-// waiting and no conflicts.
+// Converged reports whether nothing is left to do: p.Status() is
+// StatusConverged.
 func (p *Plan) Converged() bool {
-	return len(p.Changes) == 0 && len(p.Waiting) == 0 && len(p.Conflicts) == 0
+	return p.Status() == StatusConverged
+}
+
+// Status is the one classification of a plan. The text summary line, the
+// "status" of the JSON plan and the exit code of sync plan
+// --detailed-exitcode (0 for StatusConverged, 2 otherwise) all derive from
+// it, so they always say the same thing.
+type Status string
+
+// The statuses of a plan, from the most to the least urgent; a plan has the
+// first that applies.
+const (
+	// StatusConflicts: desired records collide with records coderfleet does
+	// not own; apply makes every other change, then fails listing them.
+	StatusConflicts Status = "conflicts"
+	// StatusChangesPending: apply would create, change or delete objects,
+	// or rewrite an overlays/<region>/outputs.yaml.
+	StatusChangesPending Status = "changes-pending"
+	// StatusWaiting: nothing can be done now, but records wait for their
+	// load balancers; apply again once Flux has applied regions/.
+	StatusWaiting Status = "waiting"
+	// StatusConverged: AWS and the outputs files match the desired state.
+	// Owned objects only --prune would delete (Kept) do not count: apply
+	// without --prune would not touch them.
+	StatusConverged Status = "converged"
+)
+
+// Status classifies p (see Status).
+func (p *Plan) Status() Status {
+	switch {
+	case len(p.Conflicts) > 0:
+		return StatusConflicts
+	case len(p.Changes) > 0 || len(p.Outputs) > 0:
+		return StatusChangesPending
+	case len(p.Waiting) > 0:
+		return StatusWaiting
+	default:
+		return StatusConverged
+	}
+}
+
+// MarshalJSON encodes p with its Status as "status", so that JSON readers
+// need not re-derive it.
+func (p *Plan) MarshalJSON() ([]byte, error) {
+	type plain Plan
+	return json.Marshal(struct {
+		Status Status `json:"status"`
+		*plain
+	}{p.Status(), (*plain)(p)})
 }
 
 // Policy holds the switches of Compute.
@@ -143,7 +198,7 @@ var usableCertStatus = map[string]bool{"ISSUED": true, "PENDING_VALIDATION": tru
 // Compute is the pure planning function: desired and actual state in, plan
 // out. It never deletes or changes what coderfleet does not own.
 func Compute(d *Desired, a *Actual, pol Policy) *Plan {
-	p := &Plan{Changes: []Change{}, Waiting: []Waiting{}, Conflicts: []Conflict{}, Notes: []string{}}
+	p := &Plan{Changes: []Change{}, Waiting: []Waiting{}, Conflicts: []Conflict{}, Notes: []string{}, Outputs: []string{}}
 	var certChanges, hcChanges, recChanges, hcDeletes, certDeletes, registry []Change
 
 	// Certificates.
@@ -153,17 +208,7 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 		for _, c := range r.Certificates {
 			addr := r.Region + "/" + c.Name
 			wantCert[addr] = true
-			var best *Certificate
-			for i := range a.Certificates {
-				ac := &a.Certificates[i]
-				if ac.Region != r.Region || ac.Name != c.Name || ac.AWSRegion != c.AWSRegion || !usableCertStatus[ac.Status] || !sameNames(ac, c) {
-					continue
-				}
-				if best == nil || (best.Status != "ISSUED" && ac.Status == "ISSUED") {
-					best = ac
-				}
-			}
-			if best != nil {
+			if best := bestCertificate(a, r.Region, c); best != nil {
 				current[addr] = best
 				continue
 			}
@@ -562,4 +607,70 @@ func certFields(c awsstate.Certificate) []Field {
 	}
 	return append(f, Field{Name: "aws-region", New: c.AWSRegion},
 		Field{Name: "validation", New: "DNS in " + c.Validation.HostedZone + ", records " + knownAfterApply})
+}
+
+// bestCertificate is the certificate of a that serves the desired
+// certificate c of region: one with c's names in a usable status, an ISSUED
+// one first; nil when there is none.
+func bestCertificate(a *Actual, region string, c awsstate.Certificate) *Certificate {
+	var best *Certificate
+	for i := range a.Certificates {
+		ac := &a.Certificates[i]
+		if ac.Region != region || ac.Name != c.Name || ac.AWSRegion != c.AWSRegion || !usableCertStatus[ac.Status] || !sameNames(ac, c) {
+			continue
+		}
+		if best == nil || (best.Status != "ISSUED" && ac.Status == "ISSUED") {
+			best = ac
+		}
+	}
+	return best
+}
+
+// outputsPath is the outputs file of a region folder, slash-separated.
+func outputsPath(region string) string { return path.Join("overlays", region, "outputs.yaml") }
+
+// planOutputs adds to p the outputs files apply would rewrite, each with a
+// note naming what it lacks: those of d's regions whose desired
+// certificates are all ISSUED in a (so the content apply writes is known
+// now) and that differ from that content, a missing file included. A region
+// with a certificate still to create or to wait for gets its file written
+// after that, which the plan already shows as a change or not at all.
+func planOutputs(p *Plan, repo fs.FS, d *Desired, a *Actual) {
+regions:
+	for _, r := range d.Regions {
+		o := awsstate.Outputs{Certificates: map[string]string{}}
+		for _, c := range r.Certificates {
+			cur := bestCertificate(a, r.Region, c)
+			if cur == nil || cur.Status != "ISSUED" {
+				continue regions
+			}
+			o.Certificates[c.Name] = cur.ARN
+		}
+		file := outputsPath(r.Region)
+		old, err := fs.ReadFile(repo, file)
+		if err == nil && string(old) == string(awsstate.MarshalOutputs(o)) {
+			continue
+		}
+		var have map[string]string
+		if err == nil {
+			if parsed, perr := awsstate.ParseOutputs(file, old); perr == nil {
+				have = parsed.Certificates
+			}
+		}
+		var lacks []string
+		for _, name := range slices.Sorted(maps.Keys(o.Certificates)) {
+			if have[name] != o.Certificates[name] {
+				lacks = append(lacks, fmt.Sprintf("%s (%s)", name, o.Certificates[name]))
+			}
+		}
+		what := "does not list exactly the issued certificates"
+		switch {
+		case len(lacks) > 0:
+			what = "lacks the ARN of issued certificate(s) " + strings.Join(lacks, ", ")
+		case err != nil:
+			what = "does not exist"
+		}
+		p.Outputs = append(p.Outputs, file)
+		p.Notes = append(p.Notes, fmt.Sprintf("%s %s; sync apply writes it (then run coderfleet render and commit)", file, what))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/sync/internal/r53fake"
 )
 
@@ -316,5 +317,85 @@ func TestFakeEnforcesRoute53Rules(t *testing.T) {
 	}
 	if len(seen) != 7 {
 		t.Errorf("listed %d records, want 7 (SOA, NS, wildcard, 4 latency)", len(seen))
+	}
+}
+
+// TestPlanStatusDrivesSummaryAndJSON checks that the summary line and the
+// JSON "status" of a plan follow Plan.Status, whatever the plan holds.
+func TestPlanStatusDrivesSummaryAndJSON(t *testing.T) {
+	d := desiredFleet(t)
+	changes := Compute(d, &Actual{Zones: map[string]*Zone{"coderdemo.io": {ID: "Z1", Name: "coderdemo.io"}}, LoadBalancers: allLBs(d)}, Policy{})
+	waiting := []Waiting{{Region: "us-west-2", Record: "us-west-2.coderdemo.io A", Service: "coder-proxy/coder-proxy", Cluster: "c", AWSRegion: "us-west-2"}}
+	conflicts := []Conflict{{Zone: "coderdemo.io", Record: "llm.coderdemo.io A", Reason: "taken"}}
+	for _, tc := range []struct {
+		name    string
+		plan    *Plan
+		status  Status
+		summary string
+	}{
+		{"converged", &Plan{}, StatusConverged, "No changes. AWS matches the desired state; 0 waiting, 0 conflicts."},
+		{"kept only", &Plan{Kept: 2}, StatusConverged, "No changes. The desired state is in place; 0 waiting, 0 conflicts; 2 owned object(s)"},
+		{"changes", changes, StatusChangesPending, "Plan: 17 to add, 0 to change, 0 to destroy; 0 waiting, 0 conflicts."},
+		{"outputs only", &Plan{Outputs: []string{"overlays/us-east-2/outputs.yaml"}}, StatusChangesPending, "Plan: 0 to add, 0 to change, 0 to destroy, 1 outputs file(s) to write; 0 waiting, 0 conflicts."},
+		{"waiting only", &Plan{Waiting: waiting}, StatusWaiting, "Nothing to apply now; records wait for their load balancers; 1 waiting, 0 conflicts."},
+		{"conflicts only", &Plan{Waiting: waiting, Conflicts: conflicts}, StatusConflicts, "Conflicts: 1 desired record(s) cannot be made (apply makes the rest, then fails); plan: 0 to add, 0 to change, 0 to destroy; 1 waiting, 1 conflicts."},
+		{"conflicts and changes", &Plan{Changes: changes.Changes[:1], Conflicts: conflicts}, StatusConflicts, "Conflicts: 1 desired record(s) cannot be made (apply makes the rest, then fails); plan: 1 to add,"},
+	} {
+		if got := tc.plan.Status(); got != tc.status {
+			t.Errorf("%s: status %q, want %q", tc.name, got, tc.status)
+		}
+		if tc.plan.Converged() != (tc.status == StatusConverged) {
+			t.Errorf("%s: Converged() = %t disagrees with status %q", tc.name, tc.plan.Converged(), tc.status)
+		}
+		var text, js strings.Builder
+		if err := WritePlan(&text, tc.plan, FormatText); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(text.String()), "\n")
+		if last := lines[len(lines)-1]; !strings.HasPrefix(last, tc.summary) {
+			t.Errorf("%s: summary %q, want it to start with %q", tc.name, last, tc.summary)
+		}
+		if err := WritePlan(&js, tc.plan, FormatJSON); err != nil {
+			t.Fatal(err)
+		}
+		if want := `"status": "` + string(tc.status) + `"`; !strings.Contains(js.String(), want) {
+			t.Errorf("%s: JSON lacks %s:\n%s", tc.name, want, js.String())
+		}
+	}
+}
+
+// TestPlanListsAnOutputsFileApplyWouldWrite: an outputs.yaml that lacks the
+// ARN of an issued certificate makes the plan pending, with a note, until
+// apply writes it.
+func TestPlanListsAnOutputsFileApplyWouldWrite(t *testing.T) {
+	e := fakeEnv(t, nil)
+	createExampleNLBs(t, e.url)
+	r := newRepo(t, exampleFleet()...)
+	opts := e.options(r, &realShortClock{*newFakeClock()})
+	ctx := context.Background()
+	if _, err := Apply(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	file := outputsPath("us-west-2")
+	r.fs[file].Data = awsstate.MarshalOutputs(awsstate.Outputs{})
+	p, err := PlanChanges(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status() != StatusChangesPending || len(p.Changes) != 0 || strings.Join(p.Outputs, " ") != file {
+		t.Fatalf("status %q, changes %d, outputs %q; want changes-pending, 0 and %s", p.Status(), len(p.Changes), p.Outputs, file)
+	}
+	if len(p.Notes) != 1 || !strings.HasPrefix(p.Notes[0], file+" lacks the ARN of issued certificate(s) proxy (arn:aws:acm:us-west-2:") || !strings.HasSuffix(p.Notes[0], "; sync apply writes it (then run coderfleet render and commit)") {
+		t.Errorf("notes = %q", p.Notes)
+	}
+	res, err := Apply(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Outputs, " ") != file {
+		t.Errorf("apply wrote %q, want %s", res.Outputs, file)
+	}
+	if p, err := PlanChanges(ctx, opts); err != nil || !p.Converged() || len(p.Notes) != 0 {
+		t.Errorf("after apply: %v %+v", err, p)
 	}
 }

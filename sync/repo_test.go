@@ -80,6 +80,7 @@ func TestRenderedExampleFleetAgainstMoto(t *testing.T) {
 	if !res.Final.Converged() {
 		t.Errorf("not converged after apply: %+v", res.Final)
 	}
+	opts.Repo = overlayFS{repoFS, written}
 	p, err := PlanChanges(context.Background(), opts)
 	if err != nil || !p.Converged() {
 		t.Errorf("plan after apply: %v %+v", err, p)

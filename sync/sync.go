@@ -109,5 +109,6 @@ func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 	if err := checkRoute53Rules(p, a, d, pol); err != nil {
 		return nil, err
 	}
+	planOutputs(p, opts.Repo, d, a)
 	return p, nil
 }

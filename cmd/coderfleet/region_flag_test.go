@@ -1,15 +1,8 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
-
-	"github.com/coderfleet/coderfleet/internal/motoserver"
 )
 
 // TestRegionFlagOneWay checks that every verb taking --region refuses an
@@ -32,20 +25,7 @@ func TestRegionFlagOneWay(t *testing.T) {
 		}
 	}
 
-	moto, err := motoserver.Start()
-	if err != nil {
-		t.Fatalf("moto_server is required: %v", err)
-	}
-	t.Cleanup(moto.Stop)
-	awsEnv(t, moto.URL)
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := route53.NewFromConfig(cfg).CreateHostedZone(context.Background(), &route53.CreateHostedZoneInput{
-		Name: aws.String("example.com"), CallerReference: aws.String("region-flag-test")}); err != nil {
-		t.Fatalf("creating the hosted zone in moto: %v", err)
-	}
+	motoWithZone(t, "region-flag-test")
 	plan := func(regions ...string) string {
 		t.Helper()
 		args := []string{"sync", "plan", "--repo", repo}

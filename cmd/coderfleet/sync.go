@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -29,6 +30,7 @@ type syncOptions struct {
 	prune            bool
 	output           string
 	detailedExitCode bool
+	timeout          time.Duration
 }
 
 func newSyncCommand() *cobra.Command {
@@ -69,19 +71,20 @@ run coderfleet render and commit, so the Services use them.`,
 		Short: "Show what sync apply would create, change and delete",
 		Example: `  coderfleet sync plan
   coderfleet sync plan --region us-west-2 -o json
-  coderfleet sync plan --detailed-exitcode   # exit 2 when changes are pending, 0 when none`,
+  coderfleet sync plan --detailed-exitcode   # exit 2 unless converged, 0 when converged`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncPlan(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	flags(plan)
-	plan.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 when changes are pending (or records wait or conflict), 0 when none")
+	plan.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 unless AWS and outputs.yaml match (changes or an outputs.yaml to write, records waiting, conflicts), 0 when they do")
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "Create, change and (with --prune) delete the AWS pieces to match regions/*/aws",
 		Example: `  coderfleet sync apply
   coderfleet sync apply --region eu-west-2
+  coderfleet sync apply --timeout 45m        # wait longer for ACM to issue new certificates
   coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -89,6 +92,7 @@ run coderfleet render and commit, so the Services use them.`,
 		},
 	}
 	flags(apply)
+	apply.Flags().DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait for new certificates to be ISSUED (a duration such as 90s, 30m or 1h)")
 	cmd.AddCommand(plan, apply)
 	return cmd
 }
@@ -196,10 +200,14 @@ func runSyncPlan(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) 
 }
 
 func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) error {
+	if o.timeout <= 0 {
+		return &usageError{err: fmt.Errorf("--timeout %s: the wait for certificates must be positive (hint: pass a duration such as --timeout 30m; ACM usually validates a DNS-validated certificate within 30 minutes)", o.timeout)}
+	}
 	opts, creds, err := syncLibOptions(ctx, o)
 	if err != nil {
 		return err
 	}
+	opts.CertificateTimeout = o.timeout
 	opts.Progress = stderr
 	if o.output == fleetsync.FormatText {
 		opts.OnPlan = func(p *fleetsync.Plan) {
@@ -208,6 +216,9 @@ func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer)
 		}
 	}
 	res, err := fleetsync.Apply(ctx, opts)
+	if res != nil && err != nil {
+		err = res.Failed(err)
+	}
 	if res != nil {
 		if werr := fleetsync.WriteResult(stdout, res, o.output); werr != nil && err == nil {
 			err = werr
