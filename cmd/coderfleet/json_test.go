@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -126,11 +125,7 @@ func TestJSONRenderAndCheck(t *testing.T) {
 		t.Errorf("current tree: %v", doc)
 	}
 
-	p := filepath.Join(repo, "templates/components/proxy.libsonnet")
-	data, _ := os.ReadFile(p)
-	if err := os.WriteFile(p, bytes.Replace(data, []byte("periodSeconds: 10"), []byte("periodSeconds: 11"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaceInFile(t, filepath.Join(repo, "templates/components/proxy.libsonnet"), "periodSeconds: 10", "periodSeconds: 11")
 	doc = jsonDoc(t, "check", exitDiffers, "check", "--repo", repo, "-o", "json")
 	changed := list(doc, "changed")
 	if doc["status"] != "stale" || len(changed) == 0 || count(t, doc, "summary.changed") != len(changed) ||
@@ -159,11 +154,7 @@ func TestJSONRenderAndCheck(t *testing.T) {
 
 func TestJSONDiff(t *testing.T) {
 	repo := exampleCopy(t)
-	p := filepath.Join(repo, "templates/components/proxy.libsonnet")
-	data, _ := os.ReadFile(p)
-	if err := os.WriteFile(p, bytes.Replace(data, []byte("periodSeconds: 10"), []byte("periodSeconds: 11"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaceInFile(t, filepath.Join(repo, "templates/components/proxy.libsonnet"), "periodSeconds: 10", "periodSeconds: 11")
 	doc := jsonDoc(t, "diff", exitDiffers, "diff", "--repo", repo, "-o", "json", "--exit-code")
 	regions := list(doc, "regions")
 	if count(t, doc, "summary.regions.changed") != countWhere(regions, "change", "changed") || len(regions) != 2 {
@@ -324,11 +315,7 @@ func TestJSONVendor(t *testing.T) {
 // message on stderr as in text mode.
 func TestJSONErrors(t *testing.T) {
 	repo := exampleCopy(t)
-	p := filepath.Join(repo, "overlays/us-west-2/region.yaml")
-	data, _ := os.ReadFile(p)
-	if err := os.WriteFile(p, bytes.Replace(data, []byte("role: proxy"), []byte("role: primary"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaceInFile(t, filepath.Join(repo, "overlays/us-west-2/region.yaml"), "role: proxy", "role: primary")
 	for _, args := range [][]string{{"check"}, {"render"}, {"diff"}, {"region", "list"}} {
 		args = append(args, "--repo", repo, "-o", "json")
 		doc := jsonDoc(t, "error", exitInput, args...)
