@@ -284,7 +284,7 @@ func TestJSONSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	if empty["schemaVersion"] != SchemaVersion || !reflect.DeepEqual(empty["regions"], []any{}) ||
-		empty["summary"].(map[string]any)["text"] != "no differences" {
+		empty["summaryText"] != "no differences" {
 		t.Errorf("empty report: %s", b.String())
 	}
 	// old and new appear exactly where they exist; null is kept.
@@ -323,11 +323,7 @@ func TestOrderIsDeterministic(t *testing.T) {
 			t.Fatal("two runs differ")
 		}
 	}
-	if !strings.Contains(first, `"changedRegions": [
-      "a",
-      "b",
-      "c"
-    ]`) {
+	if a, b, c := strings.Index(first, `"name": "a"`), strings.Index(first, `"name": "b"`), strings.Index(first, `"name": "c"`); a < 0 || a > b || b > c {
 		t.Errorf("regions not sorted:\n%s", first)
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/coderfleet/coderfleet/internal/jsonout"
 )
 
 // Format is an output format of Report.Write.
@@ -22,7 +24,7 @@ const (
 	// collapsible <details> section per region.
 	FormatMarkdown Format = "markdown"
 	// FormatJSON is for programs; its schema is SchemaVersion, described
-	// in docs/review.md.
+	// in docs/json.md.
 	FormatJSON Format = "json"
 )
 
@@ -30,8 +32,11 @@ const (
 var Formats = []Format{FormatText, FormatMarkdown, FormatJSON}
 
 // SchemaVersion names the JSON output's schema; it changes only when a
-// field is removed or changes meaning.
-const SchemaVersion = "coderfleet.io/diff/v1"
+// field is removed or changes meaning. v2 follows coderfleet's one JSON
+// convention (docs/json.md): the summary holds only counts (v1's summary
+// text is "summaryText", its region name lists are left out: each region
+// carries its change), and AWS items carry a resource address.
+const SchemaVersion = "coderfleet.io/diff/v2"
 
 // ParseFormat returns the format called name.
 func ParseFormat(name string) (Format, error) {
@@ -519,24 +524,53 @@ func htmlText(s string) string {
 type jsonReport struct {
 	SchemaVersion string      `json:"schemaVersion"`
 	Summary       jsonSummary `json:"summary"`
-	Regions       []Region    `json:"regions"`
+	// SummaryText is the text report's summary line.
+	SummaryText string       `json:"summaryText"`
+	Regions     []jsonRegion `json:"regions"`
 }
 
+// jsonSummary is Summary's counts.
 type jsonSummary struct {
-	Text string `json:"text"`
-	Summary
+	Regions Counts `json:"regions"`
+	Objects Counts `json:"objects"`
+	AWS     Counts `json:"aws"`
+	Files   Counts `json:"files"`
 }
+
+// jsonRegion is a Region whose AWS items carry their resource address.
+type jsonRegion struct {
+	Region
+	AWS []jsonAWSItem `json:"aws,omitempty"`
+}
+
+type jsonAWSItem struct {
+	AWSItem
+	// Resource addresses a certificate, health check or record as every
+	// coderfleet document does; null for a file's own keys. Its ID is
+	// null: the desired state holds no AWS identifiers.
+	Resource *jsonout.Resource `json:"resource"`
+}
+
+// awsKinds maps AWS item types to resource kinds.
+var awsKinds = map[string]string{TypeCertificate: jsonout.KindCertificate, TypeHealthCheck: jsonout.KindHealthCheck, TypeRecord: jsonout.KindRecord}
 
 func (r *Report) writeJSON(b *bytes.Buffer) error {
-	regions := r.Regions
-	if regions == nil {
-		regions = []Region{}
+	regions := make([]jsonRegion, 0, len(r.Regions))
+	for _, reg := range r.Regions {
+		jr := jsonRegion{Region: reg}
+		for _, it := range reg.AWS {
+			ji := jsonAWSItem{AWSItem: it}
+			if kind, ok := awsKinds[it.Type]; ok {
+				res := jsonout.NewResource(reg.Name, kind, it.Key, "")
+				ji.Resource = &res
+			}
+			jr.AWS = append(jr.AWS, ji)
+		}
+		regions = append(regions, jr)
 	}
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	s := r.Summary()
-	return enc.Encode(jsonReport{SchemaVersion: SchemaVersion, Summary: jsonSummary{Text: s.String(), Summary: s}, Regions: regions})
+	return jsonout.Encode(b, jsonReport{SchemaVersion: SchemaVersion, SummaryText: s.String(), Regions: regions,
+		Summary: jsonSummary{Regions: s.Regions, Objects: s.Objects, AWS: s.AWS, Files: s.Files}})
 }
 
 // MarshalJSON writes old and new only where they exist: a changed field

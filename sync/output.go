@@ -1,10 +1,11 @@
 package sync
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/coderfleet/coderfleet/internal/jsonout"
 )
 
 // Output formats of WritePlan.
@@ -15,16 +16,15 @@ const (
 
 var actionSymbol = map[Action]string{Create: "+", Update: "~", Delete: "-"}
 
-// WritePlan prints p like terraform plan (format "text") or as JSON.
+// WritePlan prints p like terraform plan (format "text") or as JSON, the
+// PlanSchema document of docs/json.md.
 func WritePlan(w io.Writer, p *Plan, format string) error {
 	switch format {
 	case FormatJSON:
-		b, err := json.MarshalIndent(p, "", "  ")
-		if err != nil {
+		if err := jsonout.Encode(w, planDocument{PlanSchema, newPlanBody(p)}); err != nil {
 			return fmt.Errorf("encoding plan: %w", err)
 		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return nil
 	case FormatText, "":
 	default:
 		return fmt.Errorf("unknown output format %q (use text or json)", format)
@@ -84,17 +84,16 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 	return err
 }
 
-// WriteResult prints what Apply did and what is left, like terraform apply.
+// WriteResult prints what Apply did and what is left, like terraform apply,
+// or as JSON, the ApplySchema document of docs/json.md.
 // The "Apply complete" line is left out when r.Error is set: the error,
 // from Result.Failed, reports the counts then.
 func WriteResult(w io.Writer, r *Result, format string) error {
 	if format == FormatJSON {
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
+		if err := jsonout.Encode(w, newApplyDocument(r)); err != nil {
 			return fmt.Errorf("encoding result: %w", err)
 		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return nil
 	}
 	var b strings.Builder
 	// A failed apply says so in its error (see Result.Failed), not here.

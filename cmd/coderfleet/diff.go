@@ -49,8 +49,8 @@ working tree is not touched), compared with a render of the working tree: what
 a pull request changes. -o markdown is ready to paste into a pull-request
 comment (one collapsible section per region; a report longer than GitHub's
 65,536 characters is cut after an object, with a note on what was left out
-and how to see it all); -o json is described in
-docs/review.md.
+and how to see it all); -o json (schema coderfleet.io/diff/v2) is
+described in docs/json.md.
 
 Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
 		Example: `  # What would render change?

@@ -121,7 +121,7 @@ Region us-east-2 (changed)
 		t.Fatalf("json: exit %d, %v\n%s", code, err, out)
 	}
 	f := js.Regions[0].Components[0].Objects[0].Fields[0]
-	if js.SchemaVersion != "coderfleet.io/diff/v1" || f.Path != "spec.template.spec.containers[coder].env[CODER_OIDC_SIGN_IN_TEXT].value" || f.New != "Sign in with Okta" {
+	if js.SchemaVersion != "coderfleet.io/diff/v2" || f.Path != "spec.template.spec.containers[coder].env[CODER_OIDC_SIGN_IN_TEXT].value" || f.New != "Sign in with Okta" {
 		t.Errorf("json: %+v", js)
 	}
 	_, out, _ = cli(t, "diff", "--repo", repo, "--base", "HEAD", "-o", "markdown")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coderfleet/coderfleet/internal/jsonout"
 	"github.com/coderfleet/coderfleet/internal/version"
 )
 
@@ -28,7 +29,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	c, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -40,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if isUsageError(err) {
 		code = exitUsage
 	}
+	writeErrorDocument(c, stdout, code, err)
 	fmt.Fprintf(stderr, "error: %v\n", err)
 	return code
 }
@@ -110,15 +112,35 @@ func isUsageError(err error) bool {
 	return errors.As(err, &ue)
 }
 
+// versionSchema names the JSON document of `version -o json`.
+var versionSchema = jsonout.Schema("version")
+
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print coderfleet's version",
-		Example: "  coderfleet version",
-		Args:    noArgs,
+	var output string
+	c := &cobra.Command{
+		Use:   "version",
+		Short: "Print coderfleet's version",
+		Long: `version prints coderfleet's version. -o json prints
+{"schemaVersion": "` + versionSchema + `", "summary": {}, "version": "..."}
+(docs/json.md).`,
+		Example: `  coderfleet version
+  coderfleet version -o json | jq -r .version`,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkOutput(output, textOrJSON); err != nil {
+				return err
+			}
+			if output == outputJSON {
+				return jsonout.Encode(c.OutOrStdout(), struct {
+					SchemaVersion string   `json:"schemaVersion"`
+					Summary       struct{} `json:"summary"`
+					Version       string   `json:"version"`
+				}{SchemaVersion: versionSchema, Version: version.Version})
+			}
 			fmt.Fprintf(c.OutOrStdout(), "coderfleet %s\n", version.Version)
 			return nil
 		},
 	}
+	addOutputFlag(c, &output, textOrJSON)
+	return c
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/jsonout"
 	"github.com/coderfleet/coderfleet/internal/scaffold"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
@@ -22,7 +22,7 @@ import (
 
 // regionListSchema names the JSON schema of `region list -o json`; it
 // changes only when a field is removed or changes meaning.
-const regionListSchema = "coderfleet.io/region-list/v1"
+var regionListSchema = jsonout.Schema("region-list")
 
 // Values of a region's "rendered" state in `region list`.
 const (
@@ -44,8 +44,6 @@ type regionRow struct {
 	Certificates []string `json:"certificates"`
 }
 
-var regionListOutputs = []string{"text", "json"}
-
 func newRegionListCommand() *cobra.Command {
 	var repo, output string
 	c := &cobra.Command{
@@ -58,7 +56,8 @@ holds exactly what the last render on this machine wrote (the render state in
 "present" when the folder exists but this machine did not render it (a fresh
 clone), "no" when there is none. SYNCED is "yes" when
 overlays/<region>/outputs.yaml holds certificate ARNs (coderfleet sync apply
-ran). -o json prints {"schemaVersion": "` + regionListSchema + `", "regions": [...]}.`,
+ran). -o json prints {"schemaVersion": "` + regionListSchema + `", "summary": {...},
+"regions": [...]} (docs/json.md).`,
 		Example: `  coderfleet region list
   coderfleet region list -o json | jq -r '.regions[] | select(.synced | not) | .name'`,
 		Args: noArgs,
@@ -67,13 +66,13 @@ ran). -o json prints {"schemaVersion": "` + regionListSchema + `", "regions": [.
 		},
 	}
 	addRepoFlag(c, &repo)
-	addOutputFlag(c, &output, regionListOutputs)
+	addOutputFlag(c, &output, textOrJSON)
 	return c
 }
 
 func runRegionList(repo, output string, out io.Writer) error {
-	if output != "text" && output != "json" {
-		return &usageError{err: fmt.Errorf("unknown --output %q: use text or json", output)}
+	if err := checkOutput(output, textOrJSON); err != nil {
+		return err
 	}
 	cfg, err := config.Load(filesys.MakeFsOnDisk(), repo, config.LoadOptions{ParseOutputs: fleet.ParseOutputs})
 	if err != nil {
@@ -95,13 +94,23 @@ func runRegionList(repo, output string, out io.Writer) error {
 		row.Synced = len(row.Certificates) > 0
 		rows = append(rows, row)
 	}
-	if output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			SchemaVersion string      `json:"schemaVersion"`
-			Regions       []regionRow `json:"regions"`
-		}{regionListSchema, rows})
+	if output == outputJSON {
+		d := regionListDocument{SchemaVersion: regionListSchema, Regions: rows}
+		d.Summary.Regions = len(rows)
+		for _, r := range rows {
+			if r.Role == config.RolePrimary {
+				d.Summary.Primary++
+			} else {
+				d.Summary.Proxies++
+			}
+			if r.Rendered != renderedNo {
+				d.Summary.Rendered++
+			}
+			if r.Synced {
+				d.Summary.Synced++
+			}
+		}
+		return jsonout.Encode(out, d)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tROLE\tAWS REGION\tCLUSTER\tRENDERED\tSYNCED")
@@ -113,6 +122,21 @@ func runRegionList(repo, output string, out io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Role, r.AWSRegion, r.Cluster, r.Rendered, synced)
 	}
 	return tw.Flush()
+}
+
+// regionListDocument is `region list -o json`.
+type regionListDocument struct {
+	SchemaVersion string `json:"schemaVersion"`
+	Summary       struct {
+		Regions int `json:"regions"`
+		Primary int `json:"primary"`
+		Proxies int `json:"proxies"`
+		// Rendered counts the regions whose folder exists ("present" or
+		// "current"); Synced those with certificate ARNs.
+		Rendered int `json:"rendered"`
+		Synced   int `json:"synced"`
+	} `json:"summary"`
+	Regions []regionRow `json:"regions"`
 }
 
 func newRegionRemoveCommand() *cobra.Command {
@@ -151,12 +175,12 @@ func runRegionRemove(repo, name string, out io.Writer) error {
 		cluster = "the region's cluster"
 	}
 	fmt.Fprintf(out, "removed %s/ (region %s in %s, cluster %s)\n\n", rm.Dir, rm.Name, rm.AWSRegion, cluster)
-	steps := []string{
-		"render, which deletes regions/" + name + "/ (the Flux Kustomizations with it):\n     coderfleet render",
-		"commit the removal of overlays/" + name + " and regions/" + name + " and merge it",
-		"see what AWS still holds for the region (records, health check, certificates, listed under Notes\n     as orphans):\n     coderfleet sync plan --prune",
-		"delete them (ACM keeps a certificate while a load balancer still uses it; run it again after step 5):\n     coderfleet sync apply --prune",
-		"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\n     is gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n     (prune: true), or, when the cluster itself goes away: flux uninstall",
+	steps := []nextStep{
+		{"render, which deletes regions/" + name + "/ (the Flux Kustomizations with it):", "coderfleet render"},
+		{"commit the removal of overlays/" + name + " and regions/" + name + " and merge it", ""},
+		{"see what AWS still holds for the region (records, health check, certificates, listed under Notes\nas orphans):", "coderfleet sync plan --prune"},
+		{"delete them (ACM keeps a certificate while a load balancer still uses it; run it again after step 5):", "coderfleet sync apply --prune"},
+		{"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\nis gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n(prune: true), or, when the cluster itself goes away: flux uninstall", ""},
 	}
 	printSteps(out, steps)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/jsonout"
 	"github.com/coderfleet/coderfleet/internal/safefs"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
@@ -22,6 +23,7 @@ type renderOptions struct {
 	out     string
 	regions []string
 	force   bool
+	output  string
 	// Evaluation limits.
 	maxStack    int
 	evalTimeout time.Duration
@@ -32,6 +34,7 @@ func (o *renderOptions) bind(c *cobra.Command, withRegions bool) {
 	c.Flags().StringVar(&o.out, "out", "", "output folder (default <repo>/regions)")
 	c.Flags().IntVar(&o.maxStack, "max-stack", fleet.DefaultMaxStack, "Jsonnet evaluation depth limit (stops endless recursion)")
 	c.Flags().DurationVar(&o.evalTimeout, "eval-timeout", fleet.DefaultEvalTimeout, "time limit of one region's template evaluation")
+	addOutputFlag(c, &o.output, textOrJSON)
 	if withRegions {
 		addRegionFlag(c, &o.regions, "render only this region; others are left as they are")
 		c.Flags().BoolVar(&o.force, "force", false, "render every region, even those whose inputs did not change")
@@ -90,12 +93,19 @@ Rendering is incremental: a region whose inputs (its configuration, the
 templates it imports, its overlay folder, coderfleet's version) hash the same
 as at the last render on this machine, and whose folder still holds exactly
 what that render wrote, is skipped without evaluation. The digests live in
-.coderfleet/render-state.json (git-ignored). --force renders everything.`,
+.coderfleet/render-state.json (git-ignored). --force renders everything.
+
+-o json prints one document, schema ` + renderSchema + ` (docs/json.md):
+each region's state (written, unchanged, skipped, removed, left-alone) and
+their counts. Warnings go to stderr in both formats.`,
 		Example: `  # Render every region of the fleet in the current directory
   coderfleet render
 
   # Render one region of a fleet elsewhere
-  coderfleet render --repo ~/src/platform --region eu-west-2`,
+  coderfleet render --repo ~/src/platform --region eu-west-2
+
+  # In CI: which regions did the render rewrite?
+  coderfleet render -o json | jq -r '.regions[] | select(.state == "written") | .name'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runRender(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
@@ -106,6 +116,9 @@ what that render wrote, is skipped without evaluation. The digests live in
 }
 
 func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error {
+	if err := checkOutput(o.output, textOrJSON); err != nil {
+		return err
+	}
 	statePath := filepath.Join(o.repo, treeio.StateFile)
 	state := treeio.LoadState(statePath)
 	var previous map[string]string
@@ -126,6 +139,12 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 		// Only the next render's speed depends on it.
 		fmt.Fprintf(warn, "warning: cannot save %s: %v\n", statePath, err)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(warn, "warning: %s\n", w)
+	}
+	if o.output == outputJSON {
+		return jsonout.Encode(out, newRenderDocument(o.outDir(), res, sum))
+	}
 	line := func(label string, names []string) {
 		if len(names) > 0 {
 			fmt.Fprintf(out, "%-10s %s\n", label, strings.Join(names, ", "))
@@ -136,9 +155,6 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	line("removed:", sum.Removed)
 	if len(sum.Foreign) > 0 {
 		fmt.Fprintf(out, "left alone: %s (no %s marker: not coderfleet's)\n", strings.Join(sum.Foreign, ", "), render.MarkerFile)
-	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(warn, "warning: %s\n", w)
 	}
 	fmt.Fprintf(out, "rendered %d region(s) into %s (%d skipped: inputs unchanged)\n", len(res.Regions), o.outDir(), len(res.Skipped))
 	if len(sum.Written)+len(sum.Removed) > 0 {
@@ -154,9 +170,14 @@ func newCheckCommand() *cobra.Command {
 		Short: "Verify that the committed regions/ tree is what render would write",
 		Long: `check renders the fleet in memory and compares it with regions/ on disk. It
 prints a unified diff for each differing file and lists missing and extra files.
-Exit code 0: current; 1: stale (run coderfleet render and commit); 3: invalid input.`,
+Exit code 0: current; 1: stale (run coderfleet render and commit); 3: invalid input.
+-o json prints one document, schema ` + checkSchema + ` (docs/json.md), with
+the same exit codes.`,
 		Example: `  # In CI, fail the build when someone forgot to render
-  coderfleet check`,
+  coderfleet check
+
+  # The same, for a program: the stale files and their diffs
+  coderfleet check -o json | jq -r '.changed[].path'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runCheck(c.Context(), o, c.OutOrStdout())
@@ -167,6 +188,9 @@ Exit code 0: current; 1: stale (run coderfleet render and commit); 3: invalid in
 }
 
 func runCheck(ctx context.Context, o *renderOptions, out io.Writer) error {
+	if err := checkOutput(o.output, textOrJSON); err != nil {
+		return err
+	}
 	res, err := renderFleet(ctx, o, nil)
 	if err != nil {
 		return err
@@ -176,6 +200,15 @@ func runCheck(ctx context.Context, o *renderOptions, out io.Writer) error {
 		return err
 	}
 	rep := render.Compare(o.displayDir(), res.Regions, have, res.Complete)
+	if o.output == outputJSON {
+		if err := jsonout.Encode(out, newCheckDocument(o.displayDir(), res, rep)); err != nil {
+			return err
+		}
+		if rep.Stale() {
+			return &exitError{code: exitDiffers}
+		}
+		return nil
+	}
 	if !rep.Stale() {
 		fmt.Fprintf(out, "%s is current (%d regions)\n", o.displayDir(), len(res.Regions))
 		return nil

@@ -56,7 +56,12 @@ Before any AWS call, every file passes the secret guard that render runs
 record or health check is refused with exit code 3, naming file and line.
 
 After apply, the ARNs of the issued certificates are in overlays/<region>/outputs.yaml:
-run coderfleet render and commit, so the Services use them.`,
+run coderfleet render and commit, so the Services use them.
+
+-o json prints one document instead of the text (docs/json.md): schema
+coderfleet.io/sync-plan/v1 for plan, coderfleet.io/sync-apply/v1 for apply
+(a failed apply's document carries its diagnostics), coderfleet.io/error/v1
+when the verb fails before it has a plan.`,
 		Example: `  coderfleet sync plan --detailed-exitcode
   coderfleet sync apply --region us-west-2,eu-west-2`,
 	}
@@ -71,7 +76,8 @@ run coderfleet render and commit, so the Services use them.`,
 		Short: "Show what sync apply would create, change and delete",
 		Example: `  coderfleet sync plan
   coderfleet sync plan --region us-west-2 -o json
-  coderfleet sync plan --detailed-exitcode   # exit 2 unless converged, 0 when converged`,
+  coderfleet sync plan --detailed-exitcode   # exit 2 unless converged, 0 when converged
+  coderfleet sync plan -o json | jq '.summary'  # schema coderfleet.io/sync-plan/v1 (docs/json.md)`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncPlan(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
@@ -85,7 +91,8 @@ run coderfleet render and commit, so the Services use them.`,
 		Example: `  coderfleet sync apply
   coderfleet sync apply --region eu-west-2
   coderfleet sync apply --timeout 45m        # wait longer for ACM to issue new certificates
-  coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render`,
+  coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render
+  coderfleet sync apply -o json              # schema coderfleet.io/sync-apply/v1 (docs/json.md)`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncApply(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
@@ -225,7 +232,11 @@ func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer)
 		}
 	}
 	if err != nil {
-		return syncExit(ctx, err, creds)
+		err = syncExit(ctx, err, creds)
+		if res != nil && o.output == fleetsync.FormatJSON {
+			err = &jsonReported{err: err} // the result's diagnostics carry it
+		}
+		return err
 	}
 	return nil
 }

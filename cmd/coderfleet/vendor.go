@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/charts"
+	"github.com/coderfleet/coderfleet/internal/jsonout"
 )
 
 // vendorOptions are the flags of vendor.
@@ -18,6 +19,7 @@ type vendorOptions struct {
 	check          bool
 	plainHTTP      bool
 	registryConfig string
+	output         string
 }
 
 func newVendorCommand() *cobra.Command {
@@ -39,12 +41,14 @@ vendored files with charts.lock and charts.yaml, lists every mismatch and exits 
 if there is one. Every render makes the same check and fails on a mismatch.
 
 Versions must be exact (1.2.3, v1.18.2): ranges such as ^1.2 are refused.
-See docs/charts.md.`,
+See docs/charts.md. -o json prints one document, schema ` + vendorSchema + `
+(docs/json.md), with the same exit codes.`,
 		Example: `  # Vendor the charts after editing templates/charts/charts.yaml
   coderfleet vendor
 
   # In CI: fail when vendored charts were edited or a version change was not vendored
   coderfleet vendor --check
+  coderfleet vendor --check -o json | jq -r '.problems[]'
 
   # Vendor a fleet elsewhere, from a registry on plain HTTP (a local test registry)
   coderfleet vendor --repo ~/src/platform --plain-http`,
@@ -57,10 +61,14 @@ See docs/charts.md.`,
 	c.Flags().BoolVar(&o.check, "check", false, "only compare the vendored charts with charts.lock (no network); exit 1 on a mismatch")
 	c.Flags().BoolVar(&o.plainHTTP, "plain-http", false, "talk to oci:// registries over plain HTTP")
 	c.Flags().StringVar(&o.registryConfig, "registry-config", "", "registry credentials file (default: Helm's, then Docker's)")
+	addOutputFlag(c, &o.output, textOrJSON)
 	return c
 }
 
 func runVendor(ctx context.Context, o *vendorOptions, out io.Writer) error {
+	if err := checkOutput(o.output, textOrJSON); err != nil {
+		return err
+	}
 	fsys := filesys.MakeFsOnDisk()
 	repo, err := filepath.Abs(o.repo)
 	if err != nil {
@@ -71,7 +79,7 @@ func runVendor(ctx context.Context, o *vendorOptions, out io.Writer) error {
 		return &exitError{code: exitInput, err: fmt.Errorf("%q has no templates folder: point --repo at the fleet repository's root", repo)}
 	}
 	if o.check {
-		return runVendorCheck(fsys, templatesDir, out)
+		return runVendorCheck(fsys, templatesDir, out, o.output)
 	}
 	fetcher, err := charts.NewHelmFetcher(charts.FetcherOptions{PlainHTTP: o.plainHTTP, RegistryConfig: o.registryConfig})
 	if err != nil {
@@ -80,6 +88,9 @@ func runVendor(ctx context.Context, o *vendorOptions, out io.Writer) error {
 	res, err := charts.Vendor(ctx, charts.VendorOptions{FS: fsys, TemplatesDir: templatesDir, Fetcher: fetcher})
 	if err != nil {
 		return classifyChartsError(err)
+	}
+	if o.output == outputJSON {
+		return jsonout.Encode(out, newVendorDocument(repo, res))
 	}
 	if res.LockPath == "" {
 		fmt.Fprintln(out, "no charts are listed in templates/charts/charts.yaml: nothing to vendor (see docs/charts.md)")
@@ -103,10 +114,19 @@ func runVendor(ctx context.Context, o *vendorOptions, out io.Writer) error {
 	return nil
 }
 
-func runVendorCheck(fsys filesys.FileSystem, templatesDir string, out io.Writer) error {
+func runVendorCheck(fsys filesys.FileSystem, templatesDir string, out io.Writer, output string) error {
 	problems, err := charts.Check(fsys, templatesDir)
 	if err != nil {
 		return classifyChartsError(err)
+	}
+	if output == outputJSON {
+		if err := jsonout.Encode(out, newVendorCheckDocument(problems)); err != nil {
+			return err
+		}
+		if len(problems) > 0 {
+			return &exitError{code: exitDiffers}
+		}
+		return nil
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(out, "vendored charts match templates/charts/charts.lock")
@@ -134,4 +154,84 @@ func relTo(base, p string) string {
 		return r
 	}
 	return p
+}
+
+// vendorSchema names the JSON document of `vendor -o json`.
+var vendorSchema = jsonout.Schema("vendor")
+
+// vendorDocument is `vendor -o json`, for a vendoring run (mode "vendor")
+// and for --check (mode "check").
+type vendorDocument struct {
+	SchemaVersion string `json:"schemaVersion"`
+	// Mode is "vendor" or "check".
+	Mode string `json:"mode"`
+	// Status: "vendored" or "nothing-listed" (mode vendor), "match" or
+	// "mismatch" (mode check, exit 1).
+	Status  string `json:"status"`
+	Summary struct {
+		Charts    int `json:"charts"`
+		Added     int `json:"added"`
+		Updated   int `json:"updated"`
+		Unchanged int `json:"unchanged"`
+		Removed   int `json:"removed"`
+		Problems  int `json:"problems"`
+	} `json:"summary"`
+	// Charts are the vendored charts, sorted by name ([] for check).
+	Charts []vendoredChart `json:"charts"`
+	// Removed are the folders removed, relative to the repository.
+	Removed []string `json:"removed"`
+	// Lock is the lock file written, relative to the repository; null
+	// when none was (nothing listed, or check).
+	Lock *string `json:"lock"`
+	// Problems are check's mismatches, as text lists them.
+	Problems []string `json:"problems"`
+}
+
+type vendoredChart struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Status is "added", "updated" or "unchanged".
+	Status string `json:"status"`
+	// Previous is the version an updated chart had; null otherwise.
+	Previous *string `json:"previous"`
+}
+
+func newVendorDocument(repo string, res *charts.VendorResult) vendorDocument {
+	d := vendorDocument{SchemaVersion: vendorSchema, Mode: "vendor", Status: "vendored",
+		Charts: make([]vendoredChart, 0, len(res.Charts)), Removed: []string{}, Problems: []string{}}
+	if res.LockPath == "" {
+		d.Status = "nothing-listed"
+	} else {
+		lock := relTo(repo, res.LockPath)
+		d.Lock = &lock
+	}
+	for _, ch := range res.Charts {
+		vc := vendoredChart{Name: ch.Name, Version: ch.Version, Status: string(ch.Status)}
+		switch ch.Status {
+		case charts.StatusAdded:
+			d.Summary.Added++
+		case charts.StatusUpdated:
+			d.Summary.Updated++
+			prev := ch.Previous
+			vc.Previous = &prev
+		case charts.StatusUnchanged:
+			d.Summary.Unchanged++
+		}
+		d.Charts = append(d.Charts, vc)
+	}
+	for _, p := range res.Removed {
+		d.Removed = append(d.Removed, relTo(repo, p))
+	}
+	d.Summary.Charts, d.Summary.Removed = len(d.Charts), len(d.Removed)
+	return d
+}
+
+func newVendorCheckDocument(problems []string) vendorDocument {
+	d := vendorDocument{SchemaVersion: vendorSchema, Mode: "check", Status: "match",
+		Charts: []vendoredChart{}, Removed: []string{}, Problems: append([]string{}, problems...)}
+	if len(problems) > 0 {
+		d.Status = "mismatch"
+	}
+	d.Summary.Problems = len(problems)
+	return d
 }
