@@ -22,6 +22,8 @@ type renderOptions struct {
 	out     string
 	regions []string
 	force   bool
+	// lockTimeout is how long render waits for the repository's lock.
+	lockTimeout time.Duration
 	// Evaluation limits.
 	maxStack    int
 	evalTimeout time.Duration
@@ -90,18 +92,33 @@ Rendering is incremental: a region whose inputs (its configuration, the
 templates it imports, its overlay folder, coderfleet's version) hash the same
 as at the last render on this machine, and whose folder still holds exactly
 what that render wrote, is skipped without evaluation. The digests live in
-.coderfleet/render-state.json (git-ignored). --force renders everything.`,
+.coderfleet/render-state.json (git-ignored). --force renders everything.
+
+One render at a time writes a repository: render holds the lock file
+.coderfleet/render.lock (git-ignored) while it runs, and records in it its
+pid, host, command and start time. A second render fails at once naming that
+holder (exit 4), or waits for it with --lock-timeout. The lock ends with its
+process, however it ends, so a killed render never leaves one behind.`,
 		Example: `  # Render every region of the fleet in the current directory
   coderfleet render
 
   # Render one region of a fleet elsewhere
-  coderfleet render --repo ~/src/platform --region eu-west-2`,
+  coderfleet render --repo ~/src/platform --region eu-west-2
+
+  # Wait up to two minutes for a render that is still running
+  coderfleet render --lock-timeout 2m`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			l, err := lockRepo(c.Context(), c.CommandPath(), o.repo, renderLockFile, o.lockTimeout, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer l.Release()
 			return runRender(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	o.bind(c, true)
+	addLockTimeoutFlag(c, &o.lockTimeout, renderLockFile)
 	return c
 }
 
