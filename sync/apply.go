@@ -479,6 +479,10 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 			}
 		}
 		p := outputsPath(r.Region)
+		if skip := outputsSkipped(s.opts.Repo, r.Region); skip != "" {
+			s.progressf("%s\n", skip)
+			continue
+		}
 		data := awsstate.MarshalOutputs(o)
 		if old, err := fs.ReadFile(s.opts.Repo, p); err == nil && string(old) == string(data) {
 			continue

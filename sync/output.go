@@ -1,8 +1,11 @@
 package sync
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
 	"strings"
 
 	"github.com/coderfleet/coderfleet/internal/jsonout"
@@ -163,4 +166,22 @@ func summary(p *Plan) string {
 		fmt.Fprintf(&b, "; %d owned object(s) outside it kept (see Notes; --prune deletes them)", p.Kept)
 	}
 	return b.String()
+}
+
+// outputsSkipped returns the line apply prints instead of writing the
+// outputs file of region, or "" when the file is to be written. In a
+// repository with overlays/fleet.yaml, a region whose overlays/<region>/
+// folder is gone (removed while apply ran: LoadDesired refuses it before)
+// is being decommissioned; an outputs.yaml alone in a recreated folder
+// would make the next render fail on an overlay without region.yaml.
+func outputsSkipped(repo fs.FS, region string) string {
+	if _, err := fs.Stat(repo, "overlays/fleet.yaml"); err != nil {
+		return ""
+	}
+	dir := path.Join("overlays", region)
+	if _, err := fs.Stat(repo, dir); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	return fmt.Sprintf("not writing %s: %s/ no longer exists, so region %s is being decommissioned (next: coderfleet render, then coderfleet sync apply --prune)",
+		outputsPath(region), dir, region)
 }

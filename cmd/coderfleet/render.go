@@ -24,6 +24,8 @@ type renderOptions struct {
 	regions []string
 	force   bool
 	output  string
+	// lockTimeout is how long render waits for the repository's lock.
+	lockTimeout time.Duration
 	// Evaluation limits.
 	maxStack    int
 	evalTimeout time.Duration
@@ -97,7 +99,13 @@ what that render wrote, is skipped without evaluation. The digests live in
 
 -o json prints one document, schema ` + renderSchema + ` (docs/json.md):
 each region's state (written, unchanged, skipped, removed, left-alone) and
-their counts. Warnings go to stderr in both formats.`,
+their counts. Warnings go to stderr in both formats.
+
+One render at a time writes a repository: render holds the lock file
+.coderfleet/render.lock (git-ignored) while it runs, and records in it its
+pid, host, command and start time. A second render fails at once naming that
+holder (exit 4), or waits for it with --lock-timeout. The lock ends with its
+process, however it ends, so a killed render never leaves one behind.`,
 		Example: `  # Render every region of the fleet in the current directory
   coderfleet render
 
@@ -105,13 +113,22 @@ their counts. Warnings go to stderr in both formats.`,
   coderfleet render --repo ~/src/platform --region eu-west-2
 
   # In CI: which regions did the render rewrite?
-  coderfleet render -o json | jq -r '.regions[] | select(.state == "written") | .name'`,
+  coderfleet render -o json | jq -r '.regions[] | select(.state == "written") | .name'
+
+  # Wait up to two minutes for a render that is still running
+  coderfleet render --lock-timeout 2m`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			l, err := lockRepo(c.Context(), c.CommandPath(), o.repo, renderLockFile, o.lockTimeout, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer l.Release()
 			return runRender(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	o.bind(c, true)
+	addLockTimeoutFlag(c, &o.lockTimeout, renderLockFile)
 	return c
 }
 

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	fleetconfig "github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
@@ -31,6 +32,7 @@ type syncOptions struct {
 	output           string
 	detailedExitCode bool
 	timeout          time.Duration
+	lockTimeout      time.Duration
 }
 
 func newSyncCommand() *cobra.Command {
@@ -56,7 +58,14 @@ Before any AWS call, every file passes the secret guard that render runs
 record or health check is refused with exit code 3, naming file and line.
 
 After apply, the ARNs of the issued certificates are in overlays/<region>/outputs.yaml:
-run coderfleet render and commit, so the Services use them.
+run coderfleet render and commit, so the Services use them. A region whose
+overlays/<region>/ folder was removed while apply ran gets no outputs.yaml (one
+line says so): it is being decommissioned.
+
+One apply at a time: apply holds the lock file .coderfleet/sync.lock
+(git-ignored), which records its pid, host, command and start time; a second
+apply fails at once naming that holder (exit 4), before any AWS call, or waits
+for it with --lock-timeout. The lock ends with its process. plan takes no lock.
 
 -o json prints one document instead of the text (docs/json.md): schema
 coderfleet.io/sync-plan/v1 for plan, coderfleet.io/sync-apply/v1 for apply
@@ -99,6 +108,7 @@ when the verb fails before it has a plan.`,
 		},
 	}
 	flags(apply)
+	addLockTimeoutFlag(apply, &o.lockTimeout, syncLockFile)
 	apply.Flags().DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait for new certificates to be ISSUED (a duration such as 90s, 30m or 1h)")
 	cmd.AddCommand(plan, apply)
 	return cmd
@@ -147,7 +157,7 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws
 		SecretGuardAllow: allow,
 		Clients:          fleetsync.NewClients(cfg),
 		WriteFile: func(p string, data []byte) error {
-			return writeFileAtomic(filepath.Join(root, filepath.FromSlash(p)), data)
+			return treeio.WriteFile(filepath.Join(root, filepath.FromSlash(p)), data)
 		},
 	}, cfg.Credentials, nil
 }
@@ -210,6 +220,11 @@ func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer)
 	if o.timeout <= 0 {
 		return &usageError{err: fmt.Errorf("--timeout %s: the wait for certificates must be positive (hint: pass a duration such as --timeout 30m; ACM usually validates a DNS-validated certificate within 30 minutes)", o.timeout)}
 	}
+	l, err := lockRepo(ctx, "coderfleet sync apply", o.repo, syncLockFile, o.lockTimeout, stderr)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
 	opts, creds, err := syncLibOptions(ctx, o)
 	if err != nil {
 		return err
@@ -293,28 +308,4 @@ func awsEnvError(ctx context.Context, err error, creds aws.CredentialsProvider) 
 		return fmt.Errorf("%s: cannot reach the AWS endpoint %s: %s (hint: %s)", where, endpoint, cause, hint)
 	}
 	return err
-}
-
-// writeFileAtomic writes data next to path and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/coderfleet/coderfleet/internal/lock"
 	"github.com/coderfleet/coderfleet/render"
 )
 
@@ -180,20 +182,13 @@ func (st *State) Update(dir string, res *render.Result) {
 	}
 }
 
-// Save writes the state file atomically (a temporary file renamed over it).
+// Save writes the state file atomically (see WriteFile).
 func (st *State) Save(path string) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return WriteFile(path, append(data, '\n'))
 }
 
 // Read returns every region folder under dir (any sub-folder that does not
@@ -303,6 +298,12 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 		}
 	}
 	sort.Strings(sum.Unchanged)
+	if len(sum.Written) > 0 {
+		// The swaps are renames in w.Dir: flush them too.
+		if err := syncPath(w.Dir); err != nil {
+			return sum, err
+		}
+	}
 	if !res.Complete {
 		return sum, nil
 	}
@@ -320,30 +321,79 @@ func (w *Writer) Write(res *render.Result) (*Summary, error) {
 			sum.Foreign = append(sum.Foreign, name)
 			continue
 		}
-		// Rename first so the folder disappears in one step.
-		aside := filepath.Join(w.Dir, oldPrefix+name)
-		if err := os.Rename(dir, aside); err != nil {
-			return sum, fmt.Errorf("removing %q: %w", dir, err)
-		}
-		if err := os.RemoveAll(aside); err != nil {
-			return sum, fmt.Errorf("removing %q: %w", aside, err)
+		if err := w.remove(name); err != nil {
+			return sum, err
 		}
 		sum.Removed = append(sum.Removed, name)
+	}
+	if len(sum.Removed) > 0 {
+		return sum, syncPath(w.Dir)
 	}
 	return sum, nil
 }
 
-// replace writes tree aside and swaps it in for the region's folder.
-func (w *Writer) replace(region string, tree render.Tree) error {
+// remove deletes the region folder name: it is renamed aside first, so it
+// disappears in one step, and locked while it is (see hold), so recover
+// leaves it alone.
+func (w *Writer) remove(name string) error {
+	dir := filepath.Join(w.Dir, name)
+	held, err := hold(dir)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+	aside := filepath.Join(w.Dir, oldPrefix+name)
+	if err := os.Rename(dir, aside); err != nil {
+		return fmt.Errorf("removing %q: %w", dir, err)
+	}
+	if err := os.RemoveAll(aside); err != nil {
+		return fmt.Errorf("removing %q: %w", aside, err)
+	}
+	return nil
+}
+
+// hold locks the folder dir (lock.TryFolder) for a writer that is about to
+// put it under a work name; recover skips folders whose lock is held. A
+// folder another writer holds is an error.
+func hold(dir string) (*lock.Lock, error) {
+	l, ok, err := lock.TryFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%q is being written by another coderfleet process (hint: let it finish, then render again; see the lock in .coderfleet/render.lock)", dir)
+	}
+	return l, nil
+}
+
+// replace writes tree aside and swaps it in for the region's folder. The
+// work folder and the folder it replaces are locked (see hold) for as long
+// as either exists under a work name.
+func (w *Writer) replace(region string, tree render.Tree) (err error) {
 	tmp, err := os.MkdirTemp(w.Dir, tmpPrefix+region+"-")
 	if err != nil {
 		return fmt.Errorf("creating a work folder in %q: %w", w.Dir, err)
 	}
-	defer os.RemoveAll(tmp)
+	held, err := hold(tmp)
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	var old *lock.Lock // the replaced folder's lock, once taken
+	defer func() {
+		// Whatever tmp holds now (the new tree after a failure, or the
+		// old folder after the exchange) goes before the locks do.
+		if rerr := os.RemoveAll(tmp); err == nil && rerr != nil {
+			err = fmt.Errorf("removing %q: %w", tmp, rerr)
+		}
+		held.Release()
+		old.Release()
+	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
 	made := map[string]bool{tmp: true}
+	files := make([]string, 0, len(tree))
 	for _, p := range tree.Paths() {
 		full := filepath.Join(tmp, filepath.FromSlash(p))
 		if dir := filepath.Dir(full); !made[dir] {
@@ -352,12 +402,18 @@ func (w *Writer) replace(region string, tree render.Tree) error {
 			}
 			made[dir] = true
 		}
-		if err := os.WriteFile(full, tree[p], 0o644); err != nil {
-			return fmt.Errorf("writing %q: %w", full, err)
+		if err := createFile(full, tree[p]); err != nil {
+			return err
 		}
+		files = append(files, full)
 		if w.afterFile != nil {
 			w.afterFile()
 		}
+	}
+	// Flush the files and folders before the swap, so the folder swapped
+	// in is complete on disk, not only in the page cache.
+	if err := flushTree(tmp, files, slices.Collect(maps.Keys(made))); err != nil {
+		return err
 	}
 	dst := filepath.Join(w.Dir, region)
 	if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
@@ -365,6 +421,9 @@ func (w *Writer) replace(region string, tree render.Tree) error {
 			return fmt.Errorf("moving %q into place: %w", dst, err)
 		}
 		return nil
+	}
+	if old, err = hold(dst); err != nil {
+		return err
 	}
 	if err := exchange(tmp, dst); err == nil {
 		return nil // tmp now holds the old folder; the deferred RemoveAll drops it
@@ -384,7 +443,9 @@ func (w *Writer) replace(region string, tree render.Tree) error {
 
 // recover cleans up after a Write that was killed: work folders are
 // dropped, and an old folder moved aside whose replacement never arrived
-// is put back.
+// is put back. A work folder whose lock is held belongs to a writer that
+// is still running (another render, or another Writer of this process)
+// and is left alone.
 func (w *Writer) recover() error {
 	entries, err := os.ReadDir(w.Dir)
 	if err != nil {
@@ -392,26 +453,39 @@ func (w *Writer) recover() error {
 	}
 	for _, e := range entries {
 		name := e.Name()
+		if !strings.HasPrefix(name, tmpPrefix) && !strings.HasPrefix(name, oldPrefix) {
+			continue
+		}
 		full := filepath.Join(w.Dir, name)
-		switch {
-		case strings.HasPrefix(name, tmpPrefix):
-			if err := os.RemoveAll(full); err != nil {
-				return err
-			}
-		case strings.HasPrefix(name, oldPrefix):
-			orig := filepath.Join(w.Dir, strings.TrimPrefix(name, oldPrefix))
-			if _, err := os.Stat(orig); errors.Is(err, fs.ErrNotExist) {
-				if err := os.Rename(full, orig); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := os.RemoveAll(full); err != nil {
-				return err
-			}
+		l, ok, err := lock.TryFolder(full)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // its writer finished meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // its writer is alive
+		}
+		err = w.recoverOne(name)
+		l.Release()
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// recoverOne drops or restores the work folder name, which no writer holds.
+func (w *Writer) recoverOne(name string) error {
+	full := filepath.Join(w.Dir, name)
+	if orig, ok := strings.CutPrefix(name, oldPrefix); ok {
+		orig = filepath.Join(w.Dir, orig)
+		if _, err := os.Stat(orig); errors.Is(err, fs.ErrNotExist) {
+			return os.Rename(full, orig)
+		}
+	}
+	return os.RemoveAll(full)
 }
 
 // equalTree reports whether the folder dir holds exactly tree.

@@ -123,6 +123,76 @@ func TestRecoverRestoresFolderMovedAside(t *testing.T) {
 	}
 }
 
+// TestRecoverLeavesALiveWritersFolder: a second Writer's crash recovery
+// runs while the first is half-way through writing its work folder; the
+// folder is locked, so recovery leaves it, and both writes complete.
+func TestRecoverLeavesALiveWritersFolder(t *testing.T) {
+	dir := t.TempDir()
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	first := &Writer{Dir: dir, afterFile: func() {
+		once.Do(func() {
+			close(paused)
+			<-resume
+		})
+	}}
+	done := make(chan error)
+	go func() {
+		_, err := first.Write(result(false, map[string]render.Tree{"a": tree("a", "v1", 9)}))
+		done <- err
+	}()
+	<-paused
+	work, _ := filepath.Glob(filepath.Join(dir, tmpPrefix+"a-*"))
+	if len(work) != 1 {
+		t.Fatalf("want the first writer's work folder, found %v", work)
+	}
+	// A work folder a killed writer left is not locked: it goes.
+	dead := filepath.Join(dir, tmpPrefix+"b-dead")
+	if err := os.MkdirAll(filepath.Join(dead, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, &Writer{Dir: dir}, result(false, map[string]render.Tree{"b": tree("b", "v1", 2)}))
+	if _, err := os.Stat(work[0]); err != nil {
+		t.Errorf("recovery removed a live writer's work folder: %v", err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("recovery left a dead writer's work folder: %v", err)
+	}
+	close(resume)
+	if err := <-done; err != nil {
+		t.Fatalf("the first writer failed: %v", err)
+	}
+	mustEqual(t, filepath.Join(dir, "a"), tree("a", "v1", 9))
+	mustEqual(t, filepath.Join(dir, "b"), tree("b", "v1", 2))
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("leftovers: %v", entries)
+	}
+}
+
+func TestWriteFileReplacesAtomically(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "overlays", "us-west-2", "outputs.yaml")
+	for _, data := range []string{"one\n", "two\n"} {
+		if err := WriteFile(p, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != data {
+			t.Errorf("file holds %q, want %q", got, data)
+		}
+	}
+	info, err := os.Stat(p)
+	if err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, %v; want 0644", info.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(p)); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+	// A path whose folder cannot be made fails naming it.
+	if err := WriteFile(filepath.Join(p, "x"), nil); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("WriteFile under a file: %v", err)
+	}
+}
+
 const crashEnv = "CODERFLEET_TREEIO_CRASH_CHILD"
 
 // TestCrashChild is the child process of TestKilledWriteLeavesEachRegionIntact:

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coderfleet/coderfleet/internal/lock"
+	"github.com/coderfleet/coderfleet/internal/treeio"
+	fleetsync "github.com/coderfleet/coderfleet/sync"
+)
+
+// The lock files of the commands that write, relative to the repository,
+// in its local state folder (git-ignored; see README.md, "Locking"):
+// render's covers regions/ (or --out) and .coderfleet/render-state.json,
+// sync's covers overlays/*/outputs.yaml and the AWS changes of an apply.
+const (
+	stateDir       = ".coderfleet"
+	renderLockFile = stateDir + "/render.lock"
+	syncLockFile   = stateDir + "/sync.lock"
+)
+
+// stateDirIgnore is written to .coderfleet/.gitignore, so the folder is
+// never committed even in a repository whose own .gitignore misses it.
+const stateDirIgnore = "# Written by coderfleet: local state (render digests, locks), never committed.\n*\n"
+
+// addLockTimeoutFlag registers --lock-timeout on a verb that takes a lock.
+func addLockTimeoutFlag(c *cobra.Command, d *time.Duration, file string) {
+	c.Flags().DurationVar(d, "lock-timeout", 0, "how long to wait for another coderfleet command holding "+file+" (0: fail at once, naming it)")
+}
+
+// lockRepo takes the lock file (one of the *LockFile constants) of repo
+// for command (as the holder is named, "coderfleet render"), waiting at most timeout (a line on stderr says so).
+// A lock still held then is a runtime failure (exit 4) naming the holder:
+// pid, host, command and start time.
+func lockRepo(ctx context.Context, command string, repo, file string, timeout time.Duration, stderr io.Writer) (*lock.Lock, error) {
+	if timeout < 0 {
+		return nil, &usageError{err: fmt.Errorf("--lock-timeout %s: must be zero (fail at once) or positive (hint: --lock-timeout 5m waits up to five minutes)", timeout)}
+	}
+	ignore := filepath.Join(repo, stateDir, ".gitignore")
+	if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
+		if err := treeio.WriteFile(ignore, []byte(stateDirIgnore)); err != nil {
+			return nil, &exitError{code: exitRuntime, err: err}
+		}
+	}
+	path := filepath.Join(repo, filepath.FromSlash(file))
+	l, err := lock.Acquire(ctx, path, lock.Self(command, time.Now()), lock.Options{
+		Timeout: timeout,
+		Clock:   fleetsync.RealClock{},
+		Waiting: func(h *lock.Holder) {
+			who := "another process"
+			if h != nil {
+				who = h.String()
+			}
+			fmt.Fprintf(stderr, "waiting up to %s for %s, locked by %s\n", timeout, path, who)
+		},
+	})
+	if err != nil {
+		return nil, &exitError{code: exitRuntime, err: err}
+	}
+	return l, nil
+}
