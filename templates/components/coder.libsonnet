@@ -66,6 +66,8 @@ function(config) {
   },
   pinnedEnv: { [name]: std.get(reasons, name, 'set by templates/components/coder.libsonnet') for name in std.objectFields(pinned) },
 
+  // Flux dependsOn (components/flux.libsonnet): coderd's namespace first.
+  dependsOn: ['namespaces'],
   objects: [
     k.serviceAccount(ns, 'coder', s.serviceAccountRoleARN),
     k.role(ns, 'coder-workspace-perms', [

@@ -57,6 +57,9 @@ function(config) {
 
   namespace: ns,
 
+  // Flux dependsOn (components/flux.libsonnet): coderd first (LiteLLM runs
+  // in the primary region only).
+  dependsOn: ['coder'],
   objects: [
     k.serviceAccount(ns, 'litellm', s.roleARN),
     {
