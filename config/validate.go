@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -29,7 +30,6 @@ var (
 	imageRepoRE  = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$`)
 	imageTagRE   = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 	kubeVerRE    = regexp.MustCompile(`^1\.[0-9]{2}$`)
-	semverishRE  = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
 	chartRepoRE  = regexp.MustCompile(`^(https|oci)://[^\s]+$`)
 	fluxDuration = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`)
 )
@@ -345,7 +345,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 		if !chartRepoRE.MatchString(a.Repository) {
 			c.fail(key+".repository", "an https:// chart repository or an oci:// registry path", "%q is not a chart repository URL", a.Repository)
 		}
-		if !semverishRE.MatchString(a.Version) {
+		if !exactVersion(a.Version) {
 			c.fail(key+".version", "pin an exact chart version such as 1.13.2; ranges are not allowed", "%q is not an exact version", a.Version)
 		}
 		c.dnsLabel(key+".namespace", a.Namespace)
@@ -460,4 +460,13 @@ func validateFleetRegions(cfg *Config) ErrorList {
 		}
 	}
 	return errs
+}
+
+// exactVersion reports whether v is one exact semantic version
+// (MAJOR.MINOR.PATCH, optionally "v"-prefixed, with pre-release and build
+// metadata as semver.org 2.0.0 allows them), as Masterminds/semver parses it
+// strictly; ranges and partial versions such as "1.2" are not.
+func exactVersion(v string) bool {
+	_, err := semver.StrictNewVersion(strings.TrimPrefix(v, "v"))
+	return err == nil
 }

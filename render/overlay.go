@@ -38,26 +38,27 @@ const (
 )
 
 // overlay applies overlays/<region>/kustomization.yaml over objs. It
-// returns objs unchanged when the region has no kustomization.
-func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]any) ([]map[string]any, error) {
+// returns objs unchanged and ran false when the region has no
+// kustomization, and kustomize's output and ran true otherwise.
+func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]any) (out []map[string]any, ran bool, err error) {
 	kfile := path.Join(dir, KustomizationFile)
 	data, err := fs.ReadFile(filepath.Join(repo, filepath.FromSlash(kfile)))
 	if err != nil {
 		if !fs.Exists(filepath.Join(repo, filepath.FromSlash(kfile))) {
-			return objs, nil
+			return objs, false, nil
 		}
-		return nil, fmt.Errorf("reading %q: %w", kfile, err)
+		return nil, false, fmt.Errorf("reading %q: %w", kfile, err)
 	}
 	fail := func(value, msg, hint string) error {
 		return &Error{Region: region, File: kfile, Line: lineOf(data, value), Msg: msg, Hint: hint}
 	}
 	var k types.Kustomization
 	if err := yaml.UnmarshalStrict(data, &k); err != nil {
-		return nil, &Error{Region: region, File: kfile, Line: errorLine(data, err.Error()), Msg: "invalid kustomization: " + err.Error(),
+		return nil, false, &Error{Region: region, File: kfile, Line: errorLine(data, err.Error()), Msg: "invalid kustomization: " + err.Error(),
 			Hint: "see https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/ for its fields"}
 	}
 	if err := checkKustomization(&k, fail); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	mem := filesys.MakeFsInMemory()
@@ -65,31 +66,31 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 	for _, o := range objs {
 		y, err := marshalObject(o)
 		if err != nil {
-			return nil, fmt.Errorf("region %s: marshalling the base: %w", region, err)
+			return nil, false, fmt.Errorf("region %s: marshalling the base: %w", region, err)
 		}
 		base.WriteString("---\n")
 		base.Write(y)
 	}
 	if err := mem.MkdirAll(memBase); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := mem.WriteFile(memBase+"/objects.yaml", base.Bytes()); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := mem.WriteFile(memBase+"/"+KustomizationFile, []byte("resources:\n- objects.yaml\n")); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := copyOverlay(fs, filepath.Join(repo, filepath.FromSlash(dir)), mem); err != nil {
-		return nil, fmt.Errorf("region %s: copying %q: %w", region, dir, err)
+		return nil, false, fmt.Errorf("region %s: copying %q: %w", region, dir, err)
 	}
 	// The rendered base is always the first resource of the overlay.
 	k.Resources = append([]string{"../base"}, k.Resources...)
 	kdata, err := yaml.Marshal(&k)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := mem.WriteFile(memOverlay+"/"+KustomizationFile, kdata); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	opts := krusty.MakeDefaultOptions()
@@ -107,21 +108,21 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 		if line == 0 {
 			line = patchLine(mem, &k, data, msg)
 		}
-		return nil, &Error{Region: region, File: kfile, Line: line, Msg: "applying the overlay: " + msg,
+		return nil, false, &Error{Region: region, File: kfile, Line: line, Msg: "applying the overlay: " + msg,
 			Hint: "patches must target objects the templates render (see regions/" + region + "/) or resources inside the overlay folder"}
 	}
 	if err := checkTargetsMatch(mem, &k, kfile, region, data, base.Bytes(), rm); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	out := make([]map[string]any, 0, rm.Size())
+	out = make([]map[string]any, 0, rm.Size())
 	for _, r := range rm.Resources() {
 		m, err := r.Map()
 		if err != nil {
-			return nil, fmt.Errorf("region %s: reading kustomize output: %w", region, err)
+			return nil, false, fmt.Errorf("region %s: reading kustomize output: %w", region, err)
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // checkTargetsMatch fails when a patch with a target selector matches no

@@ -103,85 +103,126 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	selected := cfg.Regions
-	if len(opts.Regions) > 0 {
-		var known []string
-		for _, r := range cfg.Regions {
-			known = append(known, r.Region.Name)
-		}
-		names, err := SelectRegions(opts.Regions, known)
-		if err != nil {
-			return nil, err
-		}
-		selected = nil
-		for _, name := range names {
-			selected = append(selected, cfg.Region(name))
-		}
+	selected, err := selectedRegions(cfg, opts.Regions)
+	if err != nil {
+		return nil, err
 	}
-	imp := newImporter(opts.FS, opts.Repo)
-	newEvaluator := func() *evaluator {
-		return &evaluator{imp: imp, maxStack: opts.MaxStack, timeout: opts.EvalTimeout, natives: opts.NativeFunctions}
+	rr, err := newRegionRenderer(cfg, opts)
+	if err != nil {
+		return nil, err
 	}
-	// The template files every region depends on, for the inputs digest.
-	// When they cannot be listed (a broken import), no region is skipped and
-	// evaluation reports the problem.
-	first := newEvaluator()
-	deps, depsErr := first.dependencies()
+	outcomes, err := inParallel(ctx, len(selected), opts.Parallelism, func() func(i int) outcome {
+		ev := rr.newEvaluator() // one per worker: a VM is not safe for concurrent use
+		return func(i int) outcome { return rr.render(selected[i], ev) }
+	})
+	if err != nil {
+		return nil, err
+	}
+	return collect(cfg, selected, outcomes, len(opts.Regions) == 0)
+}
+
+// selectedRegions returns the regions named by requested (see
+// SelectRegions), in the order asked, or every region when none is.
+func selectedRegions(cfg *config.Config, requested []string) ([]*config.RegionConfig, error) {
+	if len(requested) == 0 {
+		return cfg.Regions, nil
+	}
+	var known []string
+	for _, r := range cfg.Regions {
+		known = append(known, r.Region.Name)
+	}
+	names, err := SelectRegions(requested, known)
+	if err != nil {
+		return nil, err
+	}
+	selected := make([]*config.RegionConfig, len(names))
+	for i, name := range names {
+		selected[i] = cfg.Region(name)
+	}
+	return selected, nil
+}
+
+// outcome is what rendering one region gave.
+type outcome struct {
+	tree     Tree
+	digest   string // inputs digest; "" when the template files could not be listed
+	warnings []string
+	skipped  bool // the inputs digest equals Options.Previous
+	err      error
+}
+
+// regionRenderer holds what every region's render shares.
+type regionRenderer struct {
+	cfg  *config.Config
+	opts Options
+	imp  *importer
+	// deps are the template files every region depends on, for the inputs
+	// digest; depsErr is why they could not be listed (a broken import),
+	// in which case no region is skipped and evaluation reports the problem.
+	deps    []string
+	depsErr error
+}
+
+func newRegionRenderer(cfg *config.Config, opts Options) (*regionRenderer, error) {
+	rr := &regionRenderer{cfg: cfg, opts: opts, imp: newImporter(opts.FS, opts.Repo)}
+	first := rr.newEvaluator()
+	rr.deps, rr.depsErr = first.dependencies()
 	if err := first.refuseTailstrict(""); err != nil {
 		return nil, err
 	}
+	return rr, nil
+}
 
-	par := opts.Parallelism
+func (rr *regionRenderer) newEvaluator() *evaluator {
+	return &evaluator{imp: rr.imp, maxStack: rr.opts.MaxStack, timeout: rr.opts.EvalTimeout, natives: rr.opts.NativeFunctions}
+}
+
+// render renders region r with ev, unless its inputs digest says the
+// committed folder is current (the incremental skip).
+func (rr *regionRenderer) render(r *config.RegionConfig, ev *evaluator) outcome {
+	input, err := templateInput(rr.cfg, r, rr.opts.Version)
+	if err != nil {
+		return outcome{err: fmt.Errorf("region %s: building template input: %w", r.Region.Name, err)}
+	}
+	var o outcome
+	if rr.depsErr == nil {
+		if o.digest, err = inputsDigest(rr.opts, rr.imp, rr.deps, r, input); err != nil {
+			return outcome{err: err}
+		}
+	}
+	if !rr.opts.Force && o.digest != "" && rr.opts.Previous[r.Region.Name] == o.digest {
+		return outcome{skipped: true}
+	}
+	if rr.opts.FS.Exists(filepath.Join(rr.opts.Repo, filepath.FromSlash(r.Dir), KustomizationFile)) {
+		// Kustomize parses its OpenAPI schema on first use; start that
+		// now, beside the template evaluation.
+		warmKustomize.Do(func() { go openapi.Schema() })
+	}
+	o.tree, o.warnings, o.err = renderRegion(rr.cfg, r, ev, rr.opts, input)
+	return o
+}
+
+// inParallel runs n jobs on at most par workers (0: GOMAXPROCS) and
+// returns their outcomes by job index. Each worker calls newWorker once
+// for its job function. Jobs not started when ctx ends are not run, and
+// ctx's error is returned.
+func inParallel(ctx context.Context, n, par int, newWorker func() func(i int) outcome) ([]outcome, error) {
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
-	par = min(par, max(len(selected), 1))
-	type outcome struct {
-		tree     Tree
-		digest   string
-		warnings []string
-		skipped  bool
-		err      error
-	}
-	outcomes := make([]outcome, len(selected))
+	par = min(par, max(n, 1))
+	outcomes := make([]outcome, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < par; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ev := newEvaluator()
+	for range par {
+		wg.Go(func() {
+			job := newWorker()
 			for i := range next {
-				r := selected[i]
-				o := &outcomes[i]
-				input, err := templateInput(cfg, r, opts.Version)
-				if err != nil {
-					o.err = fmt.Errorf("region %s: building template input: %w", r.Region.Name, err)
-					continue
-				}
-				digest := ""
-				if depsErr == nil {
-					digest, err = inputsDigest(opts, imp, deps, r, input)
-					if err != nil {
-						o.err = err
-						continue
-					}
-				}
-				if !opts.Force && digest != "" && opts.Previous[r.Region.Name] == digest {
-					o.skipped = true
-					continue
-				}
-				o.digest = digest
-				if opts.FS.Exists(filepath.Join(opts.Repo, filepath.FromSlash(r.Dir), KustomizationFile)) {
-					// Kustomize parses its OpenAPI schema on first use;
-					// start that now, beside the template evaluation.
-					warmKustomize.Do(func() { go openapi.Schema() })
-				}
-				o.tree, o.warnings, o.err = renderRegion(cfg, r, ev, opts, input)
+				outcomes[i] = job(i)
 			}
-		}()
+		})
 	}
-	for i := range selected {
+	for i := range n {
 		if ctx.Err() != nil {
 			break
 		}
@@ -192,8 +233,15 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return outcomes, nil
+}
 
-	res := &Result{Config: cfg, Regions: map[string]Tree{}, Complete: len(opts.Regions) == 0, Digests: map[string]Digest{}}
+// collect turns the outcomes, in region order, into the Result, or into
+// every input error found: a fleet.yaml setting refused by the templates
+// of several regions is reported once, and refused settings are reported
+// before the other problems. Any other error is returned as it is.
+func collect(cfg *config.Config, selected []*config.RegionConfig, outcomes []outcome, complete bool) (*Result, error) {
+	res := &Result{Config: cfg, Regions: map[string]Tree{}, Complete: complete, Digests: map[string]Digest{}}
 	var all Errors
 	var settings config.ErrorList // settings refused by a region's templates
 	seen := map[string]bool{}
@@ -208,8 +256,6 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 			all = append(all, e...)
 			continue
 		case config.ErrorList:
-			// A fleet.yaml setting is refused by every region it reaches;
-			// say it once.
 			for _, ce := range e {
 				if !seen[ce.Error()] {
 					seen[ce.Error()] = true
@@ -385,18 +431,18 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 		bl.blameObject(err)
 		return nil, err
 	}
-	before := objs
 	origin := map[string]string{} // object ref -> the component that rendered it
 	for _, m := range objs {
 		origin[ref(m)] = str(m, "metadata", "annotations", AnnotationComponent)
 	}
-	objs, err = overlay(opts.FS, opts.Repo, name, r.Dir, objs)
+	overlaid, ran, err := overlay(opts.FS, opts.Repo, name, r.Dir, objs)
 	if err != nil {
 		return nil, err
 	}
-	if len(objs) != len(before) || (len(objs) > 0 && &objs[0] != &before[0]) {
-		bl.changed = overlayChanges(before, objs) // the overlay ran
+	if ran {
+		bl.changed = overlayChanges(objs, overlaid)
 	}
+	objs = overlaid
 	byComp := map[string][]map[string]any{}
 	for _, m := range objs {
 		comp := str(m, "metadata", "annotations", AnnotationComponent)

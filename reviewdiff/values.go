@@ -1,10 +1,13 @@
 package reviewdiff
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"regexp"
 	"strconv"
+
+	"github.com/pmezard/go-difflib/difflib"
 )
 
 // plainKey is a map key written as .key in a path; others are ["key"].
@@ -149,10 +152,12 @@ func anyList(names []string) []any {
 // compared position by position.
 const maxAlign = 1 << 18
 
-// diffIndexedList aligns equal items (longest common subsequence) and
-// compares the rest: between two aligned items, removed and added items
-// are paired up position by position as changes, the surplus reported as
-// removed (base index) or added (head index).
+// diffIndexedList aligns equal items with difflib's SequenceMatcher (the
+// Ratcliff/Obershelp matching of Python's difflib, autojunk off) over each
+// item's canonical JSON, and compares the rest: in each stretch between
+// aligned items, removed and added items are paired up position by position
+// as changes, the surplus reported as removed (base index) or added (head
+// index).
 func diffIndexedList(path string, a, b []any, out *[]Field) {
 	if len(a)*len(b) > maxAlign {
 		n := min(len(a), len(b))
@@ -167,50 +172,36 @@ func diffIndexedList(path string, a, b []any, out *[]Field) {
 		}
 		return
 	}
-	// lcs[i][j] is the length of the longest common subsequence of a[i:], b[j:].
-	lcs := make([][]int, len(a)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(b)+1)
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		for j := len(b) - 1; j >= 0; j-- {
-			if reflect.DeepEqual(a[i], b[j]) {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
+	m := difflib.NewMatcherWithJunk(itemKeys(a), itemKeys(b), false, nil)
+	for _, op := range m.GetOpCodes() {
+		if op.Tag == 'e' {
+			continue
 		}
-	}
-	var gapA, gapB []int
-	flush := func() {
-		n := min(len(gapA), len(gapB))
+		n := min(op.I2-op.I1, op.J2-op.J1)
 		for k := 0; k < n; k++ {
-			diffValue(indexPath(path, gapB[k]), a[gapA[k]], b[gapB[k]], out)
+			diffValue(indexPath(path, op.J1+k), a[op.I1+k], b[op.J1+k], out)
 		}
-		for _, j := range gapB[n:] {
+		for j := op.J1 + n; j < op.J2; j++ {
 			*out = append(*out, Field{Path: indexPath(path, j), Change: Added, New: b[j]})
 		}
-		for _, i := range gapA[n:] {
+		for i := op.I1 + n; i < op.I2; i++ {
 			*out = append(*out, Field{Path: indexPath(path, i), Change: Removed, Old: a[i]})
 		}
-		gapA, gapB = gapA[:0], gapB[:0]
 	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case i < len(a) && j < len(b) && reflect.DeepEqual(a[i], b[j]):
-			flush()
-			i++
-			j++
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			gapB = append(gapB, j)
-			j++
-		default:
-			gapA = append(gapA, i)
-			i++
+}
+
+// itemKeys returns each item's canonical JSON (maps with sorted keys), so
+// equal items have equal keys.
+func itemKeys(items []any) []string {
+	keys := make([]string, len(items))
+	for i, v := range items {
+		data, err := json.Marshal(v)
+		if err != nil { // not JSON-shaped; still a stable key for equal values
+			data = fmt.Appendf(nil, "%T:%#v", v, v)
 		}
+		keys[i] = string(data)
 	}
-	flush()
+	return keys
 }
 
 func scalarString(v any) string {

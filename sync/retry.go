@@ -19,14 +19,28 @@ import (
 type RetryPolicy struct {
 	// MaxAttempts is the number of tries, the first included.
 	MaxAttempts int
-	// BaseDelay is the wait before the first retry; it doubles each time.
-	BaseDelay time.Duration
 	// MaxDelay caps one wait.
 	MaxDelay time.Duration
+	// Backoff computes the wait before the next try from the 1-based number
+	// of the try that failed; nil means the AWS SDK's
+	// retry.NewExponentialJitterBackoff(MaxDelay): "full jitter", a uniformly
+	// random wait in [0, 2^n s) after the n-th try, MaxDelay once 2^n s
+	// exceeds it (aws-sdk-go-v2 aws/retry; the AWS Architecture Blog,
+	// "Exponential Backoff And Jitter"). The wait is slept on Options.Clock.
+	Backoff retry.BackoffDelayer
 }
 
-// DefaultRetryPolicy suits Route53's five requests per second limit.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 8, BaseDelay: 500 * time.Millisecond, MaxDelay: 20 * time.Second}
+// DefaultRetryPolicy suits Route53's five requests per second limit: jittered
+// waits spread the retries of parallel calls instead of retrying in step.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 8, MaxDelay: 20 * time.Second}
+
+// backoff returns p's BackoffDelayer, the SDK's jittered one by default.
+func (p RetryPolicy) backoff() retry.BackoffDelayer {
+	if p.Backoff != nil {
+		return p.Backoff
+	}
+	return retry.NewExponentialJitterBackoff(p.MaxDelay)
+}
 
 var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
 var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
@@ -65,7 +79,7 @@ func (s *syncer) call(ctx context.Context, what string, fn func(ctx context.Cont
 	if p.MaxAttempts <= 0 {
 		p = DefaultRetryPolicy
 	}
-	delay := p.BaseDelay
+	backoff := p.backoff()
 	var res callResult
 	for {
 		res.attempts++
@@ -85,14 +99,14 @@ func (s *syncer) call(ctx context.Context, what string, fn func(ctx context.Cont
 		if ambiguous(err) {
 			res.ambiguous = true
 		}
+		delay, derr := backoff.BackoffDelay(res.attempts, err)
+		if derr != nil {
+			return res, fmt.Errorf("%s: computing the retry delay: %w", what, derr)
+		}
 		s.retries++
-		s.progressf("  retrying %s in %s: %s\n", what, delay, shortErr(err))
+		s.progressf("  retrying %s in %s: %s\n", what, delay.Round(time.Millisecond), shortErr(err))
 		if err := s.clock.Sleep(ctx, delay); err != nil {
 			return res, fmt.Errorf("%s: %w", what, err)
-		}
-		delay *= 2
-		if delay > p.MaxDelay {
-			delay = p.MaxDelay
 		}
 	}
 }

@@ -23,24 +23,30 @@ function(config)
     + (if withLiteLLM then [litellmNS] else [])
     + workspaces;
 
+  // Each component: its objects and the components Flux applies before it
+  // (dependsOn, declared next to the objects; see components/flux.libsonnet).
   local components = {
-    namespaces: [k.namespace(ns) for ns in namespaces],
-    addons: addons(config).objects,
+    namespaces: { objects: [k.namespace(ns) for ns in namespaces], dependsOn: ['addons'] },
+    addons: addons(config),
   } + (
-    if primary then { coder: coder(config).objects }
-    else { 'coder-proxy': proxy(config).objects }
+    if primary then { coder: coder(config) }
+    else { 'coder-proxy': proxy(config) }
   ) + (
-    if withLiteLLM then { litellm: litellm(config).objects } else {}
+    if withLiteLLM then { litellm: litellm(config) } else {}
   ) + (
     if std.length(workspaces) > 0 then {
-      provisioners: provisioners(config).objects,
-      keysync: keysync(config).objects,
+      provisioners: provisioners(config),
+      keysync: keysync(config),
     } else {}
   );
 
   // Components with no objects are left out, so Flux never waits on an
   // empty folder.
-  local nonEmpty = { [c]: components[c] for c in std.objectFields(components) if std.length(components[c]) > 0 };
+  local nonEmpty = {
+    [c]: components[c].objects
+    for c in std.objectFields(components)
+    if std.length(components[c].objects) > 0
+  };
   // Names coderfleet owns, by the setting where a user could choose them:
   // coderfleet refuses a setting that names one (file, line and key), so
   // a user's choice never replaces or collides with what is rendered here.
@@ -102,6 +108,6 @@ function(config)
     for name in std.objectFields(addons(config).pinnedValues)
   };
   {
-    components: nonEmpty { flux: flux(config, nonEmpty).objects },
+    components: nonEmpty { flux: flux(config, components).objects },
     owned: owned,
   }

@@ -114,8 +114,8 @@ local helm = import 'lib/helm.libsonnet';
 function(config)
   local demo = helm.release('web', 'demo', { customResources: true },
     { namespace: 'apps', kubeVersion: config.settings.kubernetes.version, hooks: 'exclude' });
-  local components = { demo: demo.objects, 'demo-crds': demo.crds };
-  { components: components { flux: flux(config, components).objects } }
+  local components = { demo: { objects: demo.objects, dependsOn: [] }, 'demo-crds': { objects: demo.crds, dependsOn: [] } };
+  { components: { [c]: components[c].objects for c in std.objectFields(components) } { flux: flux(config, components).objects } }
 `,
 	}
 	for _, f := range []string{"templates/lib/helm.libsonnet", "templates/components/flux.libsonnet"} {

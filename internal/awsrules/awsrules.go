@@ -107,13 +107,21 @@ const SourceRegions = "https://docs.aws.amazon.com/global-infrastructure/latest/
 
 // Regions are the AWS region codes of the commercial and GovCloud
 // partitions, sorted (SourceRegions).
+//
+// The list is kept by hand: aws-sdk-go-v2 carries the partition data
+// (partitions.json, with every region of every partition) only in its
+// internal package internal/endpoints/awsrulesfn, which other modules cannot
+// import, and exports no function listing regions (v1's
+// endpoints.DefaultPartitions has no v2 counterpart). A test compares this
+// list with that file of the SDK version in go.mod, so upgrading the SDK
+// reports the regions AWS added.
 var Regions = []string{
 	"af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
 	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
 	"ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
 	"eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
-	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
-	"us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
+	"il-central-1", "me-central-1", "me-south-1", "me-west-1", "mx-central-1", "sa-east-1", "sa-west-1",
+	"us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
 }
 
 // AWSRegion checks that code is one of Regions: ACM, Route53 latency

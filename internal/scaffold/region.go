@@ -74,8 +74,8 @@ var AWSRegionNames = map[string]string{
 	"ca-central-1": "Canada Central", "ca-west-1": "Calgary", "eu-central-1": "Frankfurt",
 	"eu-central-2": "Zurich", "eu-north-1": "Stockholm", "eu-south-1": "Milan",
 	"eu-south-2": "Spain", "eu-west-1": "Ireland", "eu-west-2": "London", "eu-west-3": "Paris",
-	"il-central-1": "Tel Aviv", "me-central-1": "UAE", "me-south-1": "Bahrain",
-	"mx-central-1": "Mexico Central", "sa-east-1": "São Paulo", "us-east-1": "N. Virginia",
+	"il-central-1": "Tel Aviv", "me-central-1": "UAE", "me-south-1": "Bahrain", "me-west-1": "Saudi Arabia",
+	"mx-central-1": "Mexico Central", "sa-east-1": "São Paulo", "sa-west-1": "Chile", "us-east-1": "N. Virginia",
 	"us-east-2": "Ohio", "us-gov-east-1": "GovCloud US-East", "us-gov-west-1": "GovCloud US-West",
 	"us-west-1": "N. California", "us-west-2": "Oregon",
 }

@@ -87,6 +87,8 @@ function(config) {
     [a]: [name for name in std.objectFields(addons) if addons[name].enabled && addons[name].namespace == a]
     for a in std.set([addons[n].namespace for n in std.objectFields(addons) if addons[n].enabled])
   },
+  // Flux dependsOn (components/flux.libsonnet): add-ons come first.
+  dependsOn: [],
   objects: std.flattenArrays([
     [source(name, addons[name]), release(name, addons[name])]
     for name in std.objectFields(addons)

@@ -11,9 +11,8 @@ function(config) {
   local labels = k.labels('coder', 'coderd') + selector,
   local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'coder', ''),
 
-  // Every variable coderfleet sets itself; coder.env may add variables but
-  // never replace one of these (main.jsonnet reports them as owned).
-  local pinned = {
+  // The variables of every coderd, then those of each enabled feature.
+  local always = {
     CODER_HTTP_ADDRESS: '0.0.0.0:8080',
     CODER_PROMETHEUS_ADDRESS: '0.0.0.0:2112',
     CODER_ACCESS_URL: 'https://' + domain,
@@ -26,29 +25,34 @@ function(config) {
     CODER_PG_CONNECTION_URL: k.secretRef('postgres', 'url'),
     KUBE_POD_IP: { field: 'status.podIP' },
     CODER_DERP_SERVER_RELAY_URL: 'http://$(KUBE_POD_IP):8080',
-  } + (if s.prometheus then {
-         CODER_PROMETHEUS_ENABLE: 'true',
-         CODER_PROMETHEUS_COLLECT_AGENT_STATS: 'true',
-         CODER_PROMETHEUS_COLLECT_DB_METRICS: 'true',
-       } else {})
-       + (if s.oidc.enabled then {
-            CODER_OIDC_ISSUER_URL: k.secretRef('oidc', 'issuer-url'),
-            CODER_OIDC_CLIENT_ID: k.secretRef('oidc', 'client-id'),
-            CODER_OIDC_CLIENT_SECRET: k.secretRef('oidc', 'client-secret'),
-            CODER_OIDC_SIGN_IN_TEXT: s.oidc.signInText,
-          } + (if std.length(s.oidc.emailDomains) > 0 then { CODER_OIDC_EMAIL_DOMAIN: std.join(',', s.oidc.emailDomains) } else {})
-          else {})
-       + (if s.githubOAuth.enabled then {
-            CODER_OAUTH2_GITHUB_CLIENT_ID: k.secretRef('oauth', 'client-id'),
-            CODER_OAUTH2_GITHUB_CLIENT_SECRET: k.secretRef('oauth', 'client-secret'),
-            CODER_OAUTH2_GITHUB_ALLOW_SIGNUPS: 'true',
-          } else {})
-       + (if s.githubExternalAuth.enabled then {
-            CODER_EXTERNAL_AUTH_0_ID: 'primary-github',
-            CODER_EXTERNAL_AUTH_0_TYPE: 'github',
-            CODER_EXTERNAL_AUTH_0_CLIENT_ID: k.secretRef('github-external-auth', 'client-id'),
-            CODER_EXTERNAL_AUTH_0_CLIENT_SECRET: k.secretRef('github-external-auth', 'client-secret'),
-          } else {}),
+  },
+  local prometheus = if s.prometheus then {
+    CODER_PROMETHEUS_ENABLE: 'true',
+    CODER_PROMETHEUS_COLLECT_AGENT_STATS: 'true',
+    CODER_PROMETHEUS_COLLECT_DB_METRICS: 'true',
+  } else {},
+  local oidcEmailDomains =
+    if std.length(s.oidc.emailDomains) > 0 then { CODER_OIDC_EMAIL_DOMAIN: std.join(',', s.oidc.emailDomains) } else {},
+  local oidc = if s.oidc.enabled then {
+    CODER_OIDC_ISSUER_URL: k.secretRef('oidc', 'issuer-url'),
+    CODER_OIDC_CLIENT_ID: k.secretRef('oidc', 'client-id'),
+    CODER_OIDC_CLIENT_SECRET: k.secretRef('oidc', 'client-secret'),
+    CODER_OIDC_SIGN_IN_TEXT: s.oidc.signInText,
+  } + oidcEmailDomains else {},
+  local githubOAuth = if s.githubOAuth.enabled then {
+    CODER_OAUTH2_GITHUB_CLIENT_ID: k.secretRef('oauth', 'client-id'),
+    CODER_OAUTH2_GITHUB_CLIENT_SECRET: k.secretRef('oauth', 'client-secret'),
+    CODER_OAUTH2_GITHUB_ALLOW_SIGNUPS: 'true',
+  } else {},
+  local githubExternalAuth = if s.githubExternalAuth.enabled then {
+    CODER_EXTERNAL_AUTH_0_ID: 'primary-github',
+    CODER_EXTERNAL_AUTH_0_TYPE: 'github',
+    CODER_EXTERNAL_AUTH_0_CLIENT_ID: k.secretRef('github-external-auth', 'client-id'),
+    CODER_EXTERNAL_AUTH_0_CLIENT_SECRET: k.secretRef('github-external-auth', 'client-secret'),
+  } else {},
+  // Every variable coderfleet sets itself; coder.env may add variables but
+  // never replace one of these (main.jsonnet reports them as owned).
+  local pinned = always + prometheus + oidc + githubOAuth + githubExternalAuth,
   local env = pinned + s.env,
 
   namespace: ns,
@@ -62,6 +66,8 @@ function(config) {
   },
   pinnedEnv: { [name]: std.get(reasons, name, 'set by templates/components/coder.libsonnet') for name in std.objectFields(pinned) },
 
+  // Flux dependsOn (components/flux.libsonnet): coderd's namespace first.
+  dependsOn: ['namespaces'],
   objects: [
     k.serviceAccount(ns, 'coder', s.serviceAccountRoleARN),
     k.role(ns, 'coder-workspace-perms', [

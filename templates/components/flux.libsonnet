@@ -1,37 +1,42 @@
 // One Flux Kustomization per component, applied from the cluster's Flux root
-// (./regions/<region>/flux). dependsOn orders them: add-ons -> namespaces ->
-// coder or coder-proxy -> provisioners, litellm -> key sync; each waits for
-// its objects to be ready and prunes what left git.
+// (./regions/<region>/flux); each waits for its objects to be ready and
+// prunes what left git.
 //
-// components maps each component to its objects. dependsOn is also derived
-// from them: a component rendering CustomResourceDefinitions (a chart's
-// CRDs) is a dependency of every component rendering a kind those CRDs
-// define, so Flux applies the CRDs before the custom resources.
+// components maps each component to {objects: [...], dependsOn: [...]}:
+// every component declares, next to its objects, the components Flux must
+// apply before it (add-ons -> namespaces -> coder or coder-proxy ->
+// provisioners, litellm -> key sync). A name that is not a component of the
+// region, or a missing dependsOn, is an error; a dependency with no objects
+// in this region (no add-on enabled, say) is left out, as Flux has nothing
+// to wait for. A component with no objects gets no Kustomization.
+//
+// dependsOn is also derived from the objects: a component rendering
+// CustomResourceDefinitions (a chart's CRDs) is a dependency of every
+// component rendering a kind those CRDs define, so Flux applies the CRDs
+// before the custom resources.
 function(config, components) {
   local f = config.settings.flux,
-  local primary = config.region.role == 'primary',
-  local server = if primary then 'coder' else 'coder-proxy',
-  local order = {
-    addons: [],
-    namespaces: ['addons'],
-    coder: ['namespaces'],
-    'coder-proxy': ['namespaces'],
-    provisioners: ['namespaces', server],
-    litellm: ['coder'],
-    keysync: if primary then ['litellm'] else ['namespaces'],
-  },
-  local names = std.objectFields(components),
+  local all = std.objectFields(components),
+  local names = [c for c in all if std.length(components[c].objects) > 0],
   local present = std.set(names),
+  local objectsOf(c) = components[c].objects,
 
-  // "<group>/<Kind>" -> the component rendering its CRD.
-  // (The first one when two components render it: the render refuses
-  // that object rendered twice, with a clearer message.)
+  // The dependencies component c declares, each checked to be a component.
+  local declared(c) =
+    if !std.objectHas(components[c], 'dependsOn') then
+      error 'component %s: key dependsOn is missing: declare the components Flux applies before it next to its objects (dependsOn: [] for none)' % c
+    else [
+      if std.objectHas(components, d) then d
+      else error 'component %s: key dependsOn names %s, which is not a component of region %s (its components: %s); name one of them or remove it' % [c, std.manifestJsonEx(d, ''), config.region.name, std.join(', ', all)]
+      for d in components[c].dependsOn
+    ],
+
   local crdOwner = std.foldl(
     function(acc, p) if std.objectHas(acc, p[0]) then acc else acc { [p[0]]: p[1] },
     [
       [o.spec.group + '/' + o.spec.names.kind, c]
       for c in names
-      for o in components[c]
+      for o in objectsOf(c)
       if o.apiVersion == 'apiextensions.k8s.io/v1' && o.kind == 'CustomResourceDefinition'
     ],
     {}
@@ -41,9 +46,12 @@ function(config, components) {
     (if std.length(parts) == 2 then parts[0] else '') + '/' + o.kind,
   local crdDeps(c) = std.set([
     crdOwner[groupKind(o)]
-    for o in components[c]
+    for o in objectsOf(c)
     if std.objectHas(crdOwner, groupKind(o)) && crdOwner[groupKind(o)] != c
   ]),
+
+  // Every declaration is checked, a component's without objects included.
+  assert std.all([std.isArray(declared(c)) for c in all]),
 
   objects: [
     {
@@ -58,7 +66,7 @@ function(config, components) {
         prune: true,
         wait: true,
         sourceRef: { kind: 'GitRepository', name: f.sourceName },
-        local fixed = [d for d in std.get(order, c, ['namespaces']) if std.member(present, d)],
+        local fixed = [d for d in declared(c) if std.member(present, d)],
         dependsOn: [{ name: d } for d in fixed + [d for d in crdDeps(c) if !std.member(fixed, d)]],
       },
     }

@@ -75,6 +75,10 @@ function(config) {
     }),
   ],
 
+  // Flux dependsOn (components/flux.libsonnet): in the primary region,
+  // LiteLLM (whose CronJob issues the key) when it runs there; elsewhere the
+  // workspace namespaces.
+  dependsOn: if config.region.role == 'primary' && config.settings.litellm.enabled then ['litellm'] else ['namespaces'],
   objects: std.flattenArrays([
     if ks.mode == 'externalsecrets' then externalSecrets(ws.name) else cronjob(ws.name)
     for ws in config.settings.workspaceNamespaces

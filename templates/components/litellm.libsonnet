@@ -57,6 +57,9 @@ function(config) {
 
   namespace: ns,
 
+  // Flux dependsOn (components/flux.libsonnet): coderd first (LiteLLM runs
+  // in the primary region only).
+  dependsOn: ['coder'],
   objects: [
     k.serviceAccount(ns, 'litellm', s.roleARN),
     {
@@ -117,7 +120,7 @@ function(config) {
       },
     },
     // The generator needs no Kubernetes API access: its only Kubernetes
-         // input is the master key, read from a Secret through env.
+    // input is the master key, read from a Secret through env.
     k.serviceAccount(ns, 'rotate-key', ks.rotateRoleARN),
     k.cronJob(ns, 'rotate-key', ks, ks.rotateSchedule, rotateScript, {
       LITELLM_URL: 'http://litellm.litellm.svc.cluster.local:4000',

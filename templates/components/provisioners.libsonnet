@@ -68,5 +68,8 @@ function(config) {
       },
     ],
 
+  // Flux dependsOn (components/flux.libsonnet): the workspace namespaces
+  // and the region's Coder server (coderd or the proxy) first.
+  dependsOn: ['namespaces', if config.region.role == 'primary' then 'coder' else 'coder-proxy'],
   objects: std.flattenArrays([perNamespace(ws) for ws in config.settings.workspaceNamespaces]),
 }

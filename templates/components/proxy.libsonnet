@@ -32,6 +32,8 @@ function(config) {
 
   namespace: ns,
 
+  // Flux dependsOn (components/flux.libsonnet): the proxy's namespace first.
+  dependsOn: ['namespaces'],
   objects: [
     k.serviceAccount(ns, 'coder-proxy'),
     k.nlbService(ns, 'coder-proxy', selector, s.loadBalancer, certArn, labels),
