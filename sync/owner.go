@@ -101,6 +101,8 @@ type owner struct {
 	txt Record
 	// region is the region folder that owns the record.
 	region string
+	// name and typ are those of the owned record.
+	name, typ string
 }
 
 // owners maps the key of each record of one zone that the fleet owns to its
@@ -124,7 +126,7 @@ func readOwners(z *Zone, fleet string) owners {
 		if !ok || f != fleet {
 			continue
 		}
-		o[awsstate.RecordKey(name, typ, r.SetIdentifier)] = owner{txt: r, region: region}
+		o[awsstate.RecordKey(name, typ, r.SetIdentifier)] = owner{txt: r, region: region, name: name, typ: typ}
 	}
 	return o
 }

@@ -78,6 +78,8 @@ type recOp struct {
 	// registry marks the change of the fleet's registry record, applied
 	// before any certificate is requested.
 	registry bool
+	// validation marks a certificate's DNS validation CNAME.
+	validation bool
 	// src locates the desired record in the repository for errors:
 	// "regions/<r>/aws/records.yaml:<line>: records[<i>]".
 	src string
@@ -112,10 +114,19 @@ type Plan struct {
 	// rewrite because they do not list exactly the issued certificates;
 	// each has a note.
 	Outputs []string `json:"outputs"`
+	// KnownAfterApply lists the DNS validation CNAMEs of the certificates
+	// the plan requests: ACM names them only once a certificate exists, so
+	// their name and value are "(known after apply)". They are counted apart
+	// from Changes (Counts), as Apply reports them apart (Result.Counts).
+	// Not part of the -o json document.
+	KnownAfterApply []Change `json:"-"`
 	// Kept counts the owned objects outside the desired state (left out of
 	// it, or of a region folder that no longer exists) that stay because
 	// --prune was not given; each has a note.
 	Kept int `json:"kept"`
+
+	// basis is what PlanChanges computed the plan from (for Save).
+	basis *planBasis
 }
 
 // Counts returns the number of creates, updates and deletes.
@@ -205,6 +216,7 @@ var usableCertStatus = map[string]bool{"ISSUED": true, "PENDING_VALIDATION": tru
 func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 	p := &Plan{Changes: []Change{}, Waiting: []Waiting{}, Conflicts: []Conflict{}, Notes: []string{}, Outputs: []string{}}
 	certs := planCertificates(p, d, a, pol)
+	p.KnownAfterApply = planValidationUnknowns(certs, a, d.Fleet)
 	hcs := planHealthChecks(p, d, a, pol)
 	var records, registry []Change
 	zones := map[string][]RegionState{}

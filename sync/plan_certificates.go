@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/coderfleet/coderfleet/awsstate"
 )
@@ -61,4 +62,49 @@ func planCertificates(p *Plan, d *Desired, a *Actual, pol Policy) certPlan {
 		}
 	}
 	return cp
+}
+
+// planValidationUnknowns lists the DNS validation CNAMEs the certificates
+// to request will need, as changes whose name and value are known after
+// apply. ACM asks for one CNAME per name, a wildcard "*.x" sharing that of
+// "x", and gives the same CNAME for the same name in one account, so a name
+// that two new certificates share, or that a current certificate already
+// validates (or an owned "_<hash>.<name>" CNAME of an earlier certificate
+// holds), adds one record or none: the count is what Apply will add.
+func planValidationUnknowns(cp certPlan, a *Actual, fleet string) []Change {
+	have := map[string]bool{}
+	validated := func(name string) {
+		if label, rest, ok := strings.Cut(name, "."); ok && strings.HasPrefix(label, "_") {
+			have[rest] = true
+		}
+	}
+	for _, cur := range cp.current {
+		for _, v := range cur.Validation {
+			validated(v.Name)
+		}
+	}
+	for _, z := range a.Zones {
+		for _, own := range readOwners(z, fleet) {
+			if own.typ == "CNAME" {
+				validated(own.name)
+			}
+		}
+	}
+	out := []Change{}
+	for _, c := range cp.creates {
+		cert := c.cert.desired
+		for _, name := range append([]string{cert.DomainName}, cert.SubjectAlternativeNames...) {
+			name = strings.ToLower(strings.TrimPrefix(name, "*."))
+			if have[name] {
+				continue
+			}
+			have[name] = true
+			out = append(out, Change{Action: Create, Resource: ResourceRecord, Region: c.Region,
+				Address: cert.Validation.HostedZone + ": validation CNAME of " + name,
+				Reason:  "certificate validation of " + c.Address,
+				Fields:  []Field{{Name: "name", New: knownAfterApply}, {Name: "ttl", New: itoa(cert.Validation.TTL)}, {Name: "value", New: knownAfterApply}},
+			})
+		}
+	}
+	return out
 }

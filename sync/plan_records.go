@@ -124,6 +124,7 @@ func (zp *zonePlan) planRecord(k string, dr *desiredRecord) *Change {
 	c.Action = Create
 	c.Fields = recordFields(nil, &rec)
 	recAction, txtAction := r53types.ChangeActionCreate, r53types.ChangeActionCreate
+	c.rec.validation = dr.validation
 	if dr.validation {
 		c.Reason = "certificate validation"
 		recAction = r53types.ChangeActionUpsert
