@@ -98,7 +98,7 @@ type StalePlanError struct {
 
 // Error names what changed and says to plan again.
 func (e *StalePlanError) Error() string {
-	return fmt.Sprintf("saved plan %s is stale, nothing was applied:\n  %s\n(hint: run coderfleet sync plan -out %s again, review it, then coderfleet sync apply %s)",
+	return fmt.Sprintf("saved plan %s is stale, nothing was applied:\n  %s\n(hint: run coderfleet sync plan --out %s again, review it, then coderfleet sync apply %s)",
 		e.File, strings.Join(e.Changed, "\n  "), e.File, e.File)
 }
 
