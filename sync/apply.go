@@ -40,10 +40,43 @@ type Result struct {
 // destroyed: <err>", so that a failure never reads as a completed apply.
 // errors.As still finds err's own types.
 func (r *Result) Failed(err error) error {
-	add, change, destroy := (&Plan{Changes: r.Applied}).Counts()
-	err = fmt.Errorf("apply failed after %d added, %d changed, %d destroyed: %w", add, change, destroy, err)
+	err = fmt.Errorf("apply failed after %s: %w", r.CountsText(), err)
 	r.Error = err.Error()
 	return err
+}
+
+// Counts returns the number of applied creates, updates and deletes of the
+// objects the plan knew, and apart from them the number of validation
+// CNAMEs that were known only after apply (see Plan.KnownAfterApply), so
+// that add equals the plan's "to add" when everything was made.
+func (r *Result) Counts() (add, change, destroy, known int) {
+	planned := map[string]bool{}
+	if r.Plan != nil {
+		for _, c := range r.Plan.Changes {
+			planned[c.Address] = true
+		}
+	}
+	var knew []Change
+	for _, c := range r.Applied {
+		if c.Action == Create && c.rec != nil && c.rec.validation && !planned[c.Address] {
+			known++
+			continue
+		}
+		knew = append(knew, c)
+	}
+	add, change, destroy = (&Plan{Changes: knew}).Counts()
+	return add, change, destroy, known
+}
+
+// CountsText words Counts as "N added, M changed, K destroyed", followed by
+// ", J validation record(s) known after apply added" when J > 0.
+func (r *Result) CountsText() string {
+	add, change, destroy, known := r.Counts()
+	s := fmt.Sprintf("%d added, %d changed, %d destroyed", add, change, destroy)
+	if known > 0 {
+		s += fmt.Sprintf(", %d validation record(s) known after apply added", known)
+	}
+	return s
 }
 
 // ConflictError reports desired records that collide with records coderfleet
@@ -87,6 +120,9 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	if opts.WriteFile == nil {
 		return nil, fmt.Errorf("sync: Options.WriteFile is not set")
 	}
+	if opts.Saved != nil {
+		opts.Regions, opts.Prune = opts.Saved.Regions, opts.Saved.Prune
+	}
 	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err
@@ -102,8 +138,20 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	planOutputs(plan, opts.Repo, d, a)
+	plan.basis = &planBasis{d: d, a: a, pol: pol, regions: opts.Regions, repo: opts.Repo}
+	if opts.Saved != nil {
+		changed, err := opts.Saved.stale(plan)
+		if err != nil {
+			return nil, err
+		}
+		if len(changed) > 0 {
+			return nil, &StalePlanError{Changed: changed}
+		}
+	}
 	if opts.OnPlan != nil {
-		opts.OnPlan(plan)
+		if err := opts.OnPlan(plan); err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{Plan: plan, Applied: []Change{}, Outputs: []string{}}
 	defer func() { res.Retries = s.retries }()
@@ -154,6 +202,9 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 			cur = Compute(d, a, pol)
 			if err := checkRoute53Rules(cur, a, d, pol); err != nil {
 				return res, err
+			}
+			if extra := opts.Saved.unreviewed(cur); len(extra) > 0 {
+				return res, fmt.Errorf("AWS changed while applying the saved plan: %s (hint: run coderfleet sync plan again and review it)", strings.Join(extra, "; "))
 			}
 		}
 		err := s.applyRecords(ctx, cur, res, false)

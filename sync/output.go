@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/coderfleet/coderfleet/internal/jsonout"
@@ -36,7 +37,7 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 	if len(p.Changes) > 0 {
 		b.WriteString("coderfleet sync will perform the following actions:\n\n")
 	}
-	for _, c := range p.Changes {
+	for _, c := range slices.Concat(p.Changes, p.KnownAfterApply) {
 		fmt.Fprintf(&b, "  %s %s %s", actionSymbol[c.Action], c.Resource, c.Address)
 		if c.Reason != "" {
 			fmt.Fprintf(&b, " (%s)", c.Reason)
@@ -101,8 +102,7 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 	var b strings.Builder
 	// A failed apply says so in its error (see Result.Failed), not here.
 	if r.Error == "" {
-		add, change, destroy := (&Plan{Changes: r.Applied}).Counts()
-		fmt.Fprintf(&b, "Apply complete: %d added, %d changed, %d destroyed", add, change, destroy)
+		fmt.Fprintf(&b, "Apply complete: %s", r.CountsText())
 		if r.Retries > 0 {
 			fmt.Fprintf(&b, " (%d retried calls)", r.Retries)
 		}
@@ -144,6 +144,9 @@ func summary(p *Plan) string {
 	var b strings.Builder
 	add, change, destroy := p.Counts()
 	counts := fmt.Sprintf("%d to add, %d to change, %d to destroy", add, change, destroy)
+	if n := len(p.KnownAfterApply); n > 0 {
+		counts += fmt.Sprintf(", %d validation record(s) known after apply to add", n)
+	}
 	if len(p.Outputs) > 0 {
 		counts += fmt.Sprintf(", %d outputs file(s) to write", len(p.Outputs))
 	}

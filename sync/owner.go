@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/coderfleet/coderfleet/awsstate"
 )
 
 // Ownership markers. A Route53 record is owned when a TXT record named
@@ -91,4 +93,40 @@ func healthCheckRef(fleet, region, name string, cfg string, attempt int) string 
 func certificateToken(fleet, region, name string, domains []string) string {
 	sum := sha256.Sum256([]byte(fleet + "\x00" + region + "\x00" + name + "\x00" + strings.Join(domains, "\x00")))
 	return hex.EncodeToString(sum[:])[:32]
+}
+
+// owner is what an ownership TXT record says about the record it marks.
+type owner struct {
+	// txt is the ownership TXT record itself.
+	txt Record
+	// region is the region folder that owns the record.
+	region string
+	// name and typ are those of the owned record.
+	name, typ string
+}
+
+// owners maps the key of each record of one zone that the fleet owns to its
+// owner. It is the registry step of planning, as external-dns's TXT
+// registry turns TXT records into owner labels before its planner runs.
+type owners map[string]owner
+
+// readOwners collects the ownership TXT records of fleet in z: a record
+// owned by another fleet, or one without its TXT record, is foreign.
+func readOwners(z *Zone, fleet string) owners {
+	o := owners{}
+	for _, r := range z.Records {
+		if r.Type != "TXT" || len(r.Values) != 1 {
+			continue
+		}
+		name, typ, ok := ownedName(r.Name)
+		if !ok {
+			continue
+		}
+		f, region, ok := parseOwner(r.Values[0])
+		if !ok || f != fleet {
+			continue
+		}
+		o[awsstate.RecordKey(name, typ, r.SetIdentifier)] = owner{txt: r, region: region, name: name, typ: typ}
+	}
+	return o
 }

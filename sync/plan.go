@@ -78,6 +78,8 @@ type recOp struct {
 	// registry marks the change of the fleet's registry record, applied
 	// before any certificate is requested.
 	registry bool
+	// validation marks a certificate's DNS validation CNAME.
+	validation bool
 	// src locates the desired record in the repository for errors:
 	// "regions/<r>/aws/records.yaml:<line>: records[<i>]".
 	src string
@@ -112,10 +114,19 @@ type Plan struct {
 	// rewrite because they do not list exactly the issued certificates;
 	// each has a note.
 	Outputs []string `json:"outputs"`
+	// KnownAfterApply lists the DNS validation CNAMEs of the certificates
+	// the plan requests: ACM names them only once a certificate exists, so
+	// their name and value are "(known after apply)". They are counted apart
+	// from Changes (Counts), as Apply reports them apart (Result.Counts).
+	// Not part of the -o json document.
+	KnownAfterApply []Change `json:"-"`
 	// Kept counts the owned objects outside the desired state (left out of
 	// it, or of a region folder that no longer exists) that stay because
 	// --prune was not given; each has a note.
 	Kept int `json:"kept"`
+
+	// basis is what PlanChanges computed the plan from (for Save).
+	basis *planBasis
 }
 
 // Counts returns the number of creates, updates and deletes.
@@ -196,108 +207,18 @@ type Policy struct {
 var usableCertStatus = map[string]bool{"ISSUED": true, "PENDING_VALIDATION": true}
 
 // Compute is the pure planning function: desired and actual state in, plan
-// out. It never deletes or changes what coderfleet does not own.
+// out. It never deletes or changes what coderfleet does not own. As in
+// external-dns, each kind of object has its own small planner, and records
+// are planned against the owners the zone's ownership TXT records name
+// (readOwners). The changes come in the order Apply makes them: the
+// registry of AWS regions, certificates, health checks, records, then the
+// deletions of health checks and certificates that records no longer use.
 func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 	p := &Plan{Changes: []Change{}, Waiting: []Waiting{}, Conflicts: []Conflict{}, Notes: []string{}, Outputs: []string{}}
-	var certChanges, hcChanges, recChanges, hcDeletes, certDeletes, registry []Change
-
-	// Certificates.
-	current := map[string]*Certificate{}
-	wantCert := map[string]bool{}
-	for _, r := range d.Regions {
-		for _, c := range r.Certificates {
-			addr := r.Region + "/" + c.Name
-			wantCert[addr] = true
-			if best := bestCertificate(a, r.Region, c); best != nil {
-				current[addr] = best
-				continue
-			}
-			certChanges = append(certChanges, Change{
-				Action: Create, Resource: ResourceCertificate, Region: r.Region, Address: addr,
-				Fields: certFields(c),
-				cert:   &certOp{fleet: d.Fleet, region: r.Region, desired: c},
-			})
-		}
-	}
-	for i := range a.Certificates {
-		ac := &a.Certificates[i]
-		addr := ac.Region + "/" + ac.Name
-		if current[addr] == ac {
-			continue
-		}
-		reason := "superseded by a certificate with other names or a failed status"
-		if !wantCert[addr] {
-			reason = goneReason(d, ac.Region)
-		}
-		switch {
-		case !pol.Prune:
-			p.Kept++
-			p.Notes = append(p.Notes, fmt.Sprintf("certificate %s (%s) is %s; kept (use --prune to delete it)", addr, ac.ARN, reason))
-		case ac.InUse:
-			p.Notes = append(p.Notes, fmt.Sprintf("certificate %s (%s) is %s but still in use by a load balancer; kept until the Service uses the new one (render, commit, let Flux apply, then sync again)", addr, ac.ARN, reason))
-		default:
-			certDeletes = append(certDeletes, Change{Action: Delete, Resource: ResourceCertificate, Region: ac.Region, Address: addr, Reason: reason,
-				Fields: []Field{{Name: "arn", Old: ac.ARN}, {Name: "domain", Old: ac.DomainName}},
-				cert:   &certOp{region: ac.Region, arn: ac.ARN, desired: awsstate.Certificate{AWSRegion: ac.AWSRegion}}})
-		}
-	}
-
-	// Health checks.
-	hcID := map[string]string{}
-	keptHC := map[string]bool{}
-	wantHC := map[string]bool{}
-	for _, r := range d.Regions {
-		for _, h := range r.HealthChecks {
-			addr := r.Region + "/" + h.Name
-			wantHC[addr] = true
-			var cur *HealthCheck
-			for i := range a.HealthChecks {
-				ah := &a.HealthChecks[i]
-				if ah.Region == r.Region && ah.Name == h.Name && hcConfigString(ah.Config) == hcConfigString(h) {
-					cur = ah
-					break
-				}
-			}
-			if cur == nil {
-				hcID[addr] = knownAfterApply
-				hcChanges = append(hcChanges, Change{Action: Create, Resource: ResourceHealthCheck, Region: r.Region, Address: addr,
-					Fields: hcFields(nil, h), hc: &hcOp{fleet: d.Fleet, region: r.Region, desired: h}})
-				continue
-			}
-			keptHC[cur.ID] = true
-			hcID[addr] = cur.ID
-			fields := hcFields(&cur.Config, h)
-			if !sameTags(cur.Config.Tags, h.Tags) {
-				fields = append(fields, Field{Name: "tags", Old: tagString(cur.Config.Tags), New: tagString(h.Tags)})
-			}
-			if len(fields) > 0 {
-				hcChanges = append(hcChanges, Change{Action: Update, Resource: ResourceHealthCheck, Region: r.Region, Address: addr + " (" + cur.ID + ")",
-					Fields: fields, hc: &hcOp{fleet: d.Fleet, region: r.Region, desired: h, actual: cur}})
-			}
-		}
-	}
-	for i := range a.HealthChecks {
-		ah := &a.HealthChecks[i]
-		addr := ah.Region + "/" + ah.Name
-		if keptHC[ah.ID] {
-			continue
-		}
-		del := Change{Action: Delete, Resource: ResourceHealthCheck, Region: ah.Region, Address: addr + " (" + ah.ID + ")",
-			Fields: []Field{{Name: "fqdn", Old: ah.Config.FQDN}}, hc: &hcOp{region: ah.Region, actual: ah}}
-		switch {
-		case wantHC[addr]:
-			del.Reason = "replaced (type, interval or latency measurement changed, or a duplicate)"
-			hcDeletes = append(hcDeletes, del)
-		case pol.Prune:
-			del.Reason = goneReason(d, ah.Region)
-			hcDeletes = append(hcDeletes, del)
-		default:
-			p.Kept++
-			p.Notes = append(p.Notes, fmt.Sprintf("health check %s (%s) is %s; kept (use --prune to delete it)", addr, ah.ID, goneReason(d, ah.Region)))
-		}
-	}
-
-	// Records, zone by zone.
+	certs := planCertificates(p, d, a, pol)
+	p.KnownAfterApply = planValidationUnknowns(certs, a, d.Fleet)
+	hcs := planHealthChecks(p, d, a, pol)
+	var records, registry []Change
 	zones := map[string][]RegionState{}
 	for _, r := range d.Regions {
 		zones[r.HostedZone] = append(zones[r.HostedZone], r)
@@ -307,18 +228,14 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 		if z == nil {
 			z = &Zone{Name: zn}
 		}
-		recChanges = append(recChanges, planZone(p, d, z, zones[zn], a, current, hcID, pol)...)
+		zp := &zonePlan{plan: p, d: d, z: z, owners: readOwners(z, d.Fleet), pol: pol}
+		zp.desire(zones[zn], a, certs.current, hcs.ids)
+		records = append(records, zp.changes()...)
 		if c := planRegistry(p, d, z, a); c != nil {
 			registry = append(registry, *c)
 		}
 	}
-
-	p.Changes = append(p.Changes, registry...)
-	p.Changes = append(p.Changes, certChanges...)
-	p.Changes = append(p.Changes, hcChanges...)
-	p.Changes = append(p.Changes, recChanges...)
-	p.Changes = append(p.Changes, hcDeletes...)
-	p.Changes = append(p.Changes, certDeletes...)
+	p.Changes = slices.Concat(registry, certs.creates, hcs.changes, records, hcs.deletes, certs.deletes)
 	return p
 }
 
@@ -330,156 +247,6 @@ func goneReason(d *Desired, region string) string {
 	return "no longer in the desired state"
 }
 
-type desiredRecord struct {
-	rec        Record
-	region     string
-	validation bool
-	pendingHC  bool
-	src        string
-}
-
-func planZone(p *Plan, d *Desired, z *Zone, regions []RegionState, a *Actual, certs map[string]*Certificate, hcID map[string]string, pol Policy) []Change {
-	fleet := d.Fleet
-	want := map[string]*desiredRecord{}
-	protected := map[string]bool{}
-	for _, r := range regions {
-		for i, rec := range r.Records {
-			ref := LBRef{AWSRegion: rec.Alias.AWSRegion, Cluster: rec.Alias.Cluster, Service: rec.Alias.Service}
-			lb, ok := a.LoadBalancers[ref.String()]
-			if !ok {
-				p.Waiting = append(p.Waiting, Waiting{Region: r.Region, Record: rec.Key(), Service: rec.Alias.Service, Cluster: rec.Alias.Cluster, AWSRegion: rec.Alias.AWSRegion})
-				protected[rec.Key()] = true
-				continue
-			}
-			dr := &desiredRecord{region: r.Region, src: recordSource(r.Region, i, rec.Line), rec: Record{
-				Name: strings.ToLower(rec.Name), Type: rec.Type, SetIdentifier: rec.SetIdentifier, Region: rec.Routing.AWSRegion,
-				Alias: &AliasTarget{DNSName: lb.DNSName, HostedZoneID: lb.HostedZoneID, EvaluateTargetHealth: rec.Alias.EvaluateTargetHealth},
-			}}
-			if rec.HealthCheck != "" {
-				dr.rec.HealthCheckID = hcID[r.Region+"/"+rec.HealthCheck]
-				dr.pendingHC = dr.rec.HealthCheckID == knownAfterApply
-			}
-			want[dr.rec.Key()] = dr
-		}
-		for i, c := range r.Certificates {
-			cur := certs[r.Region+"/"+c.Name]
-			if cur == nil {
-				continue
-			}
-			for _, v := range cur.Validation {
-				rec := Record{Name: v.Name, Type: "CNAME", TTL: c.Validation.TTL, Values: []string{v.Value}}
-				if _, dup := want[rec.Key()]; !dup {
-					want[rec.Key()] = &desiredRecord{rec: rec, region: r.Region, validation: true,
-						src: fmt.Sprintf("regions/%s/aws/%s: certificates[%d] (its validation record)", r.Region, awsstate.CertificatesFile, i)}
-				}
-			}
-		}
-	}
-
-	actual := map[string]Record{}
-	byName := map[string][]Record{}
-	for _, r := range z.Records {
-		actual[r.Key()] = r
-		byName[r.Name] = append(byName[r.Name], r)
-	}
-	// owners maps an owned record key to the TXT record that marks it.
-	owners := map[string]Record{}
-	ownerRegion := map[string]string{}
-	for _, r := range z.Records {
-		if r.Type != "TXT" || len(r.Values) != 1 {
-			continue
-		}
-		name, typ, ok := ownedName(r.Name)
-		if !ok {
-			continue
-		}
-		f, region, ok := parseOwner(r.Values[0])
-		if !ok || f != fleet {
-			continue
-		}
-		k := awsstate.RecordKey(name, typ, r.SetIdentifier)
-		owners[k], ownerRegion[k] = r, region
-	}
-
-	var deletes, creates, updates []Change
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		dr := want[k]
-		rec := dr.rec
-		act, exists := actual[k]
-		_, owned := owners[k]
-		if exists && !owned {
-			if !rec.equal(act) {
-				p.Conflicts = append(p.Conflicts, Conflict{Zone: z.Name, Record: k,
-					Reason: "a record coderfleet does not own exists with other values; delete it (or add its ownership TXT record) to let coderfleet manage it"})
-			}
-			continue
-		}
-		if !exists {
-			if why := blocked(rec, byName[rec.Name], owners); why != "" {
-				p.Conflicts = append(p.Conflicts, Conflict{Zone: z.Name, Record: k, Reason: why})
-				continue
-			}
-			ownerKey := awsstate.RecordKey(ownerName(rec.Name, rec.Type), "TXT", rec.SetIdentifier)
-			if ot, ok := actual[ownerKey]; ok && !owned {
-				p.Conflicts = append(p.Conflicts, Conflict{Zone: z.Name, Record: k,
-					Reason: fmt.Sprintf("the ownership record name %s is taken by a TXT record coderfleet does not own (%s)", ot.Name, strings.Join(ot.Values, " "))})
-				continue
-			}
-		}
-		if exists && rec.equal(act) && (ownerRegion[k] == dr.region || dr.validation) {
-			continue
-		}
-		c := Change{Resource: ResourceRecord, Region: dr.region, Address: z.Name + ": " + k, rec: &recOp{zoneID: z.ID, pending: dr.pendingHC, src: dr.src}}
-		owner := ownerRecord(rec, fleet, dr.region)
-		switch {
-		case !exists:
-			c.Action = Create
-			c.Fields = recordFields(nil, &rec)
-			if dr.validation {
-				c.Reason = "certificate validation"
-			}
-			recAction, txtAction := r53types.ChangeActionCreate, r53types.ChangeActionCreate
-			if dr.validation {
-				recAction = r53types.ChangeActionUpsert
-			}
-			if owned || dr.validation {
-				txtAction = r53types.ChangeActionUpsert
-			}
-			c.rec.changes = []r53types.Change{{Action: recAction, ResourceRecordSet: rec.toRoute53()}, {Action: txtAction, ResourceRecordSet: owner.toRoute53()}}
-			creates = append(creates, c)
-		default:
-			c.Action = Update
-			c.Fields = recordFields(&act, &rec)
-			if len(c.Fields) == 0 {
-				c.Fields = []Field{{Name: "owner", Old: ownerRegion[k], New: dr.region}}
-			}
-			c.rec.changes = []r53types.Change{{Action: r53types.ChangeActionUpsert, ResourceRecordSet: rec.toRoute53()}, {Action: r53types.ChangeActionUpsert, ResourceRecordSet: owner.toRoute53()}}
-			updates = append(updates, c)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(owners)) {
-		if _, ok := want[k]; ok || protected[k] || !d.inScope(ownerRegion[k]) {
-			continue
-		}
-		txt := owners[k]
-		act, exists := actual[k]
-		if !pol.Prune {
-			p.Kept++
-			p.Notes = append(p.Notes, fmt.Sprintf("record %s: %s is owned by region %s and %s; kept (use --prune to delete it)", z.Name, k, ownerRegion[k], goneReason(d, ownerRegion[k])))
-			continue
-		}
-		c := Change{Action: Delete, Resource: ResourceRecord, Region: ownerRegion[k], Address: z.Name + ": " + k, Reason: goneReason(d, ownerRegion[k]), rec: &recOp{zoneID: z.ID}}
-		if exists {
-			c.Fields = recordFields(&act, nil)
-			c.rec.changes = append(c.rec.changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: act.Raw})
-		}
-		c.rec.changes = append(c.rec.changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: txt.Raw})
-		deletes = append(deletes, c)
-	}
-	out := append(deletes, creates...)
-	return append(out, updates...)
-}
-
 // recordSource locates record i of region's records.yaml: file, line and key.
 func recordSource(region string, i, line int) string {
 	file := "regions/" + region + "/aws/" + awsstate.RecordsFile
@@ -487,26 +254,6 @@ func recordSource(region string, i, line int) string {
 		file += ":" + strconv.Itoa(line)
 	}
 	return fmt.Sprintf("%s: records[%d]", file, i)
-}
-
-// blocked says why Route53 would refuse a new record next to the existing
-// records of the same name, or "".
-func blocked(rec Record, same []Record, owners map[string]Record) string {
-	for _, o := range same {
-		_, owned := owners[o.Key()]
-		switch {
-		case o.Type == "CNAME" && rec.Type != "CNAME":
-			return fmt.Sprintf("a CNAME record exists at %s; no other record can share its name", o.Name)
-		case rec.Type == "CNAME" && o.Type != "CNAME" && o.Type != "NS" && o.Type != "SOA":
-			return fmt.Sprintf("a %s record exists at %s; a CNAME cannot share its name", o.Type, o.Name)
-		case o.Type == rec.Type && (o.SetIdentifier == "") != (rec.SetIdentifier == "") && !owned:
-			if o.SetIdentifier == "" {
-				return fmt.Sprintf("a simple %s record coderfleet does not own exists at %s; latency records cannot share its name and type", o.Type, o.Name)
-			}
-			return fmt.Sprintf("routed %s records (set identifier %q) coderfleet does not own exist at %s; a simple record cannot share their name and type", o.Type, o.SetIdentifier, o.Name)
-		}
-	}
-	return ""
 }
 
 func sameNames(a *Certificate, c awsstate.Certificate) bool {

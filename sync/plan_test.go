@@ -34,6 +34,7 @@ func TestComputeOnEmptyAccountCreatesCertificatesHealthChecksAndPendingRecords(t
 	d := desiredFleet(t)
 	a := &Actual{Zones: map[string]*Zone{"coderdemo.io": {ID: "Z1", Name: "coderdemo.io"}}, LoadBalancers: allLBs(d)}
 	p := Compute(d, a, Policy{})
+	goldenPlan(t, "empty-account", p)
 	count := map[string]int{}
 	for _, c := range p.Changes {
 		count[string(c.Action)+" "+c.Resource]++
@@ -70,6 +71,7 @@ func TestComputeWaitsForMissingLoadBalancersAndKeepsTheirRecords(t *testing.T) {
 	owned.Raw, txt.Raw = owned.toRoute53(), txt.toRoute53()
 	a := &Actual{Zones: map[string]*Zone{"coderdemo.io": {ID: "Z1", Name: "coderdemo.io", Records: []Record{owned, txt}}}, LoadBalancers: lbs}
 	p := Compute(d, a, Policy{Prune: true})
+	goldenPlan(t, "waiting-load-balancer", p)
 	if len(p.Waiting) != 2 || p.Waiting[0].Service != "coder-proxy/coder-proxy" || p.Waiting[0].Cluster != "coder-us-west-2" {
 		t.Fatalf("waiting = %+v", p.Waiting)
 	}
@@ -102,6 +104,7 @@ func TestComputeNeverTouchesForeignRecords(t *testing.T) {
 	}}
 	a := &Actual{Zones: map[string]*Zone{"coderdemo.io": z}, LoadBalancers: allLBs(d)}
 	p := Compute(d, a, Policy{Prune: true})
+	goldenPlan(t, "foreign-records", p)
 	var conflicts []string
 	for _, c := range p.Conflicts {
 		conflicts = append(conflicts, c.Record)
@@ -126,6 +129,7 @@ func TestComputeUpdatesOwnedRecordWhenLoadBalancerMoves(t *testing.T) {
 	owned.Raw, txt.Raw = owned.toRoute53(), txt.toRoute53()
 	a := &Actual{Zones: map[string]*Zone{"coderdemo.io": {ID: "Z1", Name: "coderdemo.io", Records: []Record{owned, txt}}}, LoadBalancers: allLBs(d)}
 	p := Compute(d, a, Policy{})
+	goldenPlan(t, "moved-load-balancer", p)
 	for _, c := range p.Changes {
 		if c.Address == "coderdemo.io: eu-west-2.coderdemo.io A" {
 			if c.Action != Update || c.rec.changes[0].Action != r53types.ChangeActionUpsert || !strings.Contains(c.Fields[0].Old, "old.elb") {
@@ -144,6 +148,7 @@ func TestComputeOtherFleetsRecordsAreForeign(t *testing.T) {
 	other.Raw, txt.Raw = other.toRoute53(), txt.toRoute53()
 	a := &Actual{Zones: map[string]*Zone{"coderdemo.io": {ID: "Z1", Name: "coderdemo.io", Records: []Record{other, txt}}}, LoadBalancers: allLBs(d)}
 	p := Compute(d, a, Policy{Prune: true})
+	goldenPlan(t, "other-fleet", p)
 	if len(p.Conflicts) != 1 || p.Conflicts[0].Record != "llm.coderdemo.io A" {
 		t.Errorf("conflicts = %+v", p.Conflicts)
 	}
@@ -335,7 +340,7 @@ func TestPlanStatusDrivesSummaryAndJSON(t *testing.T) {
 	}{
 		{"converged", &Plan{}, StatusConverged, "No changes. AWS matches the desired state; 0 waiting, 0 conflicts."},
 		{"kept only", &Plan{Kept: 2}, StatusConverged, "No changes. The desired state is in place; 0 waiting, 0 conflicts; 2 owned object(s)"},
-		{"changes", changes, StatusChangesPending, "Plan: 17 to add, 0 to change, 0 to destroy; 0 waiting, 0 conflicts."},
+		{"changes", changes, StatusChangesPending, "Plan: 17 to add, 0 to change, 0 to destroy, 5 validation record(s) known after apply to add; 0 waiting, 0 conflicts."},
 		{"outputs only", &Plan{Outputs: []string{"overlays/us-east-2/outputs.yaml"}}, StatusChangesPending, "Plan: 0 to add, 0 to change, 0 to destroy, 1 outputs file(s) to write; 0 waiting, 0 conflicts."},
 		{"waiting only", &Plan{Waiting: waiting}, StatusWaiting, "Nothing to apply now; records wait for their load balancers; 1 waiting, 0 conflicts."},
 		{"conflicts only", &Plan{Waiting: waiting, Conflicts: conflicts}, StatusConflicts, "Conflicts: 1 desired record(s) cannot be made (apply makes the rest, then fails); plan: 0 to add, 0 to change, 0 to destroy; 1 waiting, 1 conflicts."},

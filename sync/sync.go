@@ -43,8 +43,17 @@ type Options struct {
 	ChangeTimeout time.Duration
 	// RecordPageSize is the MaxItems of ListResourceRecordSets; zero means 300.
 	RecordPageSize int32
-	// OnPlan, when set, is called by Apply with the plan before any change is made.
-	OnPlan func(*Plan)
+	// OnPlan, when set, is called by Apply with the plan before any change
+	// is made; an error it returns stops Apply, which returns that error
+	// and a nil *Result (the CLI's confirmation prompt uses it).
+	OnPlan func(*Plan) error
+	// Saved, when set, is the plan file to apply (sync apply FILE): Apply
+	// runs with its regions and --prune, and refuses with a
+	// *StalePlanError, before any change, when the repository files, the
+	// AWS objects it touches or the plan computed anew differ from it;
+	// record changes that appear while applying (other than validation
+	// CNAMEs, known only then) stop it too.
+	Saved *SavedPlan
 }
 
 type syncer struct {
@@ -110,5 +119,6 @@ func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	planOutputs(p, opts.Repo, d, a)
+	p.basis = &planBasis{d: d, a: a, pol: pol, regions: opts.Regions, repo: opts.Repo}
 	return p, nil
 }

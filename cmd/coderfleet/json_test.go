@@ -229,7 +229,7 @@ func TestJSONSync(t *testing.T) {
 
 	// Apply gives up on the certificates after 1s: one document, status
 	// failed, its diagnostics; no error document after it.
-	apply := jsonDoc(t, "sync-apply", exitRuntime, "sync", "apply", "--repo", repo, "--region", "us-west-2", "--timeout", "1s", "-o", "json")
+	apply := jsonDoc(t, "sync-apply", exitRuntime, "sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2", "--timeout", "1s", "-o", "json")
 	applied := list(apply, "applied")
 	if apply["status"] != "failed" || count(t, apply, "summary.added") != countWhere(applied, "action", "create") || len(applied) == 0 {
 		t.Errorf("failed apply: %v", apply["summary"])

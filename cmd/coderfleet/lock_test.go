@@ -231,7 +231,7 @@ func startApply(t *testing.T, repo string, atPlan func()) (inPlan, resume chan s
 	var stderr bytes.Buffer
 	done := make(chan int)
 	go func() {
-		done <- run(context.Background(), []string{"sync", "apply", "--repo", repo, "--region", "us-west-2"}, stdout, &stderr)
+		done <- run(context.Background(), []string{"sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2"}, stdout, &stderr)
 	}()
 	return stdout.seen, resume, func() (int, string, string) {
 		code := <-done
@@ -248,7 +248,7 @@ func TestTwoSyncAppliesAtOnce(t *testing.T) {
 	repo := exampleCopy(t)
 	inPlan, resume, result := startApply(t, repo, nil)
 	<-inPlan
-	code, out, errs := cli(t, "sync", "apply", "--repo", repo, "--region", "us-west-2")
+	code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2")
 	want := filepath.Join(repo, syncLockFile) + " " + holderText("coderfleet sync apply")
 	if code != exitRuntime || out != "" || !strings.HasPrefix(errs, "error: "+want) || strings.Count(errs, "\n") != 1 {
 		t.Errorf("second apply: exit %d, stdout %q, stderr %q; want %d and one line %q", code, out, errs, exitRuntime, want)
@@ -263,7 +263,7 @@ func TestTwoSyncAppliesAtOnce(t *testing.T) {
 		t.Errorf("the lock file still names %v after apply", h)
 	}
 	// The lock is free again: a second apply now runs, and has nothing to do.
-	code, out, errs = cli(t, "sync", "apply", "--repo", repo, "--region", "us-west-2")
+	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2")
 	if code != exitOK || !strings.Contains(out, "Apply complete: 0 added, 0 changed, 0 destroyed.") {
 		t.Errorf("apply after the first: exit %d\n%s%s", code, out, errs)
 	}
@@ -296,7 +296,7 @@ func TestSyncApplyLeavesARemovedOverlayAlone(t *testing.T) {
 	if _, err := os.Stat(overlay); !os.IsNotExist(err) {
 		t.Fatalf("apply recreated %s: %v", overlay, err)
 	}
-	code, out, errs = cli(t, "sync", "apply", "--repo", repo, "--region", "us-west-2")
+	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2")
 	if code != exitInput || !strings.Contains(errs, "overlays/us-west-2/region.yaml does not exist") {
 		t.Errorf("apply with the overlay gone: exit %d, want %d\n%s%s", code, exitInput, out, errs)
 	}

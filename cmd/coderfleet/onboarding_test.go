@@ -114,12 +114,12 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 		"record ap-south-1.coder.example.com A: no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)",
 		"+ record example.com: _coderfleet.coderdemo.example.com TXT (registry of the AWS regions the fleet uses)",
 		"aws-regions: ap-south-1 eu-west-2 us-east-2 us-west-2",
-		"Plan: 10 to add, 0 to change, 0 to destroy; 11 waiting, 0 conflicts.")
+		"Plan: 10 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 11 waiting, 0 conflicts.")
 
 	// d. The first apply issues the certificates and writes their ARNs; the
 	// records wait for their load balancers.
 	start := time.Now()
-	code, out, errs = cli(t, "sync", "apply", "--repo", repo)
+	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--repo", repo)
 	t.Logf("sync apply (certificates) took %s", time.Since(start).Round(time.Millisecond))
 	if code != exitOK {
 		t.Fatalf("sync apply (certificates): exit %d\n%s%s", code, out, errs)
@@ -127,7 +127,7 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	// The registry of AWS regions, 5 certificates, 4 health checks and 6
 	// validation CNAMEs.
 	mustContain(t, "sync apply stdout", out,
-		"Apply complete: 16 added, 0 changed, 0 destroyed.",
+		"Apply complete: 10 added, 0 changed, 0 destroyed, 6 validation record(s) known after apply added.",
 		"Wrote overlays/ap-south-1/outputs.yaml: run coderfleet render",
 		"no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)")
 	mustContain(t, "sync apply stderr", errs,
@@ -186,7 +186,7 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 
 	// g. The second apply creates the records; afterwards nothing is left to do
 	// and the foreign records are untouched.
-	code, out, errs = cli(t, "sync", "apply", "--repo", repo)
+	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--repo", repo)
 	if code != exitOK {
 		t.Fatalf("sync apply (DNS): exit %d\n%s%s", code, out, errs)
 	}
@@ -225,7 +225,7 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	mustContain(t, "sync plan (stale outputs.yaml)", out,
 		"overlays/us-west-2/outputs.yaml lacks the ARN of issued certificate(s) proxy ("+arns["us-west-2/proxy"]+"); sync apply writes it",
 		"Plan: 0 to add, 0 to change, 0 to destroy, 1 outputs file(s) to write; 0 waiting, 0 conflicts.")
-	if code, out, errs = cli(t, "sync", "apply", "--repo", repo); code != exitOK {
+	if code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--repo", repo); code != exitOK {
 		t.Fatalf("sync apply (outputs.yaml): exit %d\n%s%s", code, out, errs)
 	}
 	if again, _ := os.ReadFile(westOutputs); string(again) != string(issued) {
@@ -301,7 +301,7 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		"- record example.com: *.eu-west-2.coder.example.com A (an orphan",
 		".eu-west-2.coder.example.com CNAME (an orphan",
 		"Plan: 0 to add, 0 to change, 5 to destroy; 0 waiting, 0 conflicts.")
-	code, out, errs = cli(t, "sync", "apply", "--prune", "--repo", repo)
+	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--prune", "--repo", repo)
 	if code != exitOK {
 		t.Fatalf("sync apply --prune: exit %d\n%s%s", code, out, errs)
 	}

@@ -12,7 +12,7 @@ import (
 func TestRegionFlagOneWay(t *testing.T) {
 	repo := exampleCopy(t)
 	const known = "(regions of this fleet: eu-west-2, us-east-2, us-west-2; hint: "
-	for _, verb := range [][]string{{"render"}, {"sync", "plan"}, {"sync", "apply"}} {
+	for _, verb := range [][]string{{"render"}, {"sync", "plan"}, {"sync", "apply", "--auto-approve"}} {
 		for _, tc := range []struct{ flag, want string }{
 			{"nope", `unknown region "nope" in --region ` + known + "name one of them, or leave --region out for every region)"},
 			{"us-west-2,us-wset-2", `unknown region "us-wset-2" in --region ` + known + `did you mean "us-west-2"?)`},

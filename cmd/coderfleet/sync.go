@@ -33,6 +33,10 @@ type syncOptions struct {
 	detailedExitCode bool
 	timeout          time.Duration
 	lockTimeout      time.Duration
+	// out is the plan file sync plan --out writes.
+	out string
+	// autoApprove skips apply's confirmation (required without a terminal).
+	autoApprove bool
 }
 
 func newSyncCommand() *cobra.Command {
@@ -83,31 +87,66 @@ when the verb fails before it has a plan.`,
 	plan := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what sync apply would create, change and delete",
+		Long: `plan shows what sync apply would create, change and delete, and makes no change.
+Validation CNAMEs of certificates still to request are listed as "(known after
+apply)" and counted apart in the summary line.
+
+With --out FILE it also writes the plan to FILE (a versioned JSON document,
+the same bytes for the same repository and AWS state; see docs/sync.md "Saved
+plans"): coderfleet sync apply FILE then applies exactly that plan, without a
+prompt, or refuses it if the repository or AWS changed since.`,
 		Example: `  coderfleet sync plan
   coderfleet sync plan --region us-west-2 -o json
   coderfleet sync plan --detailed-exitcode   # exit 2 unless converged, 0 when converged
-  coderfleet sync plan -o json | jq '.summary'  # schema coderfleet.io/sync-plan/v1 (docs/json.md)`,
+  coderfleet sync plan -o json | jq '.summary'  # schema coderfleet.io/sync-plan/v1 (docs/json.md)
+  coderfleet sync plan --out sync.plan        # review, then: coderfleet sync apply sync.plan`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncPlan(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	flags(plan)
+	plan.Flags().StringVar(&o.out, "out", "", "also write the plan to this file, for coderfleet sync apply FILE")
 	plan.Flags().BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 2 unless AWS and outputs.yaml match (changes or an outputs.yaml to write, records waiting, conflicts), 0 when they do")
 	apply := &cobra.Command{
-		Use:   "apply",
+		Use:   "apply [FILE]",
 		Short: "Create, change and (with --prune) delete the AWS pieces to match regions/*/aws",
+		Long: `apply shows the plan, asks for confirmation, makes the changes, waits for new
+certificates to be ISSUED and writes overlays/<region>/outputs.yaml.
+
+On a terminal it asks "Do you want to perform these actions?" (listing the
+--prune deletions again) and goes on only for "yes"; anything else cancels,
+exit 1, nothing changed. Without a terminal (CI, a pipe) it goes on only with
+--auto-approve; without it, it is a usage error (64).
+
+apply FILE applies a plan saved by coderfleet sync plan --out FILE, without a
+prompt (it was reviewed), with the plan's regions and --prune. It refuses the
+plan (exit 4, nothing applied) when a repository file it was made from, or an
+AWS object it would touch, changed since, naming what changed: run
+coderfleet sync plan --out FILE again.`,
 		Example: `  coderfleet sync apply
   coderfleet sync apply --region eu-west-2
+  coderfleet sync apply --auto-approve       # without a terminal (CI)
+  coderfleet sync apply sync.plan            # a plan saved with coderfleet sync plan --out sync.plan
   coderfleet sync apply --timeout 45m        # wait longer for ACM to issue new certificates
   coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render
   coderfleet sync apply -o json              # schema coderfleet.io/sync-apply/v1 (docs/json.md)`,
-		Args: noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			return runSyncApply(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
+		Args: planFileArg,
+		RunE: func(c *cobra.Command, args []string) error {
+			file := ""
+			if len(args) == 1 {
+				file = args[0]
+				for _, f := range []string{"region", "prune", "auto-approve"} {
+					if c.Flags().Changed(f) {
+						return &usageError{err: fmt.Errorf("--%s cannot be given with a saved plan %s: the plan fixes its regions and --prune and was reviewed when it was made (hint: run coderfleet sync plan --out %s with the flags you want, then coderfleet sync apply %s)", f, file, file, file)}
+					}
+				}
+			}
+			return runSyncApply(c.Context(), o, file, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	flags(apply)
+	apply.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation (required without a terminal)")
 	addLockTimeoutFlag(apply, &o.lockTimeout, syncLockFile)
 	apply.Flags().DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait for new certificates to be ISSUED (a duration such as 90s, 30m or 1h)")
 	cmd.AddCommand(plan, apply)
@@ -120,7 +159,11 @@ when the verb fails before it has a plan.`,
 // retries of each call.
 func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws.CredentialsProvider, error) {
 	if o.output != fleetsync.FormatText && o.output != fleetsync.FormatJSON {
-		return fleetsync.Options{}, nil, &usageError{err: fmt.Errorf("unknown --output %q: use text or json", o.output)}
+		hint := ""
+		if strings.HasPrefix(o.output, "ut") {
+			hint = " (hint: -out is read as -o ut; write the plan file with --out FILE)"
+		}
+		return fleetsync.Options{}, nil, &usageError{err: fmt.Errorf("unknown --output %q: use text or json%s", o.output, hint)}
 	}
 	allow, err := secretGuardAllow(o.repo)
 	if err != nil {
@@ -210,15 +253,41 @@ func runSyncPlan(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) 
 	if err := fleetsync.WritePlan(stdout, p, o.output); err != nil {
 		return &exitError{code: exitRuntime, err: err}
 	}
+	if o.out != "" {
+		data, err := p.Save()
+		if err == nil {
+			err = treeio.WriteFile(o.out, data)
+		}
+		if err != nil {
+			return &exitError{code: exitRuntime, err: fmt.Errorf("writing the plan file %q: %w", o.out, err)}
+		}
+		fmt.Fprintf(stderr, "Saved the plan to %s: coderfleet sync apply %s applies exactly this plan.\n", o.out, o.out)
+	}
 	if o.detailedExitCode && !p.Converged() {
 		return &exitError{code: exitChanges}
 	}
 	return nil
 }
 
-func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) error {
+// runSyncApply applies the plan computed now, after confirmation (see
+// confirmApply), or the saved plan file when file is set.
+func runSyncApply(ctx context.Context, o *syncOptions, file string, stdout, stderr io.Writer) error {
 	if o.timeout <= 0 {
 		return &usageError{err: fmt.Errorf("--timeout %s: the wait for certificates must be positive (hint: pass a duration such as --timeout 30m; ACM usually validates a DNS-validated certificate within 30 minutes)", o.timeout)}
+	}
+	con := consoleFrom(ctx)
+	if file == "" && !o.autoApprove && !con.isTerminal() {
+		return &usageError{err: fmt.Errorf("sync apply asks for confirmation, and standard input is not a terminal (hint: pass --auto-approve to apply without asking, as in CI, or save a plan with coderfleet sync plan --out FILE, review it and run coderfleet sync apply FILE)")}
+	}
+	var saved *fleetsync.SavedPlan
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return &exitError{code: exitInput, err: fmt.Errorf("reading the saved plan: %w (hint: write it with coderfleet sync plan --out %s)", err, file)}
+		}
+		if saved, err = fleetsync.LoadPlanFile(file, data); err != nil {
+			return &exitError{code: exitInput, err: err}
+		}
 	}
 	l, err := lockRepo(ctx, "coderfleet sync apply", o.repo, syncLockFile, o.lockTimeout, stderr)
 	if err != nil {
@@ -229,15 +298,34 @@ func runSyncApply(ctx context.Context, o *syncOptions, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	opts.Saved = saved
 	opts.CertificateTimeout = o.timeout
 	opts.Progress = stderr
-	if o.output == fleetsync.FormatText {
-		opts.OnPlan = func(p *fleetsync.Plan) {
+	opts.OnPlan = func(p *fleetsync.Plan) error {
+		if o.output == fleetsync.FormatText {
 			_ = fleetsync.WritePlan(stdout, p, fleetsync.FormatText)
 			fmt.Fprintln(stdout)
 		}
+		if file != "" || o.autoApprove || len(p.Changes) == 0 {
+			return nil
+		}
+		if o.output != fleetsync.FormatText {
+			// stdout is for the JSON result; the reviewer reads the plan here.
+			_ = fleetsync.WritePlan(stderr, p, fleetsync.FormatText)
+			fmt.Fprintln(stderr)
+		}
+		return confirmApply(con.in, stderr, p)
 	}
 	res, err := fleetsync.Apply(ctx, opts)
+	var stale *fleetsync.StalePlanError
+	if errors.As(err, &stale) {
+		stale.File = file
+		return &exitError{code: exitRuntime, err: err}
+	}
+	var cancelled *applyCancelled
+	if errors.As(err, &cancelled) {
+		return &exitError{code: exitDiffers, err: err}
+	}
 	if res != nil && err != nil {
 		err = res.Failed(err)
 	}

@@ -35,7 +35,7 @@ func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 	motoWithZone(t, "sync-apply-test", "MOTO_ACM_VALIDATION_WAIT=86400")
 	repo := exampleCopy(t)
 
-	code, out, errs := cli(t, "sync", "apply", "--repo", repo, "--region", "us-west-2", "--timeout", "1s")
+	code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2", "--timeout", "1s")
 	if code != exitRuntime {
 		t.Fatalf("apply: exit %d, want %d\n%s%s", code, exitRuntime, out, errs)
 	}
@@ -43,7 +43,7 @@ func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 		t.Errorf("a failed apply printed a completion line:\n%s", out)
 	}
 	mustContain(t, "apply stderr", errs,
-		"error: apply failed after 4 added, 0 changed, 0 destroyed: certificates not ISSUED after 1s: us-west-2/proxy;",
+		"error: apply failed after 3 added, 0 changed, 0 destroyed, 1 validation record(s) known after apply added: certificates not ISSUED after 1s: us-west-2/proxy;",
 		"run coderfleet sync apply again later, or with a longer --timeout")
 
 	code, out, errs = cli(t, "sync", "plan", "--repo", repo, "--region", "us-west-2", "--detailed-exitcode")

@@ -69,8 +69,8 @@ func TestSyncUnreachableEndpointIsOneLine(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKEFAKE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
 	t.Setenv("AWS_MAX_ATTEMPTS", "2") // one retry, 500ms apart
-	for _, verb := range []string{"plan", "apply"} {
-		code, _, errs := cli(t, "sync", verb, "--repo", repo)
+	for _, verb := range [][]string{{"plan"}, {"apply", "--auto-approve"}} {
+		code, _, errs := cli(t, append(append([]string{"sync"}, verb...), "--repo", repo)...)
 		progress := checkOneLineAWSError(t, code, errs,
 			"reading AWS state: looking up hosted zone example.com (after 2 attempts): cannot reach the AWS endpoint http://"+addr+": connection refused",
 			`AWS_ENDPOINT_URL is "http://`+addr+`"`)
@@ -85,8 +85,8 @@ func TestSyncWithoutCredentialsIsOneLine(t *testing.T) {
 	repo := exampleCopy(t)
 	noAWSEnv(t)
 	t.Setenv("AWS_ENDPOINT_URL", "http://"+closedPort(t)) // never reached: signing fails first
-	for _, verb := range []string{"plan", "apply"} {
-		code, _, errs := cli(t, "sync", verb, "--repo", repo)
+	for _, verb := range [][]string{{"plan"}, {"apply", "--auto-approve"}} {
+		code, _, errs := cli(t, append(append([]string{"sync"}, verb...), "--repo", repo)...)
 		if p := checkOneLineAWSError(t, code, errs, "no AWS credentials found", "AWS_PROFILE", "aws sso login", "AWS_ACCESS_KEY_ID"); len(p) != 0 {
 			t.Errorf("%s: missing credentials were retried: %q", verb, p)
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,10 +214,6 @@ func TestSyncDocSession(t *testing.T) {
 			if !slices.Equal(args, []string{"sync", "apply", "--auto-approve"}) {
 				t.Fatalf("the page's apply is `coderfleet %s`; keep it `coderfleet sync apply --auto-approve`", strings.Join(args, " "))
 			}
-			if !hasFlag(args[:2], "auto-approve") {
-				t.Logf("this build's sync apply has no --auto-approve; running `coderfleet sync apply`")
-				args = args[:2]
-			}
 		}
 		code, out, errs := cli(t, args...)
 		if code != c.exit {
@@ -255,12 +250,6 @@ func TestSyncDocSession(t *testing.T) {
 	if foreignAfter != foreign {
 		t.Errorf("the foreign records changed:\nbefore %s\nafter  %s", foreign, foreignAfter)
 	}
-}
-
-// hasFlag reports whether the command at path has the flag.
-func hasFlag(path []string, flag string) bool {
-	cmd, _, err := newRootCommand(io.Discard, io.Discard).Find(path)
-	return err == nil && cmd.Flags().Lookup(flag) != nil
 }
 
 // checkSessionZone checks the session's hosted zone example.com exists once
