@@ -17,25 +17,31 @@ var (
 // planBody is a plan as JSON: the text plan's data with typed values and
 // resources addressed as jsonout.Resource.
 type planBody struct {
-	Status    Status         `json:"status"`
-	Summary   planSummary    `json:"summary"`
-	Changes   []jsonChange   `json:"changes"`
-	Waiting   []jsonWaiting  `json:"waiting"`
-	Conflicts []jsonConflict `json:"conflicts"`
-	Notes     []string       `json:"notes"`
-	Outputs   []string       `json:"outputs"`
+	Status  Status       `json:"status"`
+	Summary planSummary  `json:"summary"`
+	Changes []jsonChange `json:"changes"`
+	// KnownAfterApply are the DNS validation CNAMEs of the certificates to
+	// request: their names and values exist only once ACM has the request
+	// (Plan.KnownAfterApply); counted apart from add, as the text plan does.
+	KnownAfterApply []jsonChange   `json:"knownAfterApply"`
+	Waiting         []jsonWaiting  `json:"waiting"`
+	Conflicts       []jsonConflict `json:"conflicts"`
+	Notes           []string       `json:"notes"`
+	Outputs         []string       `json:"outputs"`
 }
 
 // planSummary counts a plan as its text summary line does.
 type planSummary struct {
-	Add       int `json:"add"`
-	Change    int `json:"change"`
-	Destroy   int `json:"destroy"`
-	Outputs   int `json:"outputs"`
-	Waiting   int `json:"waiting"`
-	Conflicts int `json:"conflicts"`
-	Kept      int `json:"kept"`
-	Notes     int `json:"notes"`
+	Add     int `json:"add"`
+	Change  int `json:"change"`
+	Destroy int `json:"destroy"`
+	// KnownAfterApply counts the validation CNAMEs to add (not in Add).
+	KnownAfterApply int `json:"knownAfterApply"`
+	Outputs         int `json:"outputs"`
+	Waiting         int `json:"waiting"`
+	Conflicts       int `json:"conflicts"`
+	Kept            int `json:"kept"`
+	Notes           int `json:"notes"`
 }
 
 type planDocument struct {
@@ -79,13 +85,14 @@ func newPlanBody(p *Plan) planBody {
 	add, change, destroy := p.Counts()
 	b := planBody{
 		Status: p.Status(),
-		Summary: planSummary{Add: add, Change: change, Destroy: destroy, Outputs: len(p.Outputs),
-			Waiting: len(p.Waiting), Conflicts: len(p.Conflicts), Kept: p.Kept, Notes: len(p.Notes)},
-		Changes:   jsonChanges(p.Changes),
-		Waiting:   make([]jsonWaiting, 0, len(p.Waiting)),
-		Conflicts: make([]jsonConflict, 0, len(p.Conflicts)),
-		Notes:     append([]string{}, p.Notes...),
-		Outputs:   append([]string{}, p.Outputs...),
+		Summary: planSummary{Add: add, Change: change, Destroy: destroy, KnownAfterApply: len(p.KnownAfterApply),
+			Outputs: len(p.Outputs), Waiting: len(p.Waiting), Conflicts: len(p.Conflicts), Kept: p.Kept, Notes: len(p.Notes)},
+		Changes:         jsonChanges(p.Changes),
+		KnownAfterApply: jsonChanges(p.KnownAfterApply),
+		Waiting:         make([]jsonWaiting, 0, len(p.Waiting)),
+		Conflicts:       make([]jsonConflict, 0, len(p.Conflicts)),
+		Notes:           append([]string{}, p.Notes...),
+		Outputs:         append([]string{}, p.Outputs...),
 	}
 	for _, w := range p.Waiting {
 		b.Waiting = append(b.Waiting, jsonWaiting{Resource: jsonout.NewResource(w.Region, jsonout.KindRecord, w.Record, ""),
@@ -191,20 +198,24 @@ type applyDocument struct {
 
 // applySummary counts what apply did, and what the final plan leaves.
 type applySummary struct {
-	Added          int `json:"added"`
-	Changed        int `json:"changed"`
-	Destroyed      int `json:"destroyed"`
-	OutputsWritten int `json:"outputsWritten"`
-	Retries        int `json:"retries"`
-	Waiting        int `json:"waiting"`
-	Conflicts      int `json:"conflicts"`
-	Kept           int `json:"kept"`
+	Added     int `json:"added"`
+	Changed   int `json:"changed"`
+	Destroyed int `json:"destroyed"`
+	// AddedKnownAfterApply counts the validation CNAMEs added (not in
+	// Added, so Added equals the plan's add when everything was made).
+	AddedKnownAfterApply int `json:"addedKnownAfterApply"`
+	OutputsWritten       int `json:"outputsWritten"`
+	Retries              int `json:"retries"`
+	Waiting              int `json:"waiting"`
+	Conflicts            int `json:"conflicts"`
+	Kept                 int `json:"kept"`
 }
 
 func newApplyDocument(r *Result) applyDocument {
-	add, change, destroy := (&Plan{Changes: r.Applied}).Counts()
+	add, change, destroy, known := r.Counts()
 	d := applyDocument{SchemaVersion: ApplySchema, Status: "applied",
-		Summary: applySummary{Added: add, Changed: change, Destroyed: destroy, OutputsWritten: len(r.Outputs), Retries: r.Retries},
+		Summary: applySummary{Added: add, Changed: change, Destroyed: destroy, AddedKnownAfterApply: known,
+			OutputsWritten: len(r.Outputs), Retries: r.Retries},
 		Applied: jsonChanges(r.Applied), Outputs: append([]string{}, r.Outputs...), Diagnostics: []jsonout.Diagnostic{}}
 	if r.Error != "" {
 		d.Status, d.Diagnostics = "failed", jsonout.Diagnostics(r.Error)

@@ -193,13 +193,13 @@ func TestJSONSync(t *testing.T) {
 			t.Errorf("summary.%s = %d, %s changes: %d", key, got, action, countWhere(changes, "action", action))
 		}
 	}
-	for key, l := range map[string]string{"waiting": "waiting", "conflicts": "conflicts", "notes": "notes", "outputs": "outputs"} {
+	for key, l := range map[string]string{"waiting": "waiting", "conflicts": "conflicts", "notes": "notes", "outputs": "outputs", "knownAfterApply": "knownAfterApply"} {
 		if count(t, plan, "summary."+key) != len(list(plan, l)) {
 			t.Errorf("summary.%s disagrees with %s", key, l)
 		}
 	}
-	if plan["status"] != "changes-pending" || len(changes) == 0 {
-		t.Fatalf("fresh plan: %v", plan)
+	if plan["status"] != "changes-pending" || len(changes) == 0 || len(list(plan, "knownAfterApply")) == 0 {
+		t.Fatalf("fresh plan (changes and the validation CNAMEs known after apply): %v", plan)
 	}
 	var sawCert, sawPort bool
 	for _, c := range changes {
@@ -231,8 +231,15 @@ func TestJSONSync(t *testing.T) {
 	// failed, its diagnostics; no error document after it.
 	apply := jsonDoc(t, "sync-apply", exitRuntime, "sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2", "--timeout", "1s", "-o", "json")
 	applied := list(apply, "applied")
-	if apply["status"] != "failed" || count(t, apply, "summary.added") != countWhere(applied, "action", "create") || len(applied) == 0 {
+	if apply["status"] != "failed" || len(applied) == 0 ||
+		count(t, apply, "summary.added")+count(t, apply, "summary.addedKnownAfterApply") != countWhere(applied, "action", "create") {
 		t.Errorf("failed apply: %v", apply["summary"])
+	}
+	// The validation CNAMEs are made before the wait: the plan's counts are
+	// the apply's, each apart.
+	if count(t, apply, "summary.added") != count(t, plan, "summary.add") ||
+		count(t, apply, "summary.addedKnownAfterApply") != count(t, plan, "summary.knownAfterApply") {
+		t.Errorf("apply added %v, the plan said %v", apply["summary"], plan["summary"])
 	}
 	diags := list(apply, "diagnostics")
 	if len(diags) != 1 || !strings.Contains(diags[0].(map[string]any)["message"].(string), "certificates not ISSUED after 1s") {
