@@ -1,45 +1,26 @@
 package awsstate
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
-// ParseError is an error in a desired-state or outputs file, located by file,
-// line and key path.
-type ParseError struct {
-	// Path is the file path as given to Parse.
-	Path string
-	// Line is the 1-based line, or 0 when unknown.
-	Line int
-	// Key is the dotted key path, e.g. records[2].alias.service.
-	Key string
-	// Msg says what is wrong and what to do.
-	Msg string
-}
-
-// Error formats the error as "path:line: key: msg".
-func (e *ParseError) Error() string {
-	// file:line: key: msg, with the path unquoted as other errors have it.
-	loc := e.Path
-	if e.Line > 0 {
-		loc += ":" + strconv.Itoa(e.Line)
-	}
-	if e.Key != "" {
-		return loc + ": " + e.Key + ": " + e.Msg
-	}
-	return loc + ": " + e.Msg
-}
+// ParseError is an error in a desired-state or outputs file, located by file
+// (the path as given to Parse), line and key path (e.g.
+// records[2].alias.service). It prints as "path:line: key: msg".
+type ParseError = diag.Error
 
 // decoder walks yaml nodes and collects located errors.
 type decoder struct {
 	path string
-	errs []error
+	errs diag.List
 }
 
 func (d *decoder) fail(n *yaml.Node, key, format string, args ...any) {
@@ -47,10 +28,10 @@ func (d *decoder) fail(n *yaml.Node, key, format string, args ...any) {
 	if n != nil {
 		line = n.Line
 	}
-	d.errs = append(d.errs, &ParseError{Path: d.path, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &ParseError{File: d.path, Line: line, Key: key, BareKey: true, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (d *decoder) err() error { return errors.Join(d.errs...) }
+func (d *decoder) err() error { return d.errs.Err() }
 
 // root parses data into its single document's root mapping.
 func (d *decoder) root(data []byte) *object {
@@ -63,7 +44,7 @@ func (d *decoder) root(data []byte) *object {
 				line = n
 			}
 		}
-		d.errs = append(d.errs, &ParseError{Path: d.path, Line: line, Msg: "invalid YAML: " + msg})
+		d.errs = append(d.errs, &ParseError{File: d.path, Line: line, Msg: "invalid YAML: " + msg})
 		return nil
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -292,4 +273,14 @@ func (o *object) list(key string, fn func(item *object)) {
 			it.done()
 		}
 	}
+}
+
+// failErr reports a broken AWS rule (see internal/awsrules) at n, with the
+// rule's hint.
+func (d *decoder) failErr(n *yaml.Node, key string, err error) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.errs = append(d.errs, &ParseError{File: d.path, Line: line, Key: key, BareKey: true, Err: err, Hint: awsrules.HintOf(err)})
 }

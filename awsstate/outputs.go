@@ -37,7 +37,7 @@ func ParseOutputs(path string, data []byte) (*Outputs, error) {
 		for i := 0; i+1 < len(certs.Content); i += 2 {
 			k, v := certs.Content[i], certs.Content[i+1]
 			if err := awsrules.CertificateARN(v.Value, "", ""); v.Tag == "!!str" && err != nil {
-				d.fail(v, "certificates."+k.Value, "%s (hint: %s)", err.Error(), awsrules.HintOf(err))
+				d.failErr(v, "certificates."+k.Value, err)
 			}
 		}
 	}

@@ -162,7 +162,7 @@ func parseRecord(o *object, zone string) Record {
 		r.Alias.Service = a.str("service", true)
 		if r.Alias.Service != "" {
 			if _, _, err := SplitService(r.Alias.Service); err != nil {
-				a.d.fail(a.get("service"), a.sub("service"), "%v", err)
+				a.d.failErr(a.get("service"), a.sub("service"), err)
 			}
 		}
 		r.Alias.Cluster = a.str("cluster", true)
@@ -177,7 +177,7 @@ func parseRecord(o *object, zone string) Record {
 // with the rule's hint.
 func (o *object) aws(n *yaml.Node, key string, err error) {
 	if err != nil {
-		o.d.fail(n, o.sub(key), "%s (hint: %s)", err.Error(), awsrules.HintOf(err))
+		o.d.failErr(n, o.sub(key), err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/internal/awsrules"
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 // Repository-relative locations of the configuration.
@@ -153,7 +154,7 @@ func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, erro
 	for _, r := range cfg.Regions {
 		errs = append(errs, r.outputsErrs...)
 	}
-	if err := dedupe(errs).errOrNil(); err != nil {
+	if err := dedupe(errs).Sorted().Err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -205,7 +206,7 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 	}
 	root, err := parseDocument(file, data)
 	if err != nil {
-		return nil, ErrorList{asError(err)}
+		return nil, asErrors(err)
 	}
 	if root == nil {
 		return nil, ErrorList{{File: file, Msg: "file is empty", Hint: "see overlays/README.md for the keys it needs"}}
@@ -262,11 +263,11 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 		if fsys.Exists(filepath.Join(repo, outFile)) {
 			data, err := fsys.ReadFile(filepath.Join(repo, outFile))
 			if err != nil {
-				return nil, append(errs, &Error{File: outFile, Msg: "cannot read: " + err.Error()})
+				return nil, append(errs, &Error{File: outFile, Msg: "cannot read", Err: err})
 			}
 			certs, err := opts.ParseOutputs(outFile, data)
 			if err != nil {
-				return nil, append(errs, asError(err))
+				return nil, append(errs, asErrors(err)...)
 			}
 			rc.Certificates = certs
 			if fleetOK {
@@ -302,18 +303,13 @@ func checkOutputs(file string, data []byte, at awsPlace) ErrorList {
 	return errs
 }
 
-// asError keeps an *Error (or the first of an ErrorList) as it is and wraps
-// anything else.
-func asError(err error) *Error {
-	switch e := err.(type) {
-	case *Error:
-		return e
-	case ErrorList:
-		if len(e) > 0 {
-			return e[0]
-		}
+// asErrors keeps the *Error values of err as they are and wraps anything
+// else.
+func asErrors(err error) ErrorList {
+	if l := diag.All(err); len(l) > 0 {
+		return l
 	}
-	return &Error{Msg: err.Error()}
+	return ErrorList{{Err: err}}
 }
 
 // expandPlaceholders replaces {account}, {cluster}, {region} and
