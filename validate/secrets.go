@@ -13,7 +13,7 @@ import (
 	"unicode"
 
 	"github.com/coderfleet/coderfleet/config"
-	"gopkg.in/yaml.v3"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // The secret guard's heuristic; doc.go describes it for users.
