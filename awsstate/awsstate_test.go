@@ -199,17 +199,18 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 	cases := []struct {
 		name, data, want string
 	}{
-		{"unknown key", strings.Replace(recs, "    type: A\n", "    type: A\n    ttl: 60\n", 1), `records.yaml:9: records[0].ttl: unknown key`},
-		{"wrong type", strings.Replace(recs, "evaluateTargetHealth: true", "evaluateTargetHealth: \"yes\"", 1), `records[0].alias.evaluateTargetHealth: expected true or false, got the scalar "yes"`},
-		{"missing", strings.Replace(recs, "      cluster: coder-us-east-2\n", "", 1), `records[0].alias.cluster: missing required value`},
-		{"apiVersion", strings.Replace(recs, APIVersion, "coderfleet.io/aws/v9", 1), `records.yaml:1: apiVersion: unsupported apiVersion "coderfleet.io/aws/v9"`},
+		{"unknown key", strings.Replace(recs, "    type: A\n", "    type: A\n    ttl: 60\n", 1), `records.yaml:9:5: records[0].ttl: unknown key (hint: valid keys here: alias, healthCheck, name, routing, setIdentifier, type)`},
+		{"wrong type", strings.Replace(recs, "evaluateTargetHealth: true", "evaluateTargetHealth: \"yes\"", 1), `records[0].alias.evaluateTargetHealth: expected a boolean, got the string "yes" (hint: write true or false)`},
+		{"missing", strings.Replace(recs, "      cluster: coder-us-east-2\n", "", 1), `records.yaml:15:7: records[0].alias.cluster: missing required key`},
+		{"apiVersion", strings.Replace(recs, APIVersion, "coderfleet.io/aws/v9", 1), `records.yaml:1:13: apiVersion: unsupported apiVersion "coderfleet.io/aws/v9"`},
 		{"kind", strings.Replace(recs, "kind: RecordList", "kind: Records", 1), `kind: unsupported value "Records"`},
+		{"key of another kind", strings.Replace(recs, "kind: RecordList", "kind: CertificateList", 1), `records.yaml:5:1: hostedZone: unknown key (hint: valid keys here: apiVersion, certificates, fleet, kind, region)`},
 		{"latency without set id", strings.Replace(recs, "    setIdentifier: us-east-2\n", "", 1), `records[0].setIdentifier: latency routing needs a setIdentifier`},
 		{"outside zone", strings.Replace(recs, "name: llm.coderdemo.io", "name: llm.example.com", 1), `is not a lowercase DNS name inside hosted zone "coderdemo.io"`},
 		{"duplicate", strings.Replace(recs, "name: llm.coderdemo.io", "name: us-east-2.coderdemo.io", 1), `is also defined by records[2]`},
-		{"bad yaml", "apiVersion: [", `records.yaml:1: invalid YAML`},
+		{"bad yaml", "apiVersion: [", `records.yaml:2: invalid YAML`},
 		{"empty", "", `file is empty`},
-		{"list root", "- a\n", `(document): expected a mapping, got a list`},
+		{"list root", "- a\n", `records.yaml:1:1: expected a mapping, got a list`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -284,6 +285,36 @@ func TestParseOutputsIsStrict(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), `overlays/r/outputs.yaml:`) {
 				t.Errorf("error lacks file:line: %v", err)
+			}
+		})
+	}
+}
+
+// TestParseReportsEachProblemOnce checks that a value the decoder refuses
+// (null, the wrong type) is not refused again by the checks after it.
+func TestParseReportsEachProblemOnce(t *testing.T) {
+	good, _ := Build(primaryInput())
+	recs := string(good[RecordsFile])
+	for name, c := range map[string]struct{ data, want string }{
+		"null kind":       {strings.Replace(recs, "kind: RecordList", "kind: ~", 1), `records.yaml:2:1: kind: missing required value`},
+		"number kind":     {strings.Replace(recs, "kind: RecordList", "kind: 3", 1), `records.yaml:2:7: kind: expected a string, got the number 3`},
+		"null awsRegion":  {strings.Replace(recs, "      awsRegion: us-east-2\n", "      awsRegion:\n", 1), `records.yaml:12:17: records[0].routing.awsRegion: missing required key`},
+		"string port":     {strings.Replace(string(good[HealthChecksFile]), "port: 443", "port: https", 1), `records.yaml:9:11: healthChecks[0].port: expected an integer, got the string "https"`},
+		"list root":       {"- a\n", `records.yaml:1:1: expected a mapping, got a list`},
+		"only whitespace": {strings.Replace(recs, "fleet: demo", "fleet: ' '", 1), `records.yaml:3:8: fleet: must not be empty`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("regions/us-east-2/aws/records.yaml", []byte(c.data))
+			if err == nil {
+				t.Fatalf("Parse accepted:\n%s", c.data)
+			}
+			// The place and key of the problem, e.g. "records.yaml:2:1: kind:".
+			place := c.want[:strings.Index(c.want, ": ")+2]
+			if key, _, ok := strings.Cut(c.want[len(place):], ": "); ok && !strings.Contains(key, " ") {
+				place += key + ":"
+			}
+			if !strings.Contains(err.Error(), c.want) || strings.Count(err.Error(), place) != 1 {
+				t.Errorf("error:\n%s\nwant %q, and %q once", err, c.want, place)
 			}
 		})
 	}

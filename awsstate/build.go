@@ -186,31 +186,15 @@ func (in BuildInput) validate() error {
 // region, hostedZone (records only) and the list, two-space indented with
 // sorted tag keys.
 func Marshal(f File) ([]byte, error) {
-	type header struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       Kind   `yaml:"kind"`
-		Fleet      string `yaml:"fleet"`
-		Region     string `yaml:"region"`
-	}
 	h := header{APIVersion: APIVersion, Kind: f.Kind, Fleet: f.Fleet, Region: f.Region}
 	var doc any
 	switch f.Kind {
 	case KindCertificateList:
-		doc = struct {
-			header       `yaml:",inline"`
-			Certificates []Certificate `yaml:"certificates"`
-		}{h, nonNil(f.Certificates)}
+		doc = certificateList{h, nonNil(f.Certificates)}
 	case KindHealthCheckList:
-		doc = struct {
-			header       `yaml:",inline"`
-			HealthChecks []HealthCheck `yaml:"healthChecks"`
-		}{h, nonNil(f.HealthChecks)}
+		doc = healthCheckList{h, nonNil(f.HealthChecks)}
 	case KindRecordList:
-		doc = struct {
-			header     `yaml:",inline"`
-			HostedZone string   `yaml:"hostedZone"`
-			Records    []Record `yaml:"records"`
-		}{h, f.HostedZone, nonNil(f.Records)}
+		doc = recordList{h, f.HostedZone, nonNil(f.Records)}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", f.Kind)
 	}

@@ -7,6 +7,11 @@
 // (overlays/<region>/outputs.yaml): the ARNs of the issued certificates, which
 // the renderer reads with ParseOutputs.
 //
+// Parse and ParseOutputs decode with internal/strictyaml, the decoder of the
+// configuration: the types' yaml tags name the keys (the same names Marshal
+// writes), `cf:"required"` marks required ones, and every problem is a
+// diag.Error naming file, line, column and key path.
+//
 // Everything here is pure: functions take bytes and return bytes or values,
 // and the same input always gives byte-identical output.
 package awsstate

@@ -20,35 +20,39 @@ type Outputs struct {
 	Certificates map[string]string
 }
 
+// outputsDoc is outputs.yaml as written.
+type outputsDoc struct {
+	APIVersion   string            `yaml:"apiVersion" cf:"required"`
+	Kind         string            `yaml:"kind" cf:"required"`
+	Certificates map[string]string `yaml:"certificates"`
+}
+
 // ParseOutputs reads overlays/<region>/outputs.yaml strictly; errors name
-// path, line and key.
+// path, line, column and key.
 func ParseOutputs(path string, data []byte) (*Outputs, error) {
-	d := &decoder{path: path}
-	root := d.root(data)
-	if root == nil {
-		return nil, d.err()
+	var doc outputsDoc
+	c, errs := decode(path, data, func(*yaml.Node) any { return &doc })
+	if c == nil {
+		return nil, errs.Err()
 	}
-	if v, n := root.str("apiVersion", true), root.get("apiVersion"); v != "" && v != OutputsAPIVersion {
-		d.fail(n, "apiVersion", "unsupported apiVersion %q; expected %q (run coderfleet sync apply to rewrite the file)", v, OutputsAPIVersion)
+	if c.written("apiVersion") && doc.APIVersion != OutputsAPIVersion {
+		c.fail("apiVersion", "unsupported apiVersion %q; expected %q (run coderfleet sync apply to rewrite the file)", doc.APIVersion, OutputsAPIVersion)
 	}
-	root.enum("kind", KindOutputs)
-	out := &Outputs{Certificates: root.strMap("certificates")}
-	if certs := root.get("certificates"); certs != nil && certs.Kind == yaml.MappingNode {
+	c.enum("kind", doc.Kind, KindOutputs)
+	if certs := c.d.Nodes["certificates"]; certs != nil && certs.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(certs.Content); i += 2 {
-			k, v := certs.Content[i], certs.Content[i+1]
-			if err := awsrules.CertificateARN(v.Value, "", ""); v.Tag == "!!str" && err != nil {
-				d.fail(v, "certificates."+k.Value, "%s (hint: %s)", err.Error(), awsrules.HintOf(err))
+			if k, v := certs.Content[i], certs.Content[i+1]; v.ShortTag() == "!!str" {
+				c.aws("certificates."+k.Value, awsrules.CertificateARN(v.Value, "", ""))
 			}
 		}
 	}
-	root.done()
-	if err := d.err(); err != nil {
+	if err := c.d.Errs.Sorted().Err(); err != nil {
 		return nil, err
 	}
-	if out.Certificates == nil {
-		out.Certificates = map[string]string{}
+	if doc.Certificates == nil {
+		doc.Certificates = map[string]string{}
 	}
-	return out, nil
+	return &Outputs{Certificates: doc.Certificates}, nil
 }
 
 // MarshalOutputs writes o with the generated-file header, sorted keys and no
@@ -58,11 +62,7 @@ func MarshalOutputs(o Outputs) []byte {
 	if certs == nil {
 		certs = map[string]string{}
 	}
-	doc := struct {
-		APIVersion   string            `yaml:"apiVersion"`
-		Kind         string            `yaml:"kind"`
-		Certificates map[string]string `yaml:"certificates"`
-	}{OutputsAPIVersion, KindOutputs, certs}
+	doc := outputsDoc{OutputsAPIVersion, KindOutputs, certs}
 	var b bytes.Buffer
 	b.WriteString(OutputsHeader)
 	enc := yaml.NewEncoder(&b)

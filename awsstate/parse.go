@@ -1,206 +1,331 @@
 package awsstate
 
 import (
-	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/coderfleet/coderfleet/internal/awsrules"
+	"github.com/coderfleet/coderfleet/internal/diag"
+	"github.com/coderfleet/coderfleet/internal/strictyaml"
 )
+
+// ParseError is an error in a desired-state or outputs file, located by file
+// (the path as given to Parse), line, column and key path (e.g.
+// records[2].alias.service). It prints as "path:line:col: key: msg".
+type ParseError = diag.Error
+
+// header is what every desired-state file starts with.
+type header struct {
+	APIVersion string `yaml:"apiVersion" cf:"required"`
+	Kind       Kind   `yaml:"kind" cf:"required"`
+	Fleet      string `yaml:"fleet" cf:"required"`
+	Region     string `yaml:"region" cf:"required"`
+}
+
+// The files as written, one type per kind; Parse decodes and Marshal
+// encodes them.
+type (
+	certificateList struct {
+		header       `yaml:",inline"`
+		Certificates []Certificate `yaml:"certificates"`
+	}
+	healthCheckList struct {
+		header       `yaml:",inline"`
+		HealthChecks []HealthCheck `yaml:"healthChecks"`
+	}
+	recordList struct {
+		header     `yaml:",inline"`
+		HostedZone string   `yaml:"hostedZone" cf:"required"`
+		Records    []Record `yaml:"records"`
+	}
+)
+
+// missingKeyHint is the hint of a missing key in a file coderfleet writes.
+const missingKeyHint = "add it, or run coderfleet render to write the file again; docs/sync.md describes the format"
+
+// checker runs the checks of a decoded file that its Go types cannot say,
+// placing each problem at the value behind its key path.
+type checker struct{ d *strictyaml.Decoder }
+
+// decode parses data and decodes it strictly into v(root), the value for
+// the file's root node. It returns nil and the problems when the file is
+// not YAML or is empty.
+func decode(path string, data []byte, v func(root *yaml.Node) any) (*checker, diag.List) {
+	root, err := strictyaml.Parse(path, data)
+	if err != nil {
+		return nil, diag.All(err)
+	}
+	if root == nil {
+		return nil, diag.List{{File: path, Msg: "file is empty; expected a mapping with apiVersion and kind"}}
+	}
+	d := strictyaml.NewDecoder(path)
+	d.TagKey, d.BareKeys, d.MissingKeyHint = "yaml", true, missingKeyHint
+	d.Decode(root, v(root), "")
+	d.Nodes[""] = root
+	return &checker{d}, nil
+}
+
+// node returns the value node of key, or of the nearest enclosing key that
+// has one.
+func (c *checker) node(key string) *yaml.Node {
+	for p := key; ; p = strictyaml.Parent(p) {
+		if n := c.d.Nodes[p]; n != nil || p == "" {
+			return n
+		}
+	}
+}
+
+// written reports whether key was given a value that is not null.
+func (c *checker) written(key string) bool { return !strictyaml.IsNull(c.d.Nodes[key]) }
+
+func (c *checker) fail(key, format string, args ...any) {
+	c.d.Errorf(c.node(key), key, "", format, args...)
+}
+
+// aws reports a broken AWS rule (see internal/awsrules) at key, with the
+// rule's hint.
+func (c *checker) aws(key string, err error) {
+	if err != nil {
+		c.d.Fail(c.node(key), key, &diag.Error{Err: err, Hint: awsrules.HintOf(err)})
+	}
+}
+
+// isString reports whether key was written as a string (a missing, null or
+// other value is reported by the decoder).
+func (c *checker) isString(key string) bool {
+	n := c.d.Nodes[key]
+	return n != nil && n.ShortTag() == "!!str"
+}
+
+// nonEmpty refuses a written string of only spaces.
+func (c *checker) nonEmpty(key, v string) {
+	if c.isString(key) && strings.TrimSpace(v) == "" {
+		c.fail(key, "must not be empty")
+	}
+}
+
+// enum refuses a written string that is not one of allowed.
+func (c *checker) enum(key, v string, allowed ...string) {
+	if c.isString(key) && !slices.Contains(allowed, v) {
+		c.fail(key, "unsupported value %q (supported: %s)", v, strings.Join(allowed, ", "))
+	}
+}
+
+// between refuses a written integer outside lo..hi; it reports whether
+// the value was written, decoded and in range.
+func (c *checker) between(key string, v, lo, hi int64) bool {
+	n := c.d.Nodes[key]
+	if n == nil || n.ShortTag() != "!!int" {
+		return false // missing or not an integer: the decoder has said so
+	}
+	if v < lo || v > hi {
+		c.fail(key, "expected an integer from %d to %d, got %q", lo, hi, n.Value)
+		return false
+	}
+	return true
+}
+
+// region checks a written AWS region code.
+func (c *checker) region(key, v string) {
+	c.nonEmpty(key, v)
+	if v != "" {
+		c.aws(key, awsrules.AWSRegion(v))
+	}
+}
 
 // Parse reads one desired-state file strictly: unknown keys, wrong types,
 // missing values, an unsupported apiVersion or kind and inconsistent values
-// are errors naming path, line and key. path is used only in messages.
+// are errors naming path, line, column and key. path is used only in
+// messages.
 func Parse(path string, data []byte) (*File, error) {
-	d := &decoder{path: path}
-	root := d.root(data)
-	if root == nil {
-		return nil, d.err()
+	// The kind says which keys the file may hold.
+	var doc any
+	var h *header
+	c, errs := decode(path, data, func(root *yaml.Node) any {
+		switch kindOf(root) {
+		case KindCertificateList:
+			l := &certificateList{}
+			doc, h = l, &l.header
+		case KindHealthCheckList:
+			l := &healthCheckList{}
+			doc, h = l, &l.header
+		case KindRecordList:
+			l := &recordList{}
+			doc, h = l, &l.header
+		default:
+			h = &header{}
+			doc = h
+		}
+		return doc
+	})
+	if c == nil {
+		return nil, errs.Err()
 	}
-	f := &File{}
-	if v, n := root.str("apiVersion", true), root.get("apiVersion"); v != "" && v != APIVersion {
-		d.fail(n, "apiVersion", "unsupported apiVersion %q; this coderfleet reads %q (re-render the region with this version)", v, APIVersion)
+	if c.written("apiVersion") && h.APIVersion != APIVersion {
+		c.fail("apiVersion", "unsupported apiVersion %q; this coderfleet reads %q (re-render the region with this version)", h.APIVersion, APIVersion)
 	}
-	f.Kind = Kind(root.enum("kind", string(KindCertificateList), string(KindHealthCheckList), string(KindRecordList)))
-	f.Fleet = root.str("fleet", true)
-	f.Region = root.str("region", true)
-	switch f.Kind {
-	case KindCertificateList:
-		root.list("certificates", func(o *object) { f.Certificates = append(f.Certificates, parseCertificate(o)) })
-		checkUnique(d, root, "certificates", len(f.Certificates), func(i int) string { return f.Certificates[i].Name })
-	case KindHealthCheckList:
-		root.list("healthChecks", func(o *object) { f.HealthChecks = append(f.HealthChecks, parseHealthCheck(o)) })
-		checkUnique(d, root, "healthChecks", len(f.HealthChecks), func(i int) string { return f.HealthChecks[i].Name })
-	case KindRecordList:
-		f.HostedZone = strings.ToLower(strings.TrimSuffix(root.str("hostedZone", true), "."))
-		root.list("records", func(o *object) { f.Records = append(f.Records, parseRecord(o, f.HostedZone)) })
-		checkUnique(d, root, "records", len(f.Records), func(i int) string { return f.Records[i].Key() })
+	c.enum("kind", string(h.Kind), string(KindCertificateList), string(KindHealthCheckList), string(KindRecordList))
+	c.nonEmpty("fleet", h.Fleet)
+	c.nonEmpty("region", h.Region)
+	f := &File{Kind: h.Kind, Fleet: h.Fleet, Region: h.Region}
+	switch l := doc.(type) {
+	case *certificateList:
+		f.Certificates = l.Certificates
+		for i := range f.Certificates {
+			c.certificate(strictyaml.Item("certificates", i), &f.Certificates[i])
+		}
+		c.unique("certificates", len(f.Certificates), func(i int) string { return f.Certificates[i].Name })
+	case *healthCheckList:
+		f.HealthChecks = l.HealthChecks
+		for i := range f.HealthChecks {
+			c.healthCheck(strictyaml.Item("healthChecks", i), &f.HealthChecks[i])
+		}
+		c.unique("healthChecks", len(f.HealthChecks), func(i int) string { return f.HealthChecks[i].Name })
+	case *recordList:
+		c.nonEmpty("hostedZone", l.HostedZone)
+		f.HostedZone = strings.ToLower(strings.TrimSuffix(l.HostedZone, "."))
+		f.Records = l.Records
+		for i := range f.Records {
+			c.record(strictyaml.Item("records", i), &f.Records[i], f.HostedZone)
+		}
+		c.unique("records", len(f.Records), func(i int) string { return f.Records[i].Key() })
 	}
-	root.done()
-	if err := d.err(); err != nil {
+	if err := c.d.Errs.Sorted().Err(); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// checkUnique reports list items that share an identity.
-func checkUnique(d *decoder, root *object, key string, n int, id func(int) string) {
-	list := root.get(key)
+// kindOf returns the kind a file's root mapping says it is, or "" when it
+// does not say (decoding reports why).
+func kindOf(root *yaml.Node) Kind {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "kind" && root.Content[i+1].Kind == yaml.ScalarNode {
+			return Kind(root.Content[i+1].Value)
+		}
+	}
+	return ""
+}
+
+// unique reports list items that share an identity.
+func (c *checker) unique(key string, n int, id func(int) string) {
 	seen := map[string]int{}
 	for i := 0; i < n; i++ {
 		k := id(i)
 		if j, dup := seen[k]; dup {
-			var node *yaml.Node
-			if list != nil && i < len(list.Content) {
-				node = list.Content[i]
-			}
-			d.fail(node, fmt.Sprintf("%s[%d]", key, i), "%q is also defined by %s[%d]; names must be unique", k, key, j)
+			c.fail(strictyaml.Item(key, i), "%q is also defined by %s[%d]; names must be unique", k, key, j)
 		}
 		seen[k] = i
 	}
 }
 
-func parseCertificate(o *object) Certificate {
-	c := Certificate{
-		Name:                    o.str("name", true),
-		AWSRegion:               o.region("awsRegion"),
-		DomainName:              o.str("domainName", true),
-		SubjectAlternativeNames: o.strList("subjectAlternativeNames"),
-		Tags:                    o.strMap("tags"),
+func (c *checker) certificate(at string, cert *Certificate) {
+	key := func(k string) string { return strictyaml.Join(at, k) }
+	c.nonEmpty(key("name"), cert.Name)
+	c.region(key("awsRegion"), cert.AWSRegion)
+	c.nonEmpty(key("domainName"), cert.DomainName)
+	if cert.DomainName != "" {
+		c.aws(key("domainName"), awsrules.DomainName(cert.DomainName))
 	}
-	if n := o.get("domainName"); n != nil && c.DomainName != "" {
-		o.aws(n, "domainName", awsrules.DomainName(c.DomainName))
+	for i, s := range cert.SubjectAlternativeNames {
+		c.aws(strictyaml.Item(key("subjectAlternativeNames"), i), awsrules.DomainName(s))
 	}
-	for i, s := range c.SubjectAlternativeNames {
-		o.aws(o.get("subjectAlternativeNames").Content[i], fmt.Sprintf("subjectAlternativeNames[%d]", i), awsrules.DomainName(s))
+	if c.written(key("subjectAlternativeNames")) {
+		c.aws(key("subjectAlternativeNames"), awsrules.CertificateNames(1+len(cert.SubjectAlternativeNames)))
 	}
-	if sans := o.get("subjectAlternativeNames"); sans != nil {
-		o.aws(sans, "subjectAlternativeNames", awsrules.CertificateNames(1+len(c.SubjectAlternativeNames)))
-	}
-	o.tags(awsrules.MaxTagsACM, "ACM certificate")
-	if v := o.child("validation", true); v != nil {
-		c.Validation.Method = v.enum("method", "DNS")
-		c.Validation.HostedZone = strings.TrimSuffix(v.str("hostedZone", true), ".")
-		c.Validation.TTL = v.integer("ttl", true, 1, 172800)
-		v.done()
-		if z := c.Validation.HostedZone; z != "" {
-			for _, name := range append([]string{c.DomainName}, c.SubjectAlternativeNames...) {
-				if name != "" && !inZone(strings.TrimPrefix(name, "*."), z) {
-					o.d.fail(o.n, o.sub("validation.hostedZone"), "name %q is outside hosted zone %q, so it cannot be validated there", name, z)
-				}
+	c.tags(key("tags"), cert.Tags, awsrules.MaxTagsACM, "ACM certificate")
+	v := &cert.Validation
+	c.enum(key("validation.method"), v.Method, "DNS")
+	c.nonEmpty(key("validation.hostedZone"), v.HostedZone)
+	v.HostedZone = strings.TrimSuffix(v.HostedZone, ".")
+	c.between(key("validation.ttl"), v.TTL, 1, 172800)
+	if z := v.HostedZone; z != "" {
+		for _, name := range append([]string{cert.DomainName}, cert.SubjectAlternativeNames...) {
+			if name != "" && !inZone(strings.TrimPrefix(name, "*."), z) {
+				c.d.Errorf(c.node(at), key("validation.hostedZone"), "", "name %q is outside hosted zone %q, so it cannot be validated there", name, z)
 			}
 		}
 	}
-	return c
 }
 
-func parseHealthCheck(o *object) HealthCheck {
-	h := HealthCheck{
-		Name:             o.str("name", true),
-		Type:             o.enum("type", "HTTPS", "HTTP"),
-		FQDN:             o.str("fqdn", true),
-		Port:             int32(o.integer("port", true, 1, 65535)),
-		ResourcePath:     o.str("resourcePath", true),
-		FailureThreshold: int32(o.integer("failureThreshold", true, 1, 10)),
-		MeasureLatency:   o.boolean("measureLatency", true),
-		Tags:             o.strMap("tags"),
-	}
-	if n := o.get("requestInterval"); n != nil {
-		h.RequestInterval = int32(o.integer("requestInterval", true, 10, 30))
-		if h.RequestInterval != 10 && h.RequestInterval != 30 {
-			o.d.fail(n, o.sub("requestInterval"), "Route53 supports 10 or 30 seconds, got %d", h.RequestInterval)
-		}
-	} else {
-		o.integer("requestInterval", true, 10, 30)
+func (c *checker) healthCheck(at string, h *HealthCheck) {
+	key := func(k string) string { return strictyaml.Join(at, k) }
+	c.nonEmpty(key("name"), h.Name)
+	c.enum(key("type"), h.Type, "HTTPS", "HTTP")
+	c.nonEmpty(key("fqdn"), h.FQDN)
+	c.between(key("port"), int64(h.Port), 1, 65535)
+	c.nonEmpty(key("resourcePath"), h.ResourcePath)
+	c.between(key("failureThreshold"), int64(h.FailureThreshold), 1, 10)
+	if c.between(key("requestInterval"), int64(h.RequestInterval), 10, 30) && h.RequestInterval != 10 && h.RequestInterval != 30 {
+		c.fail(key("requestInterval"), "Route53 supports 10 or 30 seconds, got %d", h.RequestInterval)
 	}
 	if h.ResourcePath != "" {
-		o.aws(o.get("resourcePath"), "resourcePath", awsrules.ResourcePath(h.ResourcePath))
+		c.aws(key("resourcePath"), awsrules.ResourcePath(h.ResourcePath))
 	}
 	if h.FQDN != "" {
-		o.aws(o.get("fqdn"), "fqdn", awsrules.HealthCheckFQDN(h.FQDN))
-		o.aws(o.get("fqdn"), "fqdn", awsrules.DomainName(h.FQDN))
+		c.aws(key("fqdn"), awsrules.HealthCheckFQDN(h.FQDN))
+		c.aws(key("fqdn"), awsrules.DomainName(h.FQDN))
 	}
-	o.tags(awsrules.MaxTagsHealthCheck, "Route53 health check")
-	return h
+	c.tags(key("tags"), h.Tags, awsrules.MaxTagsHealthCheck, "Route53 health check")
 }
 
-func parseRecord(o *object, zone string) Record {
-	r := Record{
-		Name:          strings.TrimSuffix(o.str("name", true), "."),
-		Type:          o.enum("type", "A", "AAAA"),
-		SetIdentifier: o.str("setIdentifier", false),
-		HealthCheck:   o.str("healthCheck", false),
-		Line:          o.n.Line,
-	}
+func (c *checker) record(at string, r *Record, zone string) {
+	key := func(k string) string { return strictyaml.Join(at, k) }
+	c.nonEmpty(key("name"), r.Name)
+	r.Name = strings.TrimSuffix(r.Name, ".")
+	r.Line = c.node(at).Line
+	c.enum(key("type"), r.Type, "A", "AAAA")
 	if err := awsrules.DomainName(r.Name); r.Name != "" && err != nil {
-		o.aws(o.get("name"), "name", err)
+		c.aws(key("name"), err)
 	} else if r.Name != "" && !inZone(r.Name, zone) {
-		o.d.fail(o.get("name"), o.sub("name"), "%q is not a lowercase DNS name inside hosted zone %q", r.Name, zone)
+		c.fail(key("name"), "%q is not a lowercase DNS name inside hosted zone %q", r.Name, zone)
 	}
 	if r.SetIdentifier != "" {
-		o.aws(o.get("setIdentifier"), "setIdentifier", awsrules.SetIdentifier(r.SetIdentifier))
+		c.aws(key("setIdentifier"), awsrules.SetIdentifier(r.SetIdentifier))
 	}
-	if ro := o.child("routing", true); ro != nil {
-		r.Routing.Policy = ro.enum("policy", RoutingSimple, RoutingLatency)
-		r.Routing.AWSRegion = ro.str("awsRegion", r.Routing.Policy == RoutingLatency)
-		if r.Routing.AWSRegion != "" {
-			ro.aws(ro.get("awsRegion"), "awsRegion", awsrules.AWSRegion(r.Routing.AWSRegion))
-		}
-		if r.Routing.Policy == RoutingSimple && r.Routing.AWSRegion != "" {
-			ro.d.fail(ro.get("awsRegion"), ro.sub("awsRegion"), "only latency routing takes an awsRegion")
-		}
-		ro.done()
+	ro := &r.Routing
+	c.enum(key("routing.policy"), ro.Policy, RoutingSimple, RoutingLatency)
+	if !c.written(key("routing.awsRegion")) && ro.Policy == RoutingLatency && c.written(key("routing")) {
+		c.d.Errorf(c.node(key("routing.awsRegion")), key("routing.awsRegion"), missingKeyHint, "missing required key")
+	}
+	if ro.AWSRegion != "" {
+		c.aws(key("routing.awsRegion"), awsrules.AWSRegion(ro.AWSRegion))
+	}
+	if ro.Policy == RoutingSimple && ro.AWSRegion != "" {
+		c.fail(key("routing.awsRegion"), "only latency routing takes an awsRegion")
 	}
 	switch {
-	case r.Routing.Policy == RoutingLatency && r.SetIdentifier == "":
-		o.d.fail(o.n, o.sub("setIdentifier"), "latency routing needs a setIdentifier")
-	case r.Routing.Policy == RoutingSimple && r.SetIdentifier != "":
-		o.d.fail(o.get("setIdentifier"), o.sub("setIdentifier"), "simple routing takes no setIdentifier")
+	case ro.Policy == RoutingLatency && r.SetIdentifier == "":
+		c.d.Errorf(c.node(at), key("setIdentifier"), "", "latency routing needs a setIdentifier")
+	case ro.Policy == RoutingSimple && r.SetIdentifier != "":
+		c.fail(key("setIdentifier"), "simple routing takes no setIdentifier")
 	}
-	if a := o.child("alias", true); a != nil {
-		r.Alias.Service = a.str("service", true)
-		if r.Alias.Service != "" {
-			if _, _, err := SplitService(r.Alias.Service); err != nil {
-				a.d.fail(a.get("service"), a.sub("service"), "%v", err)
-			}
+	a := &r.Alias
+	c.nonEmpty(key("alias.service"), a.Service)
+	if a.Service != "" {
+		if _, _, err := SplitService(a.Service); err != nil {
+			c.aws(key("alias.service"), err)
 		}
-		r.Alias.Cluster = a.str("cluster", true)
-		r.Alias.AWSRegion = a.region("awsRegion")
-		r.Alias.EvaluateTargetHealth = a.boolean("evaluateTargetHealth", true)
-		a.done()
 	}
-	return r
+	c.nonEmpty(key("alias.cluster"), a.Cluster)
+	c.region(key("alias.awsRegion"), a.AWSRegion)
 }
 
-// aws reports a broken AWS rule (see internal/awsrules) at key of o,
-// with the rule's hint.
-func (o *object) aws(n *yaml.Node, key string, err error) {
-	if err != nil {
-		o.d.fail(n, o.sub(key), "%s (hint: %s)", err.Error(), awsrules.HintOf(err))
-	}
-}
-
-// region reads a required AWS region code.
-func (o *object) region(key string) string {
-	v := o.str(key, true)
-	if v != "" {
-		o.aws(o.get(key), key, awsrules.AWSRegion(v))
-	}
-	return v
-}
-
-// tags checks the tags of o against AWS's tag rules and the service's
-// maximum number of tags per resource.
-func (o *object) tags(limit int, service string) {
-	n := o.get("tags")
-	if n == nil || n.Kind != yaml.MappingNode {
+// tags checks tags (written at key) against AWS's tag rules and the
+// service's maximum number of tags per resource.
+func (c *checker) tags(key string, tags map[string]string, limit int, service string) {
+	if !c.written(key) {
 		return
 	}
-	o.aws(n, "tags", awsrules.TagCount(len(n.Content)/2, limit, service))
+	c.aws(key, awsrules.TagCount(len(tags), limit, service))
+	n := c.d.Nodes[key]
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		o.aws(k, "tags."+k.Value, awsrules.Tag(k.Value, v.Value))
+		k := n.Content[i]
+		if err := awsrules.Tag(k.Value, tags[k.Value]); err != nil {
+			c.d.Fail(k, key+"."+k.Value, &diag.Error{Err: err, Hint: awsrules.HintOf(err)})
+		}
 	}
 }
 

@@ -53,7 +53,9 @@ const (
 	RoutingLatency = "latency"
 )
 
-// File is one parsed desired-state document. Exactly one of Certificates,
+// File is one parsed desired-state document. Parse decodes the types below
+// by their yaml tags with internal/strictyaml; `cf:"required"` marks the
+// keys a file must write. Exactly one of Certificates,
 // HealthChecks and Records is used, according to Kind.
 type File struct {
 	// Kind says which list the file holds.
@@ -75,15 +77,15 @@ type File struct {
 // Certificate is an ACM certificate requested with DNS validation.
 type Certificate struct {
 	// Name identifies the certificate inside its region (coder, proxy, litellm).
-	Name string `yaml:"name"`
+	Name string `yaml:"name" cf:"required"`
 	// AWSRegion is where the certificate lives: the region of its load balancer.
-	AWSRegion string `yaml:"awsRegion"`
+	AWSRegion string `yaml:"awsRegion" cf:"required"`
 	// DomainName is the certificate's primary name.
-	DomainName string `yaml:"domainName"`
+	DomainName string `yaml:"domainName" cf:"required"`
 	// SubjectAlternativeNames are the further names, in order.
 	SubjectAlternativeNames []string `yaml:"subjectAlternativeNames,omitempty"`
 	// Validation says how ACM validates the names.
-	Validation Validation `yaml:"validation"`
+	Validation Validation `yaml:"validation" cf:"required"`
 	// Tags are put on the certificate when it is requested.
 	Tags map[string]string `yaml:"tags,omitempty"`
 }
@@ -91,31 +93,31 @@ type Certificate struct {
 // Validation is the DNS validation of a certificate.
 type Validation struct {
 	// Method is always DNS.
-	Method string `yaml:"method"`
+	Method string `yaml:"method" cf:"required"`
 	// HostedZone is the zone name that receives the validation CNAMEs.
-	HostedZone string `yaml:"hostedZone"`
+	HostedZone string `yaml:"hostedZone" cf:"required"`
 	// TTL of the validation CNAMEs, in seconds.
-	TTL int64 `yaml:"ttl"`
+	TTL int64 `yaml:"ttl" cf:"required"`
 }
 
 // HealthCheck is a Route53 health check probing one region's own name.
 type HealthCheck struct {
 	// Name identifies the health check inside its region; records refer to it.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" cf:"required"`
 	// Type is the probe protocol, HTTPS.
-	Type string `yaml:"type"`
+	Type string `yaml:"type" cf:"required"`
 	// FQDN is the name probed, <region>.<domain>.
-	FQDN string `yaml:"fqdn"`
+	FQDN string `yaml:"fqdn" cf:"required"`
 	// Port is the TCP port probed.
-	Port int32 `yaml:"port"`
+	Port int32 `yaml:"port" cf:"required"`
 	// ResourcePath is the HTTP path requested.
-	ResourcePath string `yaml:"resourcePath"`
+	ResourcePath string `yaml:"resourcePath" cf:"required"`
 	// RequestInterval is the seconds between probes (10 or 30).
-	RequestInterval int32 `yaml:"requestInterval"`
+	RequestInterval int32 `yaml:"requestInterval" cf:"required"`
 	// FailureThreshold is the number of failed probes before unhealthy.
-	FailureThreshold int32 `yaml:"failureThreshold"`
+	FailureThreshold int32 `yaml:"failureThreshold" cf:"required"`
 	// MeasureLatency turns on latency graphs.
-	MeasureLatency bool `yaml:"measureLatency"`
+	MeasureLatency bool `yaml:"measureLatency" cf:"required"`
 	// Tags are put on the health check.
 	Tags map[string]string `yaml:"tags,omitempty"`
 }
@@ -124,17 +126,17 @@ type HealthCheck struct {
 type Record struct {
 	// Name is the fully qualified record name without the trailing dot; a
 	// wildcard starts with "*.".
-	Name string `yaml:"name"`
+	Name string `yaml:"name" cf:"required"`
 	// Type is the record type, A.
-	Type string `yaml:"type"`
+	Type string `yaml:"type" cf:"required"`
 	// SetIdentifier distinguishes records of the same name and type (latency only).
 	SetIdentifier string `yaml:"setIdentifier,omitempty"`
 	// Routing is the routing policy.
-	Routing Routing `yaml:"routing"`
+	Routing Routing `yaml:"routing" cf:"required"`
 	// HealthCheck names a health check of the same region, or is empty.
 	HealthCheck string `yaml:"healthCheck,omitempty"`
 	// Alias is the load balancer the record points at.
-	Alias Alias `yaml:"alias"`
+	Alias Alias `yaml:"alias" cf:"required"`
 	// Line is the 1-based line of the record in its file, set by Parse (0
 	// for a record that was built, not parsed); sync names it in errors.
 	Line int `yaml:"-"`
@@ -143,7 +145,7 @@ type Record struct {
 // Routing is a record's routing policy.
 type Routing struct {
 	// Policy is RoutingSimple or RoutingLatency.
-	Policy string `yaml:"policy"`
+	Policy string `yaml:"policy" cf:"required"`
 	// AWSRegion is the latency region (latency only).
 	AWSRegion string `yaml:"awsRegion,omitempty"`
 }
@@ -151,13 +153,13 @@ type Routing struct {
 // Alias refers to the load balancer of a Kubernetes Service in a cluster.
 type Alias struct {
 	// Service is "namespace/name" of the Service.
-	Service string `yaml:"service"`
+	Service string `yaml:"service" cf:"required"`
 	// Cluster is the EKS cluster name, as in the elbv2.k8s.aws/cluster tag.
-	Cluster string `yaml:"cluster"`
+	Cluster string `yaml:"cluster" cf:"required"`
 	// AWSRegion is the region of the cluster and its load balancer.
-	AWSRegion string `yaml:"awsRegion"`
+	AWSRegion string `yaml:"awsRegion" cf:"required"`
 	// EvaluateTargetHealth makes Route53 follow the load balancer's health.
-	EvaluateTargetHealth bool `yaml:"evaluateTargetHealth"`
+	EvaluateTargetHealth bool `yaml:"evaluateTargetHealth" cf:"required"`
 }
 
 // Key returns the identity of the record in its zone: name, type and set identifier.

@@ -11,6 +11,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	yaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 // Paths of the chart files, relative to the templates directory.
@@ -73,20 +75,9 @@ func (c *Config) Lookup(name string) (Chart, bool) {
 }
 
 // ConfigError is an invalid charts.yaml or charts.lock: the user must fix
-// the file. Line is 0 when the problem concerns the whole file.
-type ConfigError struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-// Error implements error as "path:line: message".
-func (e *ConfigError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
-}
+// the file. Line is 0 when the problem concerns the whole file. It prints
+// as "path:line: message".
+type ConfigError = diag.Error
 
 // chartNameRE is what Helm accepts as a chart name, and also keeps the name
 // safe as a folder name.
@@ -123,26 +114,26 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	cfg := &Config{}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Path: path, Line: yamlErrorLine(err), Msg: "invalid YAML: " + yamlErrorText(err)}
+		return nil, &ConfigError{File: path, Line: yamlErrorLine(err), Msg: "invalid YAML: " + yamlErrorText(err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return cfg, nil // empty file
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, &ConfigError{Path: path, Line: root.Line, Msg: "expected a mapping with the key \"charts\""}
+		return nil, &ConfigError{File: path, Line: root.Line, Msg: "expected a mapping with the key \"charts\""}
 	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Value != "charts" {
-			return nil, &ConfigError{Path: path, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (the only key is \"charts\")", k.Value)}
+			return nil, &ConfigError{File: path, Line: k.Line, Msg: fmt.Sprintf("unknown key %q (the only key is \"charts\")", k.Value)}
 		}
 		if v.Tag == "!!null" {
 			continue
 		}
 		if v.Kind != yaml.SequenceNode {
-			return nil, &ConfigError{Path: path, Line: v.Line, Msg: "\"charts\" must be a list"}
+			return nil, &ConfigError{File: path, Line: v.Line, Msg: "\"charts\" must be a list"}
 		}
 		for _, item := range v.Content {
 			ch, err := parseChartEntry(path, item)
@@ -150,7 +141,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 				return nil, err
 			}
 			if prev, dup := seen[ch.Name]; dup {
-				return nil, &ConfigError{Path: path, Line: ch.Line, Msg: fmt.Sprintf("chart %q is listed twice (first at line %d); a chart is vendored at one version", ch.Name, prev)}
+				return nil, &ConfigError{File: path, Line: ch.Line, Msg: fmt.Sprintf("chart %q is listed twice (first at line %d); a chart is vendored at one version", ch.Name, prev)}
 			}
 			seen[ch.Name] = ch.Line
 			cfg.Charts = append(cfg.Charts, ch)
@@ -162,7 +153,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 func parseChartEntry(path string, n *yaml.Node) (Chart, error) {
 	ch := Chart{Line: n.Line, Delivery: DeliveryRender}
 	if n.Kind != yaml.MappingNode {
-		return ch, &ConfigError{Path: path, Line: n.Line, Msg: "a chart entry must be a mapping with name, repository and version"}
+		return ch, &ConfigError{File: path, Line: n.Line, Msg: "a chart entry must be a mapping with name, repository and version"}
 	}
 	fields := map[string]*string{
 		"name":       &ch.Name,
@@ -175,35 +166,35 @@ func parseChartEntry(path string, n *yaml.Node) (Chart, error) {
 		k, v := n.Content[i], n.Content[i+1]
 		dst, ok := fields[k.Value]
 		if !ok {
-			return ch, &ConfigError{Path: path, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in a chart entry (known: name, repository, version, delivery)", k.Value)}
+			return ch, &ConfigError{File: path, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in a chart entry (known: name, repository, version, delivery)", k.Value)}
 		}
 		if _, dup := lines[k.Value]; dup {
-			return ch, &ConfigError{Path: path, Line: k.Line, Msg: fmt.Sprintf("key %q is set twice", k.Value)}
+			return ch, &ConfigError{File: path, Line: k.Line, Msg: fmt.Sprintf("key %q is set twice", k.Value)}
 		}
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-			return ch, &ConfigError{Path: path, Line: v.Line, Msg: fmt.Sprintf("%q must be a string", k.Value)}
+			return ch, &ConfigError{File: path, Line: v.Line, Msg: fmt.Sprintf("%q must be a string", k.Value)}
 		}
 		*dst = v.Value
 		lines[k.Value] = v.Line
 	}
 	for _, req := range []string{"name", "repository", "version"} {
 		if _, ok := lines[req]; !ok {
-			return ch, &ConfigError{Path: path, Line: n.Line, Msg: fmt.Sprintf("chart entry lacks %q", req)}
+			return ch, &ConfigError{File: path, Line: n.Line, Msg: fmt.Sprintf("chart entry lacks %q", req)}
 		}
 	}
 	if !chartNameRE.MatchString(ch.Name) {
-		return ch, &ConfigError{Path: path, Line: lines["name"], Msg: fmt.Sprintf("chart name %q is not valid: use lower-case letters, digits, '-', '_' and '.'", ch.Name)}
+		return ch, &ConfigError{File: path, Line: lines["name"], Msg: fmt.Sprintf("chart name %q is not valid: use lower-case letters, digits, '-', '_' and '.'", ch.Name)}
 	}
 	if err := checkRepository(ch.Repository); err != nil {
-		return ch, &ConfigError{Path: path, Line: lines["repository"], Msg: fmt.Sprintf("chart %q: %v", ch.Name, err)}
+		return ch, &ConfigError{File: path, Line: lines["repository"], Msg: fmt.Sprintf("chart %q", ch.Name), Err: err}
 	}
 	if err := CheckExactVersion(ch.Version); err != nil {
-		return ch, &ConfigError{Path: path, Line: lines["version"], Msg: fmt.Sprintf("chart %q: %v", ch.Name, err)}
+		return ch, &ConfigError{File: path, Line: lines["version"], Msg: fmt.Sprintf("chart %q", ch.Name), Err: err}
 	}
 	switch ch.Delivery {
 	case DeliveryRender, DeliveryHelmRelease:
 	default:
-		return ch, &ConfigError{Path: path, Line: lines["delivery"], Msg: fmt.Sprintf("chart %q: delivery %q is not one of %q, %q", ch.Name, ch.Delivery, DeliveryRender, DeliveryHelmRelease)}
+		return ch, &ConfigError{File: path, Line: lines["delivery"], Msg: fmt.Sprintf("chart %q: delivery %q is not one of %q, %q", ch.Name, ch.Delivery, DeliveryRender, DeliveryHelmRelease)}
 	}
 	return ch, nil
 }

@@ -2,12 +2,13 @@ package charts
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/google/go-jsonnet"
 	"github.com/google/go-jsonnet/ast"
+
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 // NativeFunctionName is the name templates call: std.native('helmTemplate').
@@ -138,9 +139,4 @@ func requestFromJsonnet(args []any) (Request, error) {
 // lock, or values that do not match a chart's schema. Other errors are
 // runtime failures (I/O, network). Errors raised inside a Jsonnet
 // evaluation reach the caller as Jsonnet runtime errors, by message only.
-func IsInputError(err error) bool {
-	var ce *ConfigError
-	var me *MismatchError
-	var se *SchemaError
-	return errors.As(err, &ce) || errors.As(err, &me) || errors.As(err, &se)
-}
+func IsInputError(err error) bool { return diag.IsInput(err) }

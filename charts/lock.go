@@ -89,15 +89,15 @@ func ParseLock(path string, data []byte) (*Lock, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&l); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{Path: path, Line: yamlErrorLine(err), Msg: "invalid lock: " + yamlErrorText(err) + "; run \"coderfleet vendor\" to rewrite it"}
+		return nil, &ConfigError{File: path, Line: yamlErrorLine(err), Msg: "invalid lock: " + yamlErrorText(err) + "; run \"coderfleet vendor\" to rewrite it"}
 	}
 	seen := map[string]bool{}
 	for _, c := range l.Charts {
 		if c.Name == "" || c.Version == "" || c.ArchiveDigest == "" || c.TreeDigest == "" {
-			return nil, &ConfigError{Path: path, Msg: fmt.Sprintf("invalid lock: entry %q lacks name, version or a digest; run \"coderfleet vendor\" to rewrite it", c.Name)}
+			return nil, &ConfigError{File: path, Msg: fmt.Sprintf("invalid lock: entry %q lacks name, version or a digest; run \"coderfleet vendor\" to rewrite it", c.Name)}
 		}
 		if seen[c.Name] {
-			return nil, &ConfigError{Path: path, Msg: fmt.Sprintf("invalid lock: chart %q is locked twice; run \"coderfleet vendor\" to rewrite it", c.Name)}
+			return nil, &ConfigError{File: path, Msg: fmt.Sprintf("invalid lock: chart %q is locked twice; run \"coderfleet vendor\" to rewrite it", c.Name)}
 		}
 		seen[c.Name] = true
 	}

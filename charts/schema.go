@@ -12,6 +12,8 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 // SchemaError says that a chart's values do not match its values.schema.json.
@@ -43,7 +45,7 @@ func validateValues(c *chart.Chart, vals map[string]any, release string) error {
 		return nil
 	}
 	sort.Strings(problems)
-	return &SchemaError{Chart: c.Name(), Release: release, Problems: problems}
+	return &diag.Error{Err: &SchemaError{Chart: c.Name(), Release: release, Problems: problems}}
 }
 
 func collectSchemaProblems(c *chart.Chart, vals map[string]any, prefix string, problems *[]string) error {

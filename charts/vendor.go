@@ -147,7 +147,7 @@ func Vendor(ctx context.Context, opts VendorOptions) (*VendorResult, error) {
 			if prev.Repository != lc.Repository {
 				from = fmt.Sprintf(" (locked from %s)", prev.Repository)
 			}
-			return nil, &ConfigError{Path: path.Join(displayFolder(opts.TemplatesDir), LockFile),
+			return nil, &ConfigError{File: path.Join(displayFolder(opts.TemplatesDir), LockFile),
 				Msg: fmt.Sprintf("chart %q %s: %s now serves archive %s but the lock records %s%s: a published version changed and must not; if you trust the new archive, delete the chart's entry from %s and run \"coderfleet vendor\" again",
 					ch.Name, ch.Version, ch.Repository, lc.ArchiveDigest, prev.ArchiveDigest, from, LockFile)}
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 // MismatchError says that the vendored charts do not match charts.lock or
@@ -69,7 +71,7 @@ func Verify(fsys filesys.FileSystem, templatesDir string) (*Vendored, error) {
 		return nil, err
 	}
 	if len(problems) > 0 {
-		return nil, &MismatchError{Problems: problems, Folder: displayFolder(templatesDir)}
+		return nil, &diag.Error{Err: &MismatchError{Problems: problems, Folder: displayFolder(templatesDir)}}
 	}
 	return v, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -13,6 +12,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/internal/awsrules"
+	"github.com/coderfleet/coderfleet/internal/diag"
+	"github.com/coderfleet/coderfleet/internal/strictyaml"
 )
 
 // Repository-relative locations of the configuration.
@@ -129,10 +130,10 @@ func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, erro
 	var errs ErrorList
 	fd := newDecoder(FleetFile)
 	cfg.Fleet = Fleet{Settings: DefaultSettings()}
-	fd.decode(fleetRoot, reflectValue(&cfg.Fleet), "")
-	errs = append(errs, fd.errs...)
-	if len(fd.errs) == 0 {
-		errs = append(errs, validateFleet(&cfg.Fleet, fd.pos)...)
+	fd.Decode(fleetRoot, &cfg.Fleet, "")
+	errs = append(errs, fd.Errs...)
+	if len(fd.Errs) == 0 {
+		errs = append(errs, validateFleet(&cfg.Fleet, fd.Pos)...)
 	}
 
 	names, err := regionDirs(fsys, repo)
@@ -153,7 +154,7 @@ func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, erro
 	for _, r := range cfg.Regions {
 		errs = append(errs, r.outputsErrs...)
 	}
-	if err := dedupe(errs).errOrNil(); err != nil {
+	if err := dedupe(errs).Sorted().Err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -205,21 +206,21 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 	}
 	root, err := parseDocument(file, data)
 	if err != nil {
-		return nil, ErrorList{asError(err)}
+		return nil, asErrors(err)
 	}
 	if root == nil {
 		return nil, ErrorList{{File: file, Msg: "file is empty", Hint: "see overlays/README.md for the keys it needs"}}
 	}
 	rd := newDecoder(file)
-	rc := &RegionConfig{Dir: dir, pos: rd.pos}
-	rd.decode(root, reflectValue(&rc.Region), "")
-	if len(rd.errs) > 0 {
-		return nil, rd.errs
+	rc := &RegionConfig{Dir: dir, pos: rd.Pos}
+	rd.Decode(root, &rc.Region, "")
+	if len(rd.Errs) > 0 {
+		return nil, rd.Errs
 	}
-	errs := validateRegion(rc, name, file, rd.pos)
+	errs := validateRegion(rc, name, file, rd.Pos)
 
 	// Effective settings: fleet.yaml with the region's overrides merged in.
-	merged := cloneNode(fleetRoot)
+	merged := strictyaml.Clone(fleetRoot)
 	md := newDecoder(FleetFile)
 	if ov := rc.Region.Overrides; ov != nil {
 		if ov.Kind != yaml.MappingNode {
@@ -235,23 +236,23 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 		if len(errs) > 0 {
 			return nil, errs
 		}
-		md.mergeInto(merged, ov, file)
+		md.MergeInto(merged, ov, file)
 	}
 	full := Fleet{Settings: DefaultSettings()}
-	md.decode(merged, reflectValue(&full), "")
-	if len(md.errs) > 0 {
-		return nil, append(errs, md.errs...)
+	md.Decode(merged, &full, "")
+	if len(md.Errs) > 0 {
+		return nil, append(errs, md.Errs...)
 	}
 	rc.Settings = full.Settings
-	rc.setPos = md.pos
+	rc.setPos = md.Pos
 	expanded := expandPlaceholders(rc, &full)
 	at := awsPlace{region: rc.Region.Name, awsRegion: rc.Region.AWSRegion, account: full.AWSAccountID}
 	if fleetOK {
-		errs = append(errs, validateSettings(&rc.Settings, md.pos, FleetFile, "", &rc.Region, at, expanded)...)
+		errs = append(errs, validateSettings(&rc.Settings, md.Pos, FleetFile, "", &rc.Region, at, expanded)...)
 		if IsDNSName(full.Domain) && dnsLabelRE.MatchString(rc.Region.Name) {
 			// The longest name coderfleet derives for the region (ACM SAN,
 			// Route53 record): *.<region>.<domain>.
-			c := &checker{pos: rd.pos, file: file}
+			c := &checker{pos: rd.Pos, file: file}
 			c.aws("name", awsrules.DomainName("*."+rc.Region.Name+"."+full.Domain))
 			errs = append(errs, c.errs...)
 		}
@@ -262,11 +263,11 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 		if fsys.Exists(filepath.Join(repo, outFile)) {
 			data, err := fsys.ReadFile(filepath.Join(repo, outFile))
 			if err != nil {
-				return nil, append(errs, &Error{File: outFile, Msg: "cannot read: " + err.Error()})
+				return nil, append(errs, &Error{File: outFile, Msg: "cannot read", Err: err})
 			}
 			certs, err := opts.ParseOutputs(outFile, data)
 			if err != nil {
-				return nil, append(errs, asError(err))
+				return nil, append(errs, asErrors(err)...)
 			}
 			rc.Certificates = certs
 			if fleetOK {
@@ -302,18 +303,13 @@ func checkOutputs(file string, data []byte, at awsPlace) ErrorList {
 	return errs
 }
 
-// asError keeps an *Error (or the first of an ErrorList) as it is and wraps
-// anything else.
-func asError(err error) *Error {
-	switch e := err.(type) {
-	case *Error:
-		return e
-	case ErrorList:
-		if len(e) > 0 {
-			return e[0]
-		}
+// asErrors keeps the *Error values of err as they are and wraps anything
+// else.
+func asErrors(err error) ErrorList {
+	if l := diag.All(err); len(l) > 0 {
+		return l
 	}
-	return &Error{Msg: err.Error()}
+	return ErrorList{{Err: err}}
 }
 
 // expandPlaceholders replaces {account}, {cluster}, {region} and
@@ -342,8 +338,6 @@ func expandPlaceholders(rc *RegionConfig, f *Fleet) map[string]string {
 	}
 	return written
 }
-
-func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
 
 func dedupe(errs ErrorList) ErrorList {
 	seen := map[string]bool{}

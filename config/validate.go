@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/coderfleet/coderfleet/internal/awsrules"
+	"github.com/coderfleet/coderfleet/internal/strictyaml"
 )
 
 // AWSRegions are the AWS region codes a region may run in (the commercial
@@ -80,13 +81,7 @@ func (c *checker) fail(key, hint, format string, args ...any) {
 }
 
 // parentKey drops the last segment of a key path ("a.b[2].c" -> "a.b[2]").
-func parentKey(p string) string {
-	i := strings.LastIndexAny(p, ".[")
-	if i <= 0 {
-		return ""
-	}
-	return p[:i]
-}
+func parentKey(p string) string { return strictyaml.Parent(p) }
 
 func (c *checker) oneOf(key, val string, allowed ...string) {
 	for _, a := range allowed {

@@ -170,7 +170,7 @@ func componentFiles(region, component string, objs []map[string]any, tree Tree) 
 		names[fn] = ref(m)
 		y, err := marshalObject(m)
 		if err != nil {
-			return &Error{Region: region, Component: component, Object: ref(m), Msg: "cannot serialise: " + err.Error()}
+			return &Error{Region: region, Component: component, Object: ref(m), Msg: "cannot serialise", Err: err}
 		}
 		tree[component+"/"+fn] = append([]byte(fileHeader), y...)
 		files = append(files, fn)

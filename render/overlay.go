@@ -54,7 +54,7 @@ func overlay(fs filesys.FileSystem, repo, region, dir string, objs []map[string]
 	}
 	var k types.Kustomization
 	if err := yaml.UnmarshalStrict(data, &k); err != nil {
-		return nil, false, &Error{Region: region, File: kfile, Line: errorLine(data, err.Error()), Msg: "invalid kustomization: " + err.Error(),
+		return nil, false, &Error{Region: region, File: kfile, Line: errorLine(data, err.Error()), Msg: "invalid kustomization", Err: err,
 			Hint: "see https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/ for its fields"}
 	}
 	if err := checkKustomization(&k, fail); err != nil {
@@ -153,7 +153,7 @@ func checkTargetsMatch(mem filesys.FileSystem, k *types.Kustomization, kfile, re
 	for _, p := range targeted {
 		found, err := rm.Select(*p.Target)
 		if err != nil {
-			return &Error{Region: region, File: kfile, Msg: "invalid patch target: " + err.Error()}
+			return &Error{Region: region, File: kfile, Msg: "invalid patch target", Err: err}
 		}
 		if len(found) == 0 {
 			what := p.Path

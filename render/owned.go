@@ -60,7 +60,7 @@ func checkOwned(r *config.RegionConfig, input []byte, owned map[string]Owned) er
 	if len(errs) == 0 {
 		return nil
 	}
-	return errs
+	return refusedSettings{errs}
 }
 
 // chosen is one name a user chose and the key path where it was written.

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/diag"
 	"github.com/coderfleet/coderfleet/validate"
 )
 
@@ -255,8 +256,10 @@ func collect(cfg *config.Config, selected []*config.RegionConfig, outcomes []out
 		case Errors:
 			all = append(all, e...)
 			continue
-		case config.ErrorList:
-			for _, ce := range e {
+		case refusedSettings:
+			// A fleet.yaml setting is refused by every region it reaches;
+			// say it once.
+			for _, ce := range e.List {
 				if !seen[ce.Error()] {
 					seen[ce.Error()] = true
 					settings = append(settings, ce)
@@ -308,6 +311,11 @@ func SelectRegions(requested, known []string) ([]string, error) {
 	}
 	return names, nil
 }
+
+// refusedSettings are settings of overlays/ refused while rendering one
+// region, each placed at the file and line where it was written. Render
+// reports each once, however many regions refuse it.
+type refusedSettings struct{ diag.List }
 
 // UnknownRegionError is a region asked for (--region) that the fleet does
 // not have: a usage problem, not a problem in a file. Known holds the
@@ -522,17 +530,17 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
 		data, err := multiDoc(out.Review[file])
 		if err != nil {
-			return nil, &Error{Region: name, Msg: "serialising review file " + file + ": " + err.Error()}
+			return nil, &Error{Region: name, Msg: "serialising review file " + file, Err: err}
 		}
 		tree[ReviewDir+"/"+file] = data
 	}
 	if opts.AWS != nil {
 		files, err := opts.AWS(cfg, r)
 		if config.IsInputError(err) {
-			return nil, err // a setting, already placed at its file and line
+			return nil, refusedSettings{diag.All(err)} // a setting, already placed at its file and line
 		}
 		if err != nil {
-			return nil, &Error{Region: name, Msg: "building the AWS desired state: " + err.Error()}
+			return nil, &Error{Region: name, Msg: "building the AWS desired state", Err: err}
 		}
 		for _, f := range slices.Sorted(maps.Keys(files)) {
 			tree[AWSDir+"/"+f] = files[f]

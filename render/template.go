@@ -184,7 +184,7 @@ func (ev *evaluator) evaluate(region string, input []byte) (*Output, error) {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(&o); err != nil {
-		return nil, &Error{Region: region, File: EntryPoint, Msg: "the template's result has the wrong shape: " + err.Error(),
+		return nil, &Error{Region: region, File: EntryPoint, Msg: "the template's result has the wrong shape", Err: err,
 			Hint: "main.jsonnet must return {components: {<name>: [objects]}, review?: {<file>: [objects]}, owned?: {<settings key>: {hint, names}}}"}
 	}
 	return &o, nil

@@ -10,21 +10,14 @@ import (
 
 	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/diag"
 	"github.com/coderfleet/coderfleet/validate"
 )
 
-// InputError is a problem in the repository's files that the user must fix.
-// The CLI maps it to exit code 3.
-type InputError struct {
-	// Err is the underlying error; it names the file and line when known.
-	Err error
-}
-
-// Error returns the underlying message.
-func (e *InputError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the underlying error.
-func (e *InputError) Unwrap() error { return e.Err }
+// InputError is a problem in the repository's files that the user must fix:
+// a diag.Error whose Err is the underlying problem, naming the file and line
+// when known. The CLI maps it to exit code 3.
+type InputError = diag.Error
 
 // RegionState is the desired AWS state of one region, read from regions/<region>/aws/.
 type RegionState struct {
@@ -86,7 +79,7 @@ type AllowFunc func(region string) []config.Allowance
 func RegionFolders(repo fs.FS) ([]string, error) {
 	entries, err := fs.ReadDir(repo, "regions")
 	if err != nil {
-		return nil, &InputError{fmt.Errorf("reading %q: %w (run coderfleet render first, or pass --repo)", "regions", err)}
+		return nil, &InputError{Err: fmt.Errorf("reading %q: %w (run coderfleet render first, or pass --repo)", "regions", err)}
 	}
 	var regions []string
 	for _, e := range entries {
@@ -111,7 +104,7 @@ func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error
 			return nil, err
 		}
 		if len(regions) == 0 {
-			return nil, &InputError{fmt.Errorf("no regions/<region>/aws/ folder found: run coderfleet render first")}
+			return nil, &InputError{Err: fmt.Errorf("no regions/<region>/aws/ folder found: run coderfleet render first")}
 		}
 	}
 	sort.Strings(regions)
@@ -140,10 +133,10 @@ func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error
 		d.Regions = append(d.Regions, *rs)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	if err := errors.Join(append(staleFolders(repo, d), crossRegionRecords(d)...)...); err != nil {
-		return nil, &InputError{err}
+		return nil, &InputError{Err: err}
 	}
 	return d, nil
 }

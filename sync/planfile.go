@@ -19,7 +19,7 @@ const (
 	PlanFileVersion = 1
 )
 
-// SavedPlan is the plan file that `coderfleet sync plan -out FILE` writes
+// SavedPlan is the plan file that `coderfleet sync plan --out FILE` writes
 // and `coderfleet sync apply FILE` applies, as terraform plan -out does. It
 // is plain JSON with sorted keys and no timestamps, so the same repository
 // and AWS state give the same bytes (documented in docs/sync.md, "Saved
@@ -136,11 +136,12 @@ func LoadPlanFile(file string, data []byte) (*SavedPlan, error) {
 	dec.DisallowUnknownFields()
 	var sp SavedPlan
 	if err := dec.Decode(&sp); err != nil {
-		return nil, &InputError{fmt.Errorf("%s: not a coderfleet sync plan file: %w (hint: write one with coderfleet sync plan -out %s)", file, err, file)}
+		return nil, &InputError{File: file, Msg: "not a coderfleet sync plan file", Err: err,
+			Hint: "write one with coderfleet sync plan --out " + file}
 	}
 	if sp.Format != PlanFileFormat || sp.Version != PlanFileVersion {
-		return nil, &InputError{fmt.Errorf("%s: format %q version %d, want %q version %d (hint: make the plan again with this coderfleet: coderfleet sync plan -out %s)",
-			file, sp.Format, sp.Version, PlanFileFormat, PlanFileVersion, file)}
+		return nil, &InputError{File: file, Msg: fmt.Sprintf("format %q version %d, want %q version %d", sp.Format, sp.Version, PlanFileFormat, PlanFileVersion),
+			Hint: "make the plan again with this coderfleet: coderfleet sync plan --out " + file}
 	}
 	return &sp, nil
 }

@@ -71,7 +71,7 @@ func checkRoute53Rules(p *Plan, a *Actual, d *Desired, pol Policy) error {
 		errs = append(errs, zoneRuleErrors(d, pol, zoneName, state[zid], touched[zid])...)
 	}
 	if len(errs) > 0 {
-		return &InputError{errors.Join(errs...)}
+		return &InputError{Err: errors.Join(errs...)}
 	}
 	return nil
 }

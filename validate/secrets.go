@@ -2,7 +2,9 @@ package validate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"path"
 	"regexp"
 	"sort"
@@ -11,7 +13,7 @@ import (
 	"unicode"
 
 	"github.com/coderfleet/coderfleet/config"
-	"gopkg.in/yaml.v3"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // The secret guard's heuristic; doc.go describes it for users.
@@ -304,9 +306,9 @@ func AWSFile(region, file string, data []byte, opts Options) []*Problem {
 		var root yaml.Node
 		err := dec.Decode(&root)
 		if err != nil {
-			if err.Error() != "EOF" {
+			if !errors.Is(err, io.EOF) {
 				out = append(out, &Problem{Check: CheckSchema, Region: region, File: file, Component: "aws",
-					Msg: "parsing YAML: " + err.Error(), Hint: "re-render to regenerate the file"})
+					Msg: "parsing YAML", Err: err, Hint: "re-render to regenerate the file"})
 			}
 			break
 		}

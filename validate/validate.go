@@ -3,11 +3,11 @@ package validate
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 // Object is one rendered Kubernetes object and the component it belongs to.
@@ -17,8 +17,9 @@ type Object struct {
 	Obj       map[string]any
 }
 
-// Check names one kind of check, so callers and tests can tell findings apart.
-type Check string
+// Check names one kind of check, so callers and tests can tell findings
+// apart (Problem.Check).
+type Check = string
 
 // The checks this package runs.
 const (
@@ -37,50 +38,14 @@ const (
 	CheckAWSLimit Check = "aws-limit"
 )
 
-// Problem is one finding. Its fields match render.Error so the renderer can
-// convert it one to one.
-type Problem struct {
-	Check     Check
-	Region    string
-	File      string // set for findings in files (AWS desired state)
-	Line      int    // 1-based line in File, 0 when unknown
-	Component string
-	Object    string // Kind/namespace/name, or Kind/name when cluster-scoped
-	Field     string // field path inside the object or file
-	Msg       string
-	Hint      string
-	// Locate is text of the offending value (for a credential, the
-	// suspected secret) that callers may search their inputs for to name
-	// the file and line behind the problem; Error never prints it.
-	Locate string
-}
-
-// Error formats the problem on one line, most specific place first.
-func (p *Problem) Error() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-		if p.Line > 0 {
-			fmt.Fprintf(&b, ":%d", p.Line)
-		}
-		b.WriteString(": ")
-	}
-	var where []string
-	for _, kv := range [][2]string{{"region", p.Region}, {"component", p.Component}, {"object", p.Object}, {"field", p.Field}} {
-		if kv[1] != "" {
-			where = append(where, kv[0]+" "+kv[1])
-		}
-	}
-	if len(where) > 0 {
-		b.WriteString(strings.Join(where, ", "))
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Msg)
-	if p.Hint != "" {
-		fmt.Fprintf(&b, " (hint: %s)", p.Hint)
-	}
-	return b.String()
-}
+// Problem is one finding: a diag.Error naming the region, the file and
+// line (for findings in files, like the AWS desired state), the component,
+// the object (Kind/namespace/name, or Kind/name when cluster-scoped) and the
+// field path, with its Check and a hint. Its Locate is text of the
+// offending value (for a credential, the suspected secret) that callers may
+// search their inputs for to name the file and line behind the problem;
+// Error never prints it.
+type Problem = diag.Error
 
 // Options tune the checks.
 type Options struct {

@@ -3,8 +3,7 @@ package main
 import (
 	"errors"
 
-	"github.com/coderfleet/coderfleet/charts"
-	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/diag"
 	"github.com/coderfleet/coderfleet/render"
 )
 
@@ -47,7 +46,8 @@ func exitCode(err error) int {
 	if errors.As(err, &ur) {
 		return exitUsage
 	}
-	if config.IsInputError(err) || render.IsInputError(err) || charts.IsInputError(err) {
+	var in *diag.Error
+	if errors.As(err, &in) {
 		return exitInput
 	}
 	return exitRuntime

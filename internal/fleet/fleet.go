@@ -7,9 +7,9 @@ package fleet
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	jsonnet "github.com/google/go-jsonnet"
@@ -18,6 +18,7 @@ import (
 	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/charts"
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/diag"
 	"github.com/coderfleet/coderfleet/internal/version"
 	"github.com/coderfleet/coderfleet/render"
 )
@@ -67,12 +68,19 @@ const (
 func ParseOutputs(file string, data []byte) (map[string]string, error) {
 	o, err := awsstate.ParseOutputs(file, data)
 	if err != nil {
-		var pe *awsstate.ParseError
-		if errors.As(err, &pe) {
-			return nil, &config.Error{File: file, Line: pe.Line, Key: pe.Key, Msg: pe.Msg,
-				Hint: "this file is written by `coderfleet sync apply`; delete it and run sync again if it was edited by hand"}
+		const hint = "this file is written by `coderfleet sync apply`; delete it and run sync again if it was edited by hand"
+		problems := diag.All(err)
+		if len(problems) == 0 {
+			return nil, &config.Error{File: file, Err: err, Hint: hint}
 		}
-		return nil, &config.Error{File: file, Msg: err.Error()}
+		out := make(config.ErrorList, len(problems))
+		for i, p := range problems {
+			e := *p
+			e.BareKey = false // placed as config places its keys
+			e.Hint = strings.TrimPrefix(e.Hint+"; "+hint, "; ")
+			out[i] = &e
+		}
+		return nil, out
 	}
 	return o.Certificates, nil
 }

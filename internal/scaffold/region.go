@@ -280,7 +280,7 @@ func readFleetName(fsys filesys.FileSystem, repo string) (string, error) {
 		Name string `yaml:"name"`
 	}
 	if err := yaml.Unmarshal(data, &f); err != nil {
-		return "", &config.Error{File: config.FleetFile, Msg: "not valid YAML: " + err.Error(), Hint: "fix the file, then add the region"}
+		return "", &config.Error{File: config.FleetFile, Msg: "not valid YAML", Err: err, Hint: "fix the file, then add the region"}
 	}
 	if f.Name == "" {
 		return "", &config.Error{File: config.FleetFile, Key: "name", Msg: "the fleet has no name", Hint: "set name: <fleet> (a DNS label)"}
@@ -306,7 +306,7 @@ func readRegions(fsys filesys.FileSystem, repo string) ([]existingRegion, error)
 		data, err := fsys.ReadFile(filepath.Join(dir, e, config.RegionFile))
 		if err == nil {
 			if err := yaml.Unmarshal(data, &r); err != nil {
-				return nil, &config.Error{File: file, Msg: "not valid YAML: " + err.Error(), Hint: "fix the file, then add the region"}
+				return nil, &config.Error{File: file, Msg: "not valid YAML", Err: err, Hint: "fix the file, then add the region"}
 			}
 		}
 		out = append(out, r)
