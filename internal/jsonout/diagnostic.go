@@ -1,9 +1,12 @@
 package jsonout
 
 import (
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 // ErrorSchema is the schema version of the document a verb run with
@@ -66,31 +69,80 @@ var (
 	keyPart = regexp.MustCompile(`^key ("(?:[^"\\]|\\.)*"): `)
 )
 
-// FromError returns the diagnostics of err: one per joined error when err
-// (or an error it wraps with the same text) joins several (Unwrap()
-// []error, as render.Errors does), else those of its text (Diagnostics).
+// FromError returns the diagnostics of err. The input problems it holds
+// (*diag.Error, alone, in a diag.List or joined) give one diagnostic each,
+// built from their fields; when err is a single problem wrapped by words
+// of its own ("rendering at HEAD: …"), the message is err's whole text. An
+// error holding no *diag.Error (a runtime failure) is read from its text
+// (Diagnostics).
 func FromError(err error) []Diagnostic {
-	for e := err; e != nil; {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			var out []Diagnostic
-			for _, c := range j.Unwrap() {
-				out = append(out, Diagnostics(c.Error())...)
-			}
-			if len(out) > 0 {
+	list := diag.All(err)
+	if len(list) == 0 {
+		return fromText(err)
+	}
+	if len(list) > 1 && list.Error() != err.Error() && !joinedOnly(err) {
+		return Diagnostics(err.Error()) // several problems under words of its own
+	}
+	out := make([]Diagnostic, 0, len(list))
+	for _, e := range list {
+		out = append(out, fromDiag(e))
+	}
+	if len(list) == 1 {
+		out[0].Message = err.Error()
+	}
+	return out
+}
+
+// fromText is the diagnostics of an error without *diag.Error: one per
+// joined error when err joins several through wrappers that add no words,
+// else those of its text.
+func fromText(err error) []Diagnostic {
+	if joinedOnly(err) {
+		var out []Diagnostic
+		for e := err; e != nil; e = errors.Unwrap(e) {
+			if j, ok := e.(interface{ Unwrap() []error }); ok {
+				for _, c := range j.Unwrap() {
+					out = append(out, Diagnostics(c.Error())...)
+				}
 				return out
 			}
 		}
-		w, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		next := w.Unwrap()
-		if next == nil || next.Error() != e.Error() {
-			break // a wrapper that adds words: its text is the diagnostic
-		}
-		e = next
 	}
 	return Diagnostics(err.Error())
+}
+
+// joinedOnly reports whether err's text is that of the errors it joins
+// (errors.Join, render.Errors), reached through wrappers that add no words.
+func joinedOnly(err error) bool {
+	for e := err; e != nil; {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			return errors.Join(j.Unwrap()...).Error() == err.Error()
+		}
+		w, ok := e.(interface{ Unwrap() error })
+		if !ok || w.Unwrap() == nil || w.Unwrap().Error() != e.Error() {
+			return false
+		}
+		e = w.Unwrap()
+	}
+	return false
+}
+
+// fromDiag is e's fields as a Diagnostic; an empty field is null.
+func fromDiag(e *diag.Error) Diagnostic {
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return ptr(s)
+	}
+	num := func(n int) *int {
+		if n <= 0 {
+			return nil
+		}
+		return &n
+	}
+	return Diagnostic{Message: e.Error(), File: opt(e.File), Line: num(e.Line), Column: num(e.Col), Key: opt(e.Key),
+		Region: opt(e.Region), Component: opt(e.Component), Object: opt(e.Object), Field: opt(e.Field), Hint: opt(e.Hint)}
 }
 
 // Diagnostics splits an error's text into diagnostics: one per line when

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/coderfleet/coderfleet/internal/diag"
 )
 
 func TestDiagnosticsParseTheErrorLineFormat(t *testing.T) {
@@ -53,6 +55,26 @@ func TestFromErrorSplitsLists(t *testing.T) {
 	}
 	if d := FromError(fmt.Errorf("rendering at HEAD: %w", joined{errors.New("x"), errors.New("y")})); len(d) != 1 {
 		t.Errorf("a wrapper that adds words keeps one diagnostic, got %d", len(d))
+	}
+}
+
+func TestFromErrorReadsTheDiagnosticType(t *testing.T) {
+	e := &diag.Error{File: "overlays/fleet.yaml", Line: 7, Col: 3, Key: "coder.replicas", Msg: "must be positive", Hint: "set 1 or more"}
+	d := FromError(fmt.Errorf("loading the fleet: %w", e))
+	if len(d) != 1 || *d[0].File != "overlays/fleet.yaml" || *d[0].Line != 7 || *d[0].Column != 3 || *d[0].Key != "coder.replicas" ||
+		*d[0].Hint != "set 1 or more" || d[0].Region != nil || d[0].Message != "loading the fleet: "+e.Error() {
+		t.Errorf("one wrapped problem: %+v", d)
+	}
+	// A hint or key the text format cannot carry unambiguously still
+	// arrives whole: the fields are read, not parsed back.
+	odd := &diag.Error{Region: "eu-west-2", Object: "Service coder/coder, primary", Msg: "x: y", Hint: "a (b)"}
+	list := diag.List{e, odd}
+	d = FromError(list)
+	if len(d) != 2 || *d[1].Object != "Service coder/coder, primary" || *d[1].Hint != "a (b)" || d[1].File != nil {
+		t.Errorf("a list: %+v", d)
+	}
+	if d := FromError(fmt.Errorf("rendering at HEAD: %w", list)); len(d) != 1 {
+		t.Errorf("several problems under a wrapper's own words are one diagnostic, got %d", len(d))
 	}
 }
 
