@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/internal/scaffold"
 )
 
@@ -69,11 +68,12 @@ location (e.g. Oregon), --icon the globe emoji.`,
 }
 
 func runRegionAdd(o *regionAddOptions, out io.Writer) error {
-	repo, err := filepath.Abs(o.repo)
+	fsys, err := repofs.Open(o.repo)
 	if err != nil {
 		return err
 	}
-	added, err := scaffold.AddRegion(filesys.MakeFsOnDisk(), repo, o.spec)
+	defer fsys.Close()
+	added, err := scaffold.AddRegion(fsys, fsys.Dir(), o.spec)
 	if err != nil {
 		return scaffoldError(err)
 	}
