@@ -26,9 +26,10 @@ test:
 	$(GO) test $(TESTFLAGS) -v ./e2e/ | grep -vE '^(=== |--- PASS|PASS$$)|^    [a-z_]+_test\.go:[0-9]+: (checking|kubetest|installed|cluster|.*objects accepted)' 
 	$(MAKE) fuzz FUZZTIME=10s
 
-## golden: rewrite golden/*/regions (read the diff before committing)
+## golden: rewrite every golden file: golden/*/regions and reviewdiff/testdata/*/want.*
+## (read the diff before committing)
 golden:
-	$(GO) test ./golden -update
+	$(GO) test ./golden ./reviewdiff -run TestGolden -update
 
 ## build: build the coderfleet binary into ./bin
 build:

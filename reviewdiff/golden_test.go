@@ -2,21 +2,15 @@ package reviewdiff_test
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
-	"github.com/pmezard/go-difflib/difflib"
-
-	"github.com/coderfleet/coderfleet/internal/fleettest"
+	"github.com/coderfleet/coderfleet/internal/goldenfile"
 	"github.com/coderfleet/coderfleet/internal/testfleet"
 	"github.com/coderfleet/coderfleet/reviewdiff"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected outputs of every golden case")
 
 // goldenCases lists the folders under testdata/; each holds base/overlays
 // and head/overlays (rendered with the repository's templates) and the
@@ -44,8 +38,8 @@ func TestGolden(t *testing.T) {
 	for _, c := range goldenCases(t) {
 		t.Run(c, func(t *testing.T) {
 			dir := filepath.Join("testdata", c)
-			base := fleettest.RenderOverlays(t, templates, filepath.Join(dir, "base"))
-			head := fleettest.RenderOverlays(t, templates, filepath.Join(dir, "head"))
+			base := testfleet.RenderOverlays(t, templates, filepath.Join(dir, "base"))
+			head := testfleet.RenderOverlays(t, templates, filepath.Join(dir, "head"))
 			rep := reviewdiff.Diff(base, head)
 			if rep.Empty() {
 				t.Fatal("base and head render the same: the case tests nothing")
@@ -66,31 +60,8 @@ func TestGolden(t *testing.T) {
 				if !bytes.Equal(got.Bytes(), again.Bytes()) {
 					t.Errorf("%s: two runs gave different output", f.format)
 				}
-				compareGolden(t, filepath.Join(dir, f.file), got.Bytes())
+				goldenfile.File(t, filepath.Join(dir, f.file), got.Bytes())
 			}
 		})
-	}
-}
-
-// compareGolden compares got with the golden file, or rewrites it with -update.
-func compareGolden(t *testing.T, file string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("reading %q: %v (run `go test ./reviewdiff -run TestGolden -update` to create it)", file, err)
-	}
-	norm := func(b []byte) string { return strings.ReplaceAll(string(b), "\r\n", "\n") }
-	if norm(want) != norm(got) {
-		d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(norm(want)), B: difflib.SplitLines(norm(got)),
-			FromFile: "WANT " + file, ToFile: "GOT", Context: 3,
-		})
-		t.Errorf("%s differs (refresh with -update if the change is intended):\n%s", file, d)
 	}
 }

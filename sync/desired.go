@@ -225,6 +225,10 @@ func loadRegion(repo fs.FS, region string, allow []config.Allowance) (*RegionSta
 	}{{awsstate.CertificatesFile, awsstate.KindCertificateList}, {awsstate.HealthChecksFile, awsstate.KindHealthCheckList}, {awsstate.RecordsFile, awsstate.KindRecordList}} {
 		p := path.Join(dir, want.file)
 		data, err := fs.ReadFile(repo, p)
+		if config.IsInputError(err) {
+			errs = append(errs, err) // refused by the repository's filesystem, naming why
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reading %q: %w (run coderfleet render)", p, err))
 			continue

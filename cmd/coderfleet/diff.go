@@ -7,15 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
 	"github.com/coderfleet/coderfleet/reviewdiff"
@@ -78,17 +82,20 @@ func runDiff(ctx context.Context, o *diffOptions, out, stderr io.Writer) error {
 	if err != nil {
 		return &usageError{err: fmt.Errorf("-o: %w", err)}
 	}
-	repo, err := filepath.Abs(o.repo)
+	fsys, err := repofs.Open(o.repo)
 	if err != nil {
 		return err
 	}
+	defer fsys.Close()
+	repo := fsys.Dir()
 	var base map[string]render.Tree
 	if o.base != "" {
-		fsys, root, err := gitTreeFS(ctx, repo, o.base, "overlays", "templates")
+		baseFS, cleanup, err := gitTree(ctx, repo, o.base, "overlays", "templates")
 		if err != nil {
 			return err
 		}
-		opts, err := fleet.Prepare(fsys, root, nil)
+		defer cleanup()
+		opts, err := fleet.Prepare(baseFS, baseFS.Dir(), nil)
 		if err != nil {
 			return fmt.Errorf("rendering the fleet at %s: %w", o.base, err)
 		}
@@ -100,7 +107,7 @@ func runDiff(ctx context.Context, o *diffOptions, out, stderr io.Writer) error {
 	} else if base, err = committedRegions(ctx, repo, stderr); err != nil {
 		return err
 	}
-	opts, err := fleet.Prepare(filesys.MakeFsOnDisk(), repo, nil)
+	opts, err := fleet.Prepare(fsys, repo, nil)
 	if err != nil {
 		return err
 	}
@@ -130,7 +137,12 @@ func committedRegions(ctx context.Context, repo string, stderr io.Writer) (map[s
 		}
 		return nil, err
 	}
-	files, err := gitFiles(ctx, repo, "HEAD", "regions")
+	files, links, err := gitFiles(ctx, repo, "HEAD", "regions")
+	if len(links) > 0 {
+		p := slices.Min(slices.Collect(maps.Keys(links)))
+		return nil, &config.Error{File: p, Msg: fmt.Sprintf("is committed at HEAD as a symbolic link to %q; render writes only regular files", links[p]),
+			Hint: "run coderfleet render and commit regions/"}
+	}
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
@@ -168,53 +180,89 @@ func gitOutput(ctx context.Context, repo string, stdin io.Reader, args ...string
 	return stdout.Bytes(), nil
 }
 
-// gitTreeFS reads the folders dirs (relative to repo, which may be a
-// sub-folder of its git work tree) as they are at revision rev into an
-// in-memory filesystem, and returns it with the repository's root in it.
-// The work tree, index and HEAD are left alone.
-func gitTreeFS(ctx context.Context, repo, rev string, dirs ...string) (filesys.FileSystem, string, error) {
-	files, err := gitFiles(ctx, repo, rev, dirs...)
+// gitTree writes the folders dirs (relative to repo, which may be a
+// sub-folder of its git work tree) as they are at revision rev, symbolic
+// links as links, into a temporary folder, and opens that as a repository
+// the way every verb opens the working tree (repofs.Open): the base renders
+// under the same confinement, so a link leaving the repository is refused
+// with the same error. cleanup removes the folder. The work tree, index and
+// HEAD are left alone.
+func gitTree(ctx context.Context, repo, rev string, dirs ...string) (_ *repofs.FS, cleanup func(), err error) {
+	files, links, err := gitFiles(ctx, repo, rev, dirs...)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	fsys := filesys.MakeFsInMemory()
-	const root = "/repo"
-	for p, data := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := fsys.MkdirAll(filepath.Dir(full)); err != nil {
-			return nil, "", err
+	tmp, err := os.MkdirTemp("", "coderfleet-base-")
+	if err != nil {
+		return nil, nil, err
+	}
+	fsys, err := repofs.Open(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	cleanup = func() {
+		fsys.Close()
+		os.RemoveAll(tmp)
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
 		}
-		if err := fsys.WriteFile(full, data); err != nil {
-			return nil, "", err
+	}()
+	place := func(p string) (string, error) {
+		full := filepath.Join(tmp, filepath.FromSlash(p))
+		return full, fsys.MkdirAll(filepath.Dir(full))
+	}
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		full, err := place(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := fsys.WriteFile(full, files[p]); err != nil {
+			return nil, nil, err
 		}
 	}
-	return fsys, root, nil
+	for _, p := range slices.Sorted(maps.Keys(links)) {
+		full, err := place(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := fsys.Symlink(links[p], full); err != nil {
+			return nil, nil, err
+		}
+	}
+	return fsys, cleanup, nil
 }
 
 // gitFiles returns the files of the folders dirs (relative to repo) as
 // they are at revision rev, keyed by slash-separated path relative to repo,
-// read with git ls-tree and git cat-file --batch. The work tree, index and
+// read with git ls-tree and git cat-file --batch, and apart from them the
+// symbolic links, by path, with their targets. The work tree, index and
 // HEAD are left alone. A rev that is not a commit is a *usageError.
-func gitFiles(ctx context.Context, repo, rev string, dirs ...string) (map[string][]byte, error) {
+func gitFiles(ctx context.Context, repo, rev string, dirs ...string) (files map[string][]byte, links map[string]string, err error) {
 	git := func(stdin io.Reader, args ...string) ([]byte, error) {
 		return gitOutput(ctx, repo, stdin, args...)
 	}
 	commit, err := git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return nil, err
+			return nil, nil, err
 		}
 		if strings.Contains(err.Error(), "not a git repository") {
-			return nil, &usageError{err: fmt.Errorf("--base: %q is not inside a git repository (hint: run diff without --base to compare with regions/ on disk)", repo)}
+			return nil, nil, &usageError{err: fmt.Errorf("--base: %q is not inside a git repository (hint: run diff without --base to compare with regions/ on disk)", repo)}
 		}
-		return nil, &usageError{err: fmt.Errorf("--base: %q is not a commit of the git repository at %q (hint: pass a branch, tag or commit such as origin/main; in a shallow CI clone, fetch it first)", rev, repo)}
+		return nil, nil, &usageError{err: fmt.Errorf("--base: %q is not a commit of the git repository at %q (hint: pass a branch, tag or commit such as origin/main; in a shallow CI clone, fetch it first)", rev, repo)}
 	}
 	sha := strings.TrimSpace(string(commit))
 	list, err := git(nil, append([]string{"ls-tree", "-r", "-z", sha, "--"}, dirs...)...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	type entry struct{ path, sha string }
+	type entry struct {
+		path, sha string
+		link      bool // a symbolic link (mode 120000): the blob is its target
+	}
 	var entries []entry
 	for _, rec := range bytes.Split(list, []byte{0}) {
 		if len(rec) == 0 {
@@ -224,18 +272,15 @@ func gitFiles(ctx context.Context, repo, rev string, dirs ...string) (map[string
 		meta, p, ok := strings.Cut(string(rec), "\t")
 		fields := strings.Fields(meta)
 		if !ok || len(fields) != 3 {
-			return nil, fmt.Errorf("reading git ls-tree output: unexpected entry %q", rec)
+			return nil, nil, fmt.Errorf("reading git ls-tree output: unexpected entry %q", rec)
 		}
 		switch fields[1] {
 		case "blob":
-			if fields[0] == "120000" {
-				return nil, fmt.Errorf("reading %s at %s: %q is a symbolic link, which diff --base does not follow (hint: commit the file itself, or compare without --base)", p, rev, p)
-			}
-			entries = append(entries, entry{path: p, sha: fields[2]})
+			entries = append(entries, entry{path: p, sha: fields[2], link: fields[0] == "120000"})
 		case "commit":
 			// A submodule: not part of the fleet's inputs.
 		default:
-			return nil, fmt.Errorf("reading git ls-tree output: unexpected object type %q for %q", fields[1], p)
+			return nil, nil, fmt.Errorf("reading git ls-tree output: unexpected object type %q for %q", fields[1], p)
 		}
 	}
 	var req bytes.Buffer
@@ -244,28 +289,32 @@ func gitFiles(ctx context.Context, repo, rev string, dirs ...string) (map[string
 	}
 	blobs, err := git(&req, "cat-file", "--batch")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	files := make(map[string][]byte, len(entries))
+	files, links = make(map[string][]byte, len(entries)), map[string]string{}
 	r := bufio.NewReader(bytes.NewReader(blobs))
 	for _, e := range entries {
 		header, err := r.ReadString('\n')
 		if err != nil {
-			return nil, fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
+			return nil, nil, fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
 		}
 		f := strings.Fields(header)
 		if len(f) != 3 || f[0] != e.sha || f[1] != "blob" {
-			return nil, fmt.Errorf("reading git cat-file output for %q: unexpected header %q", e.path, strings.TrimSpace(header))
+			return nil, nil, fmt.Errorf("reading git cat-file output for %q: unexpected header %q", e.path, strings.TrimSpace(header))
 		}
 		size, err := strconv.Atoi(f[2])
 		if err != nil {
-			return nil, fmt.Errorf("reading git cat-file output for %q: bad size in %q", e.path, strings.TrimSpace(header))
+			return nil, nil, fmt.Errorf("reading git cat-file output for %q: bad size in %q", e.path, strings.TrimSpace(header))
 		}
 		data := make([]byte, size+1) // the content and its trailing newline
 		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
+			return nil, nil, fmt.Errorf("reading git cat-file output for %q: %w", e.path, err)
 		}
-		files[e.path] = data[:size]
+		if e.link {
+			links[e.path] = string(data[:size])
+		} else {
+			files[e.path] = data[:size]
+		}
 	}
-	return files, nil
+	return files, links, nil
 }

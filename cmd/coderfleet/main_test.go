@@ -190,7 +190,7 @@ func TestSyncSecretGuardAllowances(t *testing.T) {
 		"overlays/us-west-2/region.yaml": "apiVersion: coderfleet.io/v1alpha1\nkind: Region\nname: us-west-2\nawsRegion: us-west-2\nrole: proxy\nclusterName: coderdemo-usw2\n" +
 			"overrides:\n  secretGuard:\n    allow:\n      - {object: aws/records.yaml, field: \"records[0].values[0]\", reason: region}\n",
 	})
-	allow, err := secretGuardAllow(repo)
+	allow, err := secretGuardAllow(openRepo(t, repo))
 	if err != nil || allow == nil {
 		t.Fatalf("secretGuardAllow = %v, %v", allow, err)
 	}
@@ -199,7 +199,7 @@ func TestSyncSecretGuardAllowances(t *testing.T) {
 			t.Errorf("allowances of %s = %+v, want the %s's", region, got, want)
 		}
 	}
-	if allow, err := secretGuardAllow(t.TempDir()); allow != nil || err != nil {
+	if allow, err := secretGuardAllow(openRepo(t, t.TempDir())); allow != nil || err != nil {
 		t.Errorf("without overlays: %v, %v; want no allowances and no error", allow, err)
 	}
 	testfleet.WriteDisk(t, repo, map[string]string{"overlays/fleet.yaml": string(fleet) + "\nsecretGuard: {allow: [{object: x}]}\n"})

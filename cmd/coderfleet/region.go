@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/jsonout"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/internal/scaffold"
 )
 
@@ -81,11 +80,12 @@ func runRegionAdd(o *regionAddOptions, output string, out io.Writer) error {
 	if err := checkOutput(output, textOrJSON); err != nil {
 		return err
 	}
-	repo, err := filepath.Abs(o.repo)
+	fsys, err := repofs.Open(o.repo)
 	if err != nil {
 		return err
 	}
-	added, err := scaffold.AddRegion(filesys.MakeFsOnDisk(), repo, o.spec)
+	defer fsys.Close()
+	added, err := scaffold.AddRegion(fsys, fsys.Dir(), o.spec)
 	if err != nil {
 		return scaffoldError(err)
 	}

@@ -4,17 +4,16 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/fleet"
 	"github.com/coderfleet/coderfleet/internal/jsonout"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/internal/scaffold"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
@@ -74,7 +73,12 @@ func runRegionList(repo, output string, out io.Writer) error {
 	if err := checkOutput(output, textOrJSON); err != nil {
 		return err
 	}
-	cfg, err := config.Load(filesys.MakeFsOnDisk(), repo, config.LoadOptions{ParseOutputs: fleet.ParseOutputs})
+	fsys, err := repofs.Open(repo)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	cfg, err := config.Load(fsys, repo, config.LoadOptions{ParseOutputs: fleet.ParseOutputs})
 	if err != nil {
 		return err
 	}
@@ -84,7 +88,7 @@ func runRegionList(repo, output string, out io.Writer) error {
 	for _, r := range cfg.Regions {
 		row := regionRow{Name: r.Region.Name, Role: r.Region.Role, AWSRegion: r.Region.AWSRegion, Cluster: r.Region.ClusterName,
 			Rendered: renderedNo, Certificates: []string{}}
-		if _, err := os.Stat(filepath.Join(regionsDir, row.Name, render.MarkerFile)); err == nil {
+		if _, err := fsys.Stat(filepath.Join(regionsDir, row.Name, render.MarkerFile)); err == nil {
 			row.Rendered = renderedPresent
 			if _, ok := current[row.Name]; ok {
 				row.Rendered = renderedCurrent
@@ -162,11 +166,12 @@ under overlays/ mentions (exit 3, naming file, line and key).`,
 }
 
 func runRegionRemove(repo, name string, out io.Writer) error {
-	abs, err := filepath.Abs(repo)
+	fsys, err := repofs.Open(repo)
 	if err != nil {
 		return err
 	}
-	rm, err := scaffold.RemoveRegion(filesys.MakeFsOnDisk(), abs, name)
+	defer fsys.Close()
+	rm, err := scaffold.RemoveRegion(fsys, fsys.Dir(), name)
 	if err != nil {
 		return scaffoldError(err)
 	}

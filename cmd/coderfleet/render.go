@@ -12,7 +12,7 @@ import (
 
 	"github.com/coderfleet/coderfleet/internal/fleet"
 	"github.com/coderfleet/coderfleet/internal/jsonout"
-	"github.com/coderfleet/coderfleet/internal/safefs"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
 )
@@ -63,15 +63,12 @@ func (o *renderOptions) outDir() string {
 // holds the inputs digests of intact committed regions, which are skipped
 // (nil renders everything).
 func renderFleet(ctx context.Context, o *renderOptions, previous map[string]string) (*render.Result, error) {
-	repo, err := filepath.Abs(o.repo)
+	fsys, err := repofs.Open(o.repo)
 	if err != nil {
 		return nil, err
 	}
-	fsys, err := safefs.New(repo)
-	if err != nil {
-		return nil, err
-	}
-	opts, err := fleet.Prepare(fsys, repo, o.regions)
+	defer fsys.Close()
+	opts, err := fleet.Prepare(fsys, fsys.Dir(), o.regions)
 	if err != nil {
 		return nil, err
 	}

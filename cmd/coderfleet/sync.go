@@ -16,9 +16,9 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	fleetconfig "github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
@@ -165,7 +165,13 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws
 		}
 		return fleetsync.Options{}, nil, &usageError{err: fmt.Errorf("unknown --output %q: use text or json%s", o.output, hint)}
 	}
-	allow, err := secretGuardAllow(o.repo)
+	// The root closes with the process (os.Root's finalizer): the plan
+	// and apply that follow read through it.
+	fsys, err := repofs.Open(o.repo)
+	if err != nil {
+		return fleetsync.Options{}, nil, err
+	}
+	allow, err := secretGuardAllow(fsys)
 	if err != nil {
 		return fleetsync.Options{}, nil, err
 	}
@@ -187,7 +193,7 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws
 		cfg.Region = "us-east-1" // Route53 is global; ACM and ELB get their region per call
 	}
 	root := o.repo
-	repo := os.DirFS(root)
+	repo := fsys.IOFS()
 	regions, err := syncRegions(ctx, repo, o.regions)
 	if err != nil {
 		return fleetsync.Options{}, nil, err
@@ -223,12 +229,11 @@ func syncRegions(ctx context.Context, repo fs.FS, requested []string) ([]string,
 // secretGuard.allow, and fleet.yaml's for a region folder whose overlay is
 // gone. A repository without overlays/fleet.yaml allows nothing; a
 // configuration that does not load is the error render would report.
-func secretGuardAllow(repo string) (fleetsync.AllowFunc, error) {
-	fsys := filesys.MakeFsOnDisk()
-	if !fsys.Exists(filepath.Join(repo, filepath.FromSlash(fleetconfig.FleetFile))) {
+func secretGuardAllow(fsys *repofs.FS) (fleetsync.AllowFunc, error) {
+	if !fsys.Exists(filepath.Join(fsys.Dir(), filepath.FromSlash(fleetconfig.FleetFile))) {
 		return nil, nil
 	}
-	cfg, err := fleetconfig.Load(fsys, repo, fleetconfig.LoadOptions{})
+	cfg, err := fleetconfig.Load(fsys, fsys.Dir(), fleetconfig.LoadOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/charts"
+	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/jsonout"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 )
 
 // vendorOptions are the flags of vendor.
@@ -69,11 +71,12 @@ func runVendor(ctx context.Context, o *vendorOptions, out io.Writer) error {
 	if err := checkOutput(o.output, textOrJSON); err != nil {
 		return err
 	}
-	fsys := filesys.MakeFsOnDisk()
-	repo, err := filepath.Abs(o.repo)
+	fsys, err := repofs.Open(o.repo)
 	if err != nil {
-		return &exitError{code: exitRuntime, err: fmt.Errorf("resolving --repo %q: %w", o.repo, err)}
+		return &exitError{code: exitRuntime, err: err}
 	}
+	defer fsys.Close()
+	repo := fsys.Dir()
 	templatesDir := filepath.Join(repo, "templates")
 	if !fsys.IsDir(templatesDir) {
 		return &exitError{code: exitInput, err: fmt.Errorf("%q has no templates folder: point --repo at the fleet repository's root", repo)}
@@ -143,7 +146,7 @@ func runVendorCheck(fsys filesys.FileSystem, templatesDir string, out io.Writer,
 // classifyChartsError maps a charts error to its exit code: a file to fix
 // is invalid input (3), anything else (network, I/O) a runtime failure (4).
 func classifyChartsError(err error) error {
-	if charts.IsInputError(err) {
+	if charts.IsInputError(err) || config.IsInputError(err) {
 		return &exitError{code: exitInput, err: err}
 	}
 	return &exitError{code: exitRuntime, err: err}

@@ -272,6 +272,9 @@ func nearestRegion(code string) string {
 // readFleetName reads the fleet's name from overlays/fleet.yaml.
 func readFleetName(fsys filesys.FileSystem, repo string) (string, error) {
 	data, err := fsys.ReadFile(filepath.Join(repo, config.FleetFile))
+	if config.IsInputError(err) {
+		return "", err // refused by the repository's filesystem, naming why
+	}
 	if err != nil {
 		return "", &config.Error{File: config.FleetFile, Msg: "cannot read the fleet file",
 			Hint: "run coderfleet from the fleet repository's root or pass --repo; a region is added to an existing fleet"}
@@ -304,6 +307,9 @@ func readRegions(fsys filesys.FileSystem, repo string) ([]existingRegion, error)
 		r := existingRegion{folder: e, Name: e}
 		file := path.Join(config.OverlaysDir, e, config.RegionFile)
 		data, err := fsys.ReadFile(filepath.Join(dir, e, config.RegionFile))
+		if config.IsInputError(err) {
+			return nil, err // refused by the repository's filesystem, naming why
+		}
 		if err == nil {
 			if err := yaml.Unmarshal(data, &r); err != nil {
 				return nil, &config.Error{File: file, Msg: "not valid YAML", Err: err, Hint: "fix the file, then add the region"}

@@ -53,7 +53,7 @@ func RemoveRegion(fsys filesys.FileSystem, repo, name string) (*Removed, error) 
 	if target.Role == config.RolePrimary {
 		file := path.Join(dir, config.RegionFile)
 		line := 0
-		forEachMention(fsys, filepath.Join(repo, filepath.FromSlash(file)), regexp.MustCompile(`^`+config.RolePrimary+`$`), func(key string, l int) {
+		_ = forEachMention(fsys, filepath.Join(repo, filepath.FromSlash(file)), regexp.MustCompile(`^`+config.RolePrimary+`$`), func(key string, l int) {
 			if key == "role" {
 				line = l
 			}
@@ -79,12 +79,11 @@ func RemoveRegion(fsys filesys.FileSystem, repo, name string) (*Removed, error) 
 		if ext := path.Ext(rel); ext != ".yaml" && ext != ".yml" {
 			return nil // documentation; only YAML reaches the render
 		}
-		forEachMention(fsys, p, mention, func(key string, line int) {
+		return forEachMention(fsys, p, mention, func(key string, line int) {
 			refs = append(refs, &config.Error{File: rel, Line: line, Key: key,
 				Msg:  fmt.Sprintf("refers to region %q, which region remove would delete", name),
 				Hint: "remove or change this reference first, then run region remove again"})
 		})
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", config.OverlaysDir, err)
@@ -103,11 +102,16 @@ func RemoveRegion(fsys filesys.FileSystem, repo, name string) (*Removed, error) 
 
 // forEachMention calls f with the dotted key path and line of every key or
 // scalar value of the YAML file p (every document) that re matches. A file
-// that is not YAML is searched line by line, without a key.
-func forEachMention(fsys filesys.FileSystem, p string, re *regexp.Regexp, f func(key string, line int)) {
+// that is not YAML is searched line by line, without a key. A file the
+// repository's filesystem refuses (a link leaving it) is that *config.Error;
+// a file that cannot be read otherwise is skipped.
+func forEachMention(fsys filesys.FileSystem, p string, re *regexp.Regexp, f func(key string, line int)) error {
 	data, err := fsys.ReadFile(p)
 	if err != nil {
-		return
+		if config.IsInputError(err) {
+			return err
+		}
+		return nil
 	}
 	var docs []*yaml.Node
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
@@ -124,7 +128,7 @@ func forEachMention(fsys filesys.FileSystem, p string, re *regexp.Regexp, f func
 				f("", i+1)
 			}
 		}
-		return
+		return nil
 	}
 	var walk func(n *yaml.Node, key string)
 	walk = func(n *yaml.Node, key string) {
@@ -167,6 +171,7 @@ func forEachMention(fsys filesys.FileSystem, p string, re *regexp.Regexp, f func
 	for _, d := range docs {
 		walk(d, "")
 	}
+	return nil
 }
 
 // nearestName suggests the name of names closest to name.

@@ -1,8 +1,11 @@
-// Package testfleet builds small fleets for tests: in memory (kyaml's
-// MakeFsInMemory) or on disk, from a map of repository-relative paths.
+// Package testfleet is the test-fleet helper of every test: it builds
+// small fleets in memory (kyaml's MakeFsInMemory) or on disk, from a map
+// of repository-relative paths, copies the example fleet, and renders a
+// case's overlays the way the CLI does.
 package testfleet
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +13,9 @@ import (
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/coderfleet/coderfleet/internal/fleet"
+	"github.com/coderfleet/coderfleet/render"
 )
 
 // Fleet is the minimal valid fleet: a fleet file, a primary and a proxy.
@@ -154,4 +160,28 @@ func Indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// RenderOverlays renders dir/overlays with templates (repository-relative
+// paths to contents, e.g. from ReadDir(t, root, "templates")), in memory,
+// with the options the CLI uses; a render error fails the test.
+func RenderOverlays(t testing.TB, templates map[string]string, dir string) map[string]render.Tree {
+	t.Helper()
+	files := map[string]string{}
+	for p, data := range templates {
+		files[p] = data
+	}
+	for p, data := range ReadDir(t, dir, "overlays") {
+		files[p] = data
+	}
+	fsys, repo := MemFS(t, files)
+	opts, err := fleet.Prepare(fsys, repo, nil)
+	if err != nil {
+		t.Fatalf("rendering %s: %v", dir, err)
+	}
+	res, err := render.Render(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("rendering %s: %v", dir, err)
+	}
+	return res.Regions
 }

@@ -17,7 +17,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/lock"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/render"
 )
 
@@ -192,7 +194,8 @@ func (st *State) Save(path string) error {
 }
 
 // Read returns every region folder under dir (any sub-folder that does not
-// start with "."), with all its files; a missing dir reads as empty.
+// start with "."), with all its files; a missing dir reads as empty. Each
+// folder is read confined to itself (see readTree).
 func Read(dir string) (map[string]render.Tree, error) {
 	out := map[string]render.Tree{}
 	entries, err := os.ReadDir(dir)
@@ -215,23 +218,34 @@ func Read(dir string) (map[string]render.Tree, error) {
 	return out, nil
 }
 
+// readTree reads every file under the folder root through repofs, so a
+// symbolic link leaving the folder (render writes none) is a *config.Error
+// naming the file, root included, and the link's target, not a read of
+// whatever it points to.
 func readTree(root string) (render.Tree, error) {
 	t := render.Tree{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	dir, err := repofs.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	fsys := dir.IOFS()
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		t[filepath.ToSlash(rel)] = data
+		t[p] = data
 		return nil
 	})
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		ce.File = filepath.ToSlash(filepath.Join(root, filepath.FromSlash(ce.File)))
+		return nil, ce
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", root, err)
 	}

@@ -1,4 +1,9 @@
-package fleettest_test
+package fleet_test
+
+// The whole chart flow (list, vendor, use from a template, render) through
+// the project's renderer: the wiring this package does for the CLI, kept
+// out of package charts so that charts' own tests build without the
+// renderer.
 
 import (
 	"context"
@@ -16,8 +21,8 @@ import (
 )
 
 var (
-	demoDir  = filepath.Join("..", "testdata", "charts", "demo")
-	stackDir = filepath.Join("..", "testdata", "charts", "stack")
+	demoDir  = filepath.Join("..", "..", "charts", "testdata", "charts", "demo")
+	stackDir = filepath.Join("..", "..", "charts", "testdata", "charts", "stack")
 )
 
 // fleetMain uses both delivery modes through the real helm.libsonnet.
