@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coderfleet/coderfleet/internal/lock"
-	"github.com/coderfleet/coderfleet/internal/treeio"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
 
@@ -45,7 +45,7 @@ func lockRepo(ctx context.Context, command string, repo, file string, timeout ti
 	}
 	ignore := filepath.Join(repo, stateDir, ".gitignore")
 	if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
-		if err := treeio.WriteFile(ignore, []byte(stateDirIgnore)); err != nil {
+		if err := repofs.WriteFile(ignore, []byte(stateDirIgnore)); err != nil {
 			return nil, &exitError{code: exitRuntime, err: err}
 		}
 	}
