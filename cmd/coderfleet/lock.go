@@ -19,7 +19,10 @@ import (
 // The lock files of the commands that write, relative to the repository,
 // in its local state folder (git-ignored; see README.md, "Locking"):
 // render's covers regions/ (or --out) and .coderfleet/render-state.json,
-// sync's covers overlays/*/outputs.yaml and the AWS changes of an apply.
+// and the inputs render reads that other verbs write (overlays/ for region
+// add and remove, templates/charts/ for vendor); sync's covers
+// overlays/*/outputs.yaml and the AWS changes of an apply, and the overlay
+// folders region remove deletes.
 const (
 	stateDir       = ".coderfleet"
 	renderLockFile = stateDir + "/render.lock"
@@ -65,4 +68,26 @@ func lockRepo(ctx context.Context, command string, repo, file string, timeout ti
 		return nil, &exitError{code: exitRuntime, err: err}
 	}
 	return l, nil
+}
+
+// lockRepoFiles takes the lock files of repo in the order given (render's
+// before sync's, as every verb taking both does, so two such verbs never
+// wait for each other crosswise), each as lockRepo does, and returns what
+// releases them all. When one is held, those already taken are released.
+func lockRepoFiles(ctx context.Context, command, repo string, files []string, timeout time.Duration, stderr io.Writer) (release func(), err error) {
+	var held []*lock.Lock
+	release = func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].Release()
+		}
+	}
+	for _, file := range files {
+		l, err := lockRepo(ctx, command, repo, file, timeout, stderr)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, l)
+	}
+	return release, nil
 }
