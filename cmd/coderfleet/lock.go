@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,4 +93,45 @@ func lockRepoFiles(ctx context.Context, command, repo string, files []string, ti
 		held = append(held, l)
 	}
 	return release, nil
+}
+
+// lockRender takes render's lock files as o says (see
+// renderOptions.stateRoot): the repository's, or, with --out outside the
+// repository, the output folder's and then the repository's, which a
+// read-only repository (one that refuses to create its lock file: no
+// permission, or a read-only file system) goes without, saying so in one
+// line on stderr. Nothing can change a read-only repository while render
+// reads it.
+func lockRender(ctx context.Context, command string, o *renderOptions, stderr io.Writer) (release func(), err error) {
+	if !o.outOutside() {
+		return lockRepoFiles(ctx, command, o.repo, []string{renderLockFile}, o.lockTimeout, stderr)
+	}
+	out, err := lockRepo(ctx, command, o.out, renderLockFile, o.lockTimeout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := lockRepo(ctx, command, o.repo, renderLockFile, o.lockTimeout, stderr)
+	switch {
+	case err == nil:
+		return func() { repo.Release(); out.Release() }, nil
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
+		fmt.Fprintf(stderr, "note: the repository %s is read-only, so render does not lock it (nothing can change it); the lock is %s\n",
+			o.repo, filepath.Join(o.out, filepath.FromSlash(renderLockFile)))
+		return func() { out.Release() }, nil
+	default:
+		out.Release()
+		return nil, err
+	}
+}
+
+// within reports whether path is dir or inside it, comparing absolute,
+// cleaned paths (symbolic links not resolved).
+func within(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
