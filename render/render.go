@@ -409,15 +409,39 @@ func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opt
 	return tree, pendingCertificates(r.Region.Name, tree), nil
 }
 
+// renderRegionTree evaluates region r's templates, applies its overlay,
+// validates the result and lays it out as the region's folder (without the
+// marker). Each step is one function below; the first error stops it.
 func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options, input []byte) (Tree, error) {
-	name := r.Region.Name
-	out, err := ev.evaluate(name, input)
+	out, err := ev.evaluate(r.Region.Name, input)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkOwned(r, input, out.Owned); err != nil {
 		return nil, err
 	}
+	objs, err := componentObjects(r.Region.Name, out)
+	if err != nil {
+		return nil, err
+	}
+	rt := &regionTree{cfg: cfg, r: r, opts: opts, out: out,
+		bl: &blamer{opts: opts, ev: ev, region: r, changed: map[string]bool{}}}
+	if objs, err = rt.applyOverlay(objs); err != nil {
+		return nil, err
+	}
+	if err := rt.groupByComponent(objs); err != nil {
+		return nil, err
+	}
+	if err := rt.prepareReview(); err != nil {
+		return nil, err
+	}
+	return rt.layOut()
+}
+
+// componentObjects checks the component names and object shapes the
+// templates returned and returns every object, tagged with its component,
+// in component order.
+func componentObjects(name string, out *Output) ([]map[string]any, error) {
 	var objs []map[string]any
 	for _, comp := range slices.Sorted(maps.Keys(out.Components)) {
 		if !componentRE.MatchString(comp) || comp == AWSDir || comp == ReviewDir {
@@ -432,125 +456,203 @@ func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator,
 			objs = append(objs, m)
 		}
 	}
-	bl := &blamer{opts: opts, ev: ev, region: r, changed: map[string]bool{}}
+	return objs, nil
+}
+
+// regionTree is one region's render after evaluation: what its steps
+// share.
+type regionTree struct {
+	cfg  *config.Config
+	r    *config.RegionConfig
+	opts Options
+	out  *Output
+	bl   *blamer
+	// origin maps an object ref to the component that rendered it, before
+	// the overlay.
+	origin map[string]string
+	// byComp holds the objects after the overlay, by component.
+	byComp map[string][]map[string]any
+}
+
+// applyOverlay refuses an object rendered by two components, then runs
+// the region's overlay (if any) over objs and returns its result,
+// recording which objects it changed (for blame).
+func (rt *regionTree) applyOverlay(objs []map[string]any) ([]map[string]any, error) {
+	name := rt.r.Region.Name
 	// One object rendered by two components is refused before the overlay,
 	// which would otherwise fail on the duplicate or keep only one of them.
-	if err := refuseSharedObjects(name, out.Components, out.Review); err != nil {
-		bl.blameObject(err)
+	if err := refuseSharedObjects(name, rt.out.Components, rt.out.Review); err != nil {
+		rt.bl.blameObject(err)
 		return nil, err
 	}
-	origin := map[string]string{} // object ref -> the component that rendered it
+	rt.origin = map[string]string{}
 	for _, m := range objs {
-		origin[ref(m)] = str(m, "metadata", "annotations", AnnotationComponent)
+		rt.origin[ref(m)] = str(m, "metadata", "annotations", AnnotationComponent)
 	}
-	overlaid, ran, err := overlay(opts.FS, opts.Repo, name, r.Dir, objs)
+	overlaid, ran, err := overlay(rt.opts.FS, rt.opts.Repo, name, rt.r.Dir, objs)
 	if err != nil {
 		return nil, err
 	}
 	if ran {
-		bl.changed = overlayChanges(objs, overlaid)
+		rt.bl.changed = overlayChanges(objs, overlaid)
 	}
-	objs = overlaid
-	byComp := map[string][]map[string]any{}
+	return overlaid, nil
+}
+
+// groupByComponent files each object after the overlay under the
+// component its annotation names (rt.byComp), with provenance added. An
+// annotation the overlay removed, added without one, naming an unknown
+// component, or a provenance annotation the overlay changed, is refused,
+// placed at the overlay line that did it when it can be found.
+func (rt *regionTree) groupByComponent(objs []map[string]any) error {
+	name, bl := rt.r.Region.Name, rt.bl
+	rt.byComp = map[string][]map[string]any{}
 	for _, m := range objs {
 		comp := str(m, "metadata", "annotations", AnnotationComponent)
-		if comp == "" && origin[ref(m)] != "" {
-			// A rendered object whose component annotation the overlay
-			// removed: it would have no folder to go to.
-			e := &Error{Region: name, Object: ref(m), Field: "metadata.annotations." + AnnotationComponent,
-				Msg:  fmt.Sprintf("the overlay removed the annotation %s (it was %q): coderfleet writes each object to its component's folder", AnnotationComponent, origin[ref(m)]),
-				Hint: "do not patch coderfleet's provenance annotations; to drop the object, use a $patch: delete patch"}
-			for _, needle := range []string{AnnotationComponent, strings.ReplaceAll(AnnotationComponent, "/", "~1")} { // a JSON patch path escapes "/"
-				if e.File, e.Line = bl.find(bl.candidates(e.Object), needle); e.File != "" {
-					break
-				}
-			}
-			if e.File == "" {
-				bl.blameObject(e)
-			}
-			return nil, e
+		if comp == "" && rt.origin[ref(m)] != "" {
+			return rt.removedAnnotation(m)
 		}
 		if comp == "" {
-			return nil, &Error{Region: name, File: r.Dir + "/" + KustomizationFile, Object: ref(m),
+			return &Error{Region: name, File: rt.r.Dir + "/" + KustomizationFile, Object: ref(m),
 				Msg:  "object added by the overlay has no component",
 				Hint: fmt.Sprintf("add the annotation %s: <component> (e.g. coder) so it is written to that component's folder", AnnotationComponent)}
 		}
-		if _, ok := out.Components[comp]; !ok {
-			return nil, &Error{Region: name, Object: ref(m), Msg: fmt.Sprintf("annotation %s names unknown component %q", AnnotationComponent, comp),
-				Hint: "use one of: " + strings.Join(slices.Sorted(maps.Keys(out.Components)), ", ")}
+		if _, ok := rt.out.Components[comp]; !ok {
+			return &Error{Region: name, Object: ref(m), Msg: fmt.Sprintf("annotation %s names unknown component %q", AnnotationComponent, comp),
+				Hint: "use one of: " + strings.Join(slices.Sorted(maps.Keys(rt.out.Components)), ", ")}
 		}
-		if e, key := provenanceClash(m, name, origin[ref(m)]); e != nil {
+		if e, key := provenanceClash(m, name, rt.origin[ref(m)]); e != nil {
 			if e.File, e.Line = bl.find(bl.candidates(e.Object), key); e.File == "" {
 				bl.blameObject(e)
 			}
-			return nil, e
+			return e
 		}
 		addProvenance(m, name)
-		byComp[comp] = append(byComp[comp], m)
+		rt.byComp[comp] = append(rt.byComp[comp], m)
 	}
-	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
-		if !componentRE.MatchString(strings.TrimSuffix(file, ".yaml")) || !strings.HasSuffix(file, ".yaml") {
-			return nil, &Error{Region: name, File: EntryPoint, Msg: fmt.Sprintf("invalid review file name %q", file), Hint: "use <name>.yaml with a lower-case DNS label as name"}
+	return nil
+}
+
+// removedAnnotation is the error of a rendered object m whose component
+// annotation the overlay removed: it would have no folder to go to.
+func (rt *regionTree) removedAnnotation(m map[string]any) error {
+	bl := rt.bl
+	e := &Error{Region: rt.r.Region.Name, Object: ref(m), Field: "metadata.annotations." + AnnotationComponent,
+		Msg:  fmt.Sprintf("the overlay removed the annotation %s (it was %q): coderfleet writes each object to its component's folder", AnnotationComponent, rt.origin[ref(m)]),
+		Hint: "do not patch coderfleet's provenance annotations; to drop the object, use a $patch: delete patch"}
+	for _, needle := range []string{AnnotationComponent, strings.ReplaceAll(AnnotationComponent, "/", "~1")} { // a JSON patch path escapes "/"
+		if e.File, e.Line = bl.find(bl.candidates(e.Object), needle); e.File != "" {
+			break
 		}
-		for _, m := range out.Review[file] {
+	}
+	if e.File == "" {
+		bl.blameObject(e)
+	}
+	return e
+}
+
+// prepareReview checks the review file names, adds provenance to their
+// objects and sorts them, and refuses an object that both a component
+// (after the overlay) and a review file hold.
+func (rt *regionTree) prepareReview() error {
+	name := rt.r.Region.Name
+	for _, file := range slices.Sorted(maps.Keys(rt.out.Review)) {
+		if !componentRE.MatchString(strings.TrimSuffix(file, ".yaml")) || !strings.HasSuffix(file, ".yaml") {
+			return &Error{Region: name, File: EntryPoint, Msg: fmt.Sprintf("invalid review file name %q", file), Hint: "use <name>.yaml with a lower-case DNS label as name"}
+		}
+		for _, m := range rt.out.Review[file] {
 			addProvenance(m, name)
 		}
-		sortObjects(out.Review[file])
+		sortObjects(rt.out.Review[file])
 	}
-	if err := refuseSharedObjects(name, byComp, out.Review); err != nil {
-		bl.blameObject(err)
-		return nil, err
+	if err := refuseSharedObjects(name, rt.byComp, rt.out.Review); err != nil {
+		rt.bl.blameObject(err)
+		return err
 	}
-	vopts := validate.Options{Allow: r.Settings.SecretGuard.Allow, AllowKinds: r.Settings.Validation.AllowKinds, AWSRegion: r.Region.AWSRegion, AWSAccountID: cfg.Fleet.AWSAccountID}
+	return nil
+}
+
+// validationOptions are the validate options of the region's settings.
+func (rt *regionTree) validationOptions() validate.Options {
+	s := rt.r.Settings
+	return validate.Options{Allow: s.SecretGuard.Allow, AllowKinds: s.Validation.AllowKinds, AWSRegion: rt.r.Region.AWSRegion, AWSAccountID: rt.cfg.Fleet.AWSAccountID}
+}
+
+// validateObjects sorts each component's objects and validates them with
+// the review files' objects: what a HelmRelease will install is checked as
+// strictly as what is rendered, since the review file shows it and the
+// cluster gets it.
+func (rt *regionTree) validateObjects(vopts validate.Options) []*validate.Problem {
 	var vobjs []validate.Object
-	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
-		sortObjects(byComp[comp])
-		for _, m := range byComp[comp] {
+	for _, comp := range slices.Sorted(maps.Keys(rt.byComp)) {
+		sortObjects(rt.byComp[comp])
+		for _, m := range rt.byComp[comp] {
 			vobjs = append(vobjs, validate.Object{Component: comp, Obj: m})
 		}
 	}
-	// What a HelmRelease will install is checked as strictly as what is
-	// rendered: the review file shows it, and the cluster gets it.
-	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
-		for _, m := range out.Review[file] {
+	for _, file := range slices.Sorted(maps.Keys(rt.out.Review)) {
+		for _, m := range rt.out.Review[file] {
 			vobjs = append(vobjs, validate.Object{Component: ReviewDir + "/" + file, Obj: m})
 		}
 	}
-	problems := validate.Objects(name, vobjs, vopts)
+	return validate.Objects(rt.r.Region.Name, vobjs, vopts)
+}
+
+// layOut validates the objects and writes the tree: each component's
+// files, the review files and the AWS desired state (itself validated).
+// Validation problems are reported together, placed in the tree.
+func (rt *regionTree) layOut() (Tree, error) {
+	name := rt.r.Region.Name
+	vopts := rt.validationOptions()
+	problems := rt.validateObjects(vopts)
 	tree := Tree{}
-	for _, comp := range slices.Sorted(maps.Keys(byComp)) {
-		if err := componentFiles(name, comp, byComp[comp], tree); err != nil {
+	for _, comp := range slices.Sorted(maps.Keys(rt.byComp)) {
+		if err := componentFiles(name, comp, rt.byComp[comp], tree); err != nil {
 			var e *Error
 			if errors.As(err, &e) && e.File == "" {
-				bl.blameObject(e)
+				rt.bl.blameObject(e)
 			}
 			return nil, err
 		}
 	}
-	for _, file := range slices.Sorted(maps.Keys(out.Review)) {
-		data, err := multiDoc(out.Review[file])
+	for _, file := range slices.Sorted(maps.Keys(rt.out.Review)) {
+		data, err := multiDoc(rt.out.Review[file])
 		if err != nil {
 			return nil, &Error{Region: name, Msg: "serialising review file " + file, Err: err}
 		}
 		tree[ReviewDir+"/"+file] = data
 	}
-	if opts.AWS != nil {
-		files, err := opts.AWS(cfg, r)
-		if config.IsInputError(err) {
-			return nil, refusedSettings{diag.All(err)} // a setting, already placed at its file and line
-		}
-		if err != nil {
-			return nil, &Error{Region: name, Msg: "building the AWS desired state", Err: err}
-		}
-		for _, f := range slices.Sorted(maps.Keys(files)) {
-			tree[AWSDir+"/"+f] = files[f]
-			problems = append(problems, validate.AWSFile(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], vopts)...)
-		}
+	awsProblems, err := rt.awsFiles(tree, vopts)
+	if err != nil {
+		return nil, err
 	}
-	if len(problems) > 0 {
-		return nil, problemErrors(name, problems, byComp, out.Review, tree, bl)
+	if problems = append(problems, awsProblems...); len(problems) > 0 {
+		return nil, problemErrors(name, problems, rt.byComp, rt.out.Review, tree, rt.bl)
 	}
 	return tree, nil
+}
+
+// awsFiles adds the region's AWS desired state (Options.AWS) to tree under
+// aws/ and returns its validation problems. A setting it refuses is
+// returned as refusedSettings, already placed at its file and line.
+func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.Problem, error) {
+	if rt.opts.AWS == nil {
+		return nil, nil
+	}
+	name := rt.r.Region.Name
+	files, err := rt.opts.AWS(rt.cfg, rt.r)
+	if config.IsInputError(err) {
+		return nil, refusedSettings{diag.All(err)} // a setting, already placed at its file and line
+	}
+	if err != nil {
+		return nil, &Error{Region: name, Msg: "building the AWS desired state", Err: err}
+	}
+	var problems []*validate.Problem
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		tree[AWSDir+"/"+f] = files[f]
+		problems = append(problems, validate.AWSFile(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], vopts)...)
+	}
+	return problems, nil
 }
 
 // problemErrors turns validation problems into Errors. A problem in an

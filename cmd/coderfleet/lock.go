@@ -5,21 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coderfleet/coderfleet/internal/lock"
-	"github.com/coderfleet/coderfleet/internal/treeio"
+	"github.com/coderfleet/coderfleet/internal/repofs"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
 
 // The lock files of the commands that write, relative to the repository,
 // in its local state folder (git-ignored; see README.md, "Locking"):
 // render's covers regions/ (or --out) and .coderfleet/render-state.json,
-// sync's covers overlays/*/outputs.yaml and the AWS changes of an apply.
+// and the inputs render reads that other verbs write (overlays/ for region
+// add and remove, templates/charts/ for vendor); sync's covers
+// overlays/*/outputs.yaml and the AWS changes of an apply, and the overlay
+// folders region remove deletes.
 const (
 	stateDir       = ".coderfleet"
 	renderLockFile = stateDir + "/render.lock"
@@ -45,7 +51,7 @@ func lockRepo(ctx context.Context, command string, repo, file string, timeout ti
 	}
 	ignore := filepath.Join(repo, stateDir, ".gitignore")
 	if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
-		if err := treeio.WriteFile(ignore, []byte(stateDirIgnore)); err != nil {
+		if err := repofs.WriteFile(ignore, []byte(stateDirIgnore)); err != nil {
 			return nil, &exitError{code: exitRuntime, err: err}
 		}
 	}
@@ -65,4 +71,67 @@ func lockRepo(ctx context.Context, command string, repo, file string, timeout ti
 		return nil, &exitError{code: exitRuntime, err: err}
 	}
 	return l, nil
+}
+
+// lockRepoFiles takes the lock files of repo in the order given (render's
+// before sync's, as every verb taking both does, so two such verbs never
+// wait for each other crosswise), each as lockRepo does, and returns what
+// releases them all. When one is held, those already taken are released.
+func lockRepoFiles(ctx context.Context, command, repo string, files []string, timeout time.Duration, stderr io.Writer) (release func(), err error) {
+	var held []*lock.Lock
+	release = func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].Release()
+		}
+	}
+	for _, file := range files {
+		l, err := lockRepo(ctx, command, repo, file, timeout, stderr)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, l)
+	}
+	return release, nil
+}
+
+// lockRender takes render's lock files as o says (see
+// renderOptions.stateRoot): the repository's, or, with --out outside the
+// repository, the output folder's and then the repository's, which a
+// read-only repository (one that refuses to create its lock file: no
+// permission, or a read-only file system) goes without, saying so in one
+// line on stderr. Nothing can change a read-only repository while render
+// reads it.
+func lockRender(ctx context.Context, command string, o *renderOptions, stderr io.Writer) (release func(), err error) {
+	if !o.outOutside() {
+		return lockRepoFiles(ctx, command, o.repo, []string{renderLockFile}, o.lockTimeout, stderr)
+	}
+	out, err := lockRepo(ctx, command, o.out, renderLockFile, o.lockTimeout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := lockRepo(ctx, command, o.repo, renderLockFile, o.lockTimeout, stderr)
+	switch {
+	case err == nil:
+		return func() { repo.Release(); out.Release() }, nil
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
+		fmt.Fprintf(stderr, "note: the repository %s is read-only, so render does not lock it (nothing can change it); the lock is %s\n",
+			o.repo, filepath.Join(o.out, filepath.FromSlash(renderLockFile)))
+		return func() { out.Release() }, nil
+	default:
+		out.Release()
+		return nil, err
+	}
+}
+
+// within reports whether path is dir or inside it, comparing absolute,
+// cleaned paths (symbolic links not resolved).
+func within(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

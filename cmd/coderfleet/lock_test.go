@@ -309,3 +309,57 @@ func TestSyncApplyLeavesARemovedOverlayAlone(t *testing.T) {
 	}
 	mustContain(t, "render", out, "removed:   us-west-2")
 }
+
+// TestRepositoryVerbsTakeTheLocks: region remove is refused while sync
+// apply holds sync.lock (it would delete the overlay under the apply),
+// region add and vendor while render holds render.lock, each at once with
+// exit 4 naming the holder and changing nothing; with --lock-timeout,
+// region remove waits for the apply and then removes the overlay.
+func TestRepositoryVerbsTakeTheLocks(t *testing.T) {
+	repo := exampleCopy(t)
+	overlay := filepath.Join(repo, "overlays", "eu-west-2")
+	apply := holdLock(t, repo, syncLockFile, "coderfleet sync apply")
+	want := filepath.Join(repo, syncLockFile) + " " + holderText("coderfleet sync apply")
+	code, out, errs := cli(t, "region", "remove", "eu-west-2", "--repo", repo)
+	if code != exitRuntime || out != "" || !strings.Contains(errs, want) {
+		t.Errorf("region remove during an apply: exit %d, stdout %q, stderr %q; want %d and %q", code, out, errs, exitRuntime, want)
+	}
+	if _, err := os.Stat(overlay); err != nil {
+		t.Errorf("a refused region remove deleted the overlay: %v", err)
+	}
+	// It let go of render.lock, taken first, when sync.lock was held.
+	if h := lock.ReadHolder(filepath.Join(repo, renderLockFile)); h != nil {
+		t.Errorf("render.lock still names %v", h)
+	}
+
+	render := holdLock(t, repo, renderLockFile, "coderfleet render")
+	want = filepath.Join(repo, renderLockFile) + " " + holderText("coderfleet render")
+	for _, args := range [][]string{
+		{"region", "add", "ap-south-1", "--aws-region", "ap-south-1", "--repo", repo},
+		{"vendor", "--repo", repo},
+	} {
+		code, out, errs := cli(t, args...)
+		if code != exitRuntime || out != "" || !strings.Contains(errs, want) {
+			t.Errorf("%s during a render: exit %d, stdout %q, stderr %q; want %d and %q", args[:2], code, out, errs, exitRuntime, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(repo, "overlays", "ap-south-1")); !os.IsNotExist(err) {
+		t.Errorf("a refused region add wrote overlays/ap-south-1: %v", err)
+	}
+	render.Release()
+
+	stderr := newWatchWriter("waiting up to 10m0s for "+filepath.Join(repo, syncLockFile)+`, locked by "coderfleet sync apply" (pid `,
+		func() { apply.Release() })
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"region", "remove", "eu-west-2", "--repo", repo, "--lock-timeout", "10m"}, &stdout, stderr); code != exitOK {
+		t.Fatalf("region remove --lock-timeout: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if _, err := os.Stat(overlay); !os.IsNotExist(err) {
+		t.Errorf("overlays/eu-west-2 still there after the apply let go: %v", err)
+	}
+	for _, file := range []string{renderLockFile, syncLockFile} {
+		if h := lock.ReadHolder(filepath.Join(repo, file)); h != nil {
+			t.Errorf("%s still names %v after region remove", file, h)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,8 @@ import (
 type regionAddOptions struct {
 	repo string
 	spec scaffold.RegionSpec
+	// lockTimeout is how long region add waits for the repository's lock.
+	lockTimeout time.Duration
 }
 
 func newRegionCommand() *cobra.Command {
@@ -42,7 +45,9 @@ func newRegionAddCommand() *cobra.Command {
 new region of the fleet (a workspace proxy unless --role primary), and prints
 the steps that bring it up. It refuses a name that exists or is not a DNS
 label, an unknown AWS region code (suggesting the nearest), and a second
-primary. Defaults: --cluster-name <fleet>-NAME, --display-name the AWS region's
+primary. It holds the repository's lock file .coderfleet/render.lock while it
+runs (see render), so a render never reads a half-made overlay and two region
+verbs never race; --lock-timeout waits for a holder. Defaults: --cluster-name <fleet>-NAME, --display-name the AWS region's
 location (e.g. Oregon), --icon the globe emoji. -o json prints one document,
 schema ` + regionAddSchema + ` (docs/json.md): the region as written and the
 next steps, each with its command.`,
@@ -61,10 +66,18 @@ next steps, each with its command.`,
 			if o.spec.AWSRegion == "" {
 				return &usageError{err: fmt.Errorf("--aws-region is required: the AWS region code of the region's cluster, e.g. --aws-region %s", suggestAWSRegion(args[0]))}
 			}
+			// Render reads overlays/, and two region verbs at once could
+			// each pass the one-primary check.
+			l, err := lockRepo(c.Context(), c.CommandPath(), o.repo, renderLockFile, o.lockTimeout, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer l.Release()
 			return runRegionAdd(o, output, c.OutOrStdout())
 		},
 	}
 	addRepoFlag(c, &o.repo)
+	addLockTimeoutFlag(c, &o.lockTimeout, renderLockFile)
 	c.Flags().StringVar(&o.spec.AWSRegion, "aws-region", "", "AWS region code of the region's cluster, e.g. eu-west-2 (required)")
 	_ = c.RegisterFlagCompletionFunc("aws-region", completeAWSRegions)
 	c.Flags().StringVar(&o.spec.Role, "role", config.RoleProxy, "proxy (a Coder workspace proxy) or primary (coderd; one per fleet)")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -145,6 +146,7 @@ type regionListDocument struct {
 
 func newRegionRemoveCommand() *cobra.Command {
 	var repo string
+	var lockTimeout time.Duration
 	c := &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a region: delete overlays/NAME/ and print the decommissioning steps",
@@ -153,15 +155,26 @@ down: render (which deletes regions/NAME/), commit, sync plan --prune and sync
 apply --prune (which delete its DNS records, health check and certificates),
 and the Flux cleanup in its cluster. It refuses, changing nothing, a name that
 is no region folder (exit 64), the primary, and a region that another YAML file
-under overlays/ mentions (exit 3, naming file, line and key).`,
+under overlays/ mentions (exit 3, naming file, line and key). It holds both
+lock files of the repository, .coderfleet/render.lock and .coderfleet/sync.lock,
+while it runs: a render or sync apply that is running keeps it from deleting
+the overlay under them (exit 4 naming the holder, or --lock-timeout waits).`,
 		Example:           `  coderfleet region remove eu-west-2`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeRegionArg,
 		RunE: func(c *cobra.Command, args []string) error {
+			// The overlay it deletes is what render and sync apply read (and
+			// apply writes its outputs.yaml into): it takes both locks.
+			release, err := lockRepoFiles(c.Context(), c.CommandPath(), repo, []string{renderLockFile, syncLockFile}, lockTimeout, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer release()
 			return runRegionRemove(repo, args[0], c.OutOrStdout())
 		},
 	}
 	addRepoFlag(c, &repo)
+	addLockTimeoutFlag(c, &lockTimeout, renderLockFile+" and "+syncLockFile)
 	return c
 }
 

@@ -59,6 +59,22 @@ func (o *renderOptions) outDir() string {
 	return filepath.Join(o.repo, "regions")
 }
 
+// outOutside reports whether --out names a folder outside the repository.
+func (o *renderOptions) outOutside() bool {
+	return o.out != "" && !within(o.repo, o.out)
+}
+
+// stateRoot is the folder whose .coderfleet/ holds render's lock file and
+// render state: the repository, or the --out folder when that is outside
+// the repository (the state is about what is written, as Terraform keeps
+// its lock with its state, not with the configuration).
+func (o *renderOptions) stateRoot() string {
+	if o.outOutside() {
+		return o.out
+	}
+	return o.repo
+}
+
 // renderFleet renders the fleet as the options say, in memory. previous
 // holds the inputs digests of intact committed regions, which are skipped
 // (nil renders everything).
@@ -102,7 +118,13 @@ One render at a time writes a repository: render holds the lock file
 .coderfleet/render.lock (git-ignored) while it runs, and records in it its
 pid, host, command and start time. A second render fails at once naming that
 holder (exit 4), or waits for it with --lock-timeout. The lock ends with its
-process, however it ends, so a killed render never leaves one behind.`,
+process, however it ends, so a killed render never leaves one behind.
+
+With --out outside the repository, the lock file and the render state live in
+<out>/.coderfleet/ instead, beside what is written, and render also holds the
+repository's .coderfleet/render.lock (so vendor and region verbs wait for it)
+unless the repository is read-only, which a one-line note then says: a
+read-only checkout renders to a writable --out and is never written.`,
 		Example: `  # Render every region of the fleet in the current directory
   coderfleet render
 
@@ -113,14 +135,17 @@ process, however it ends, so a killed render never leaves one behind.`,
   coderfleet render -o json | jq -r '.regions[] | select(.state == "written") | .name'
 
   # Wait up to two minutes for a render that is still running
-  coderfleet render --lock-timeout 2m`,
+  coderfleet render --lock-timeout 2m
+
+  # Render a read-only checkout into a folder elsewhere
+  coderfleet render --repo /src/platform --out /tmp/regions`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			l, err := lockRepo(c.Context(), c.CommandPath(), o.repo, renderLockFile, o.lockTimeout, c.ErrOrStderr())
+			release, err := lockRender(c.Context(), c.CommandPath(), o, c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			defer l.Release()
+			defer release()
 			return runRender(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
@@ -133,7 +158,7 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	if err := checkOutput(o.output, textOrJSON); err != nil {
 		return err
 	}
-	statePath := filepath.Join(o.repo, treeio.StateFile)
+	statePath := filepath.Join(o.stateRoot(), treeio.StateFile)
 	state := treeio.LoadState(statePath)
 	var previous map[string]string
 	if !o.force {

@@ -19,7 +19,6 @@ import (
 
 	fleetconfig "github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/repofs"
-	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
@@ -206,7 +205,7 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws
 		SecretGuardAllow: allow,
 		Clients:          fleetsync.NewClients(cfg),
 		WriteFile: func(p string, data []byte) error {
-			return treeio.WriteFile(filepath.Join(root, filepath.FromSlash(p)), data)
+			return repofs.WriteFile(filepath.Join(root, filepath.FromSlash(p)), data)
 		},
 	}, cfg.Credentials, nil
 }
@@ -261,7 +260,7 @@ func runSyncPlan(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) 
 	if o.out != "" {
 		data, err := p.Save()
 		if err == nil {
-			err = treeio.WriteFile(o.out, data)
+			err = repofs.WriteFile(o.out, data)
 		}
 		if err != nil {
 			return &exitError{code: exitRuntime, err: fmt.Errorf("writing the plan file %q: %w", o.out, err)}

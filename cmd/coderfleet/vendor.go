@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -22,6 +23,8 @@ type vendorOptions struct {
 	plainHTTP      bool
 	registryConfig string
 	output         string
+	// lockTimeout is how long vendor waits for the repository's lock.
+	lockTimeout time.Duration
 }
 
 func newVendorCommand() *cobra.Command {
@@ -42,6 +45,11 @@ With --check it makes no network request and changes nothing: it compares the
 vendored files with charts.lock and charts.yaml, lists every mismatch and exits 1
 if there is one. Every render makes the same check and fails on a mismatch.
 
+vendor (not --check) holds the repository's lock file .coderfleet/render.lock
+while it runs, as render does, so a render never reads a half-vendored chart:
+with another render or vendor running it fails at once naming the holder
+(exit 4), or waits for it with --lock-timeout.
+
 Versions must be exact (1.2.3, v1.18.2): ranges such as ^1.2 are refused.
 See docs/charts.md. -o json prints one document, schema ` + vendorSchema + `
 (docs/json.md), with the same exit codes.`,
@@ -56,10 +64,19 @@ See docs/charts.md. -o json prints one document, schema ` + vendorSchema + `
   coderfleet vendor --repo ~/src/platform --plain-http`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if !o.check {
+				// Render reads templates/charts/: it must not see a half-vendored chart.
+				l, err := lockRepo(c.Context(), c.CommandPath(), o.repo, renderLockFile, o.lockTimeout, c.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				defer l.Release()
+			}
 			return runVendor(c.Context(), o, c.OutOrStdout())
 		},
 	}
 	addRepoFlag(c, &o.repo)
+	addLockTimeoutFlag(c, &o.lockTimeout, renderLockFile)
 	c.Flags().BoolVar(&o.check, "check", false, "only compare the vendored charts with charts.lock (no network); exit 1 on a mismatch")
 	c.Flags().BoolVar(&o.plainHTTP, "plain-http", false, "talk to oci:// registries over plain HTTP")
 	c.Flags().StringVar(&o.registryConfig, "registry-config", "", "registry credentials file (default: Helm's, then Docker's)")

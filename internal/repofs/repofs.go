@@ -1,7 +1,8 @@
 // Package repofs opens the fleet repository for every verb: one
 // filesystem, backed by Go's os.Root, through which render, check, diff,
 // vendor, region and sync read (and vendor and region write) the
-// repository.
+// repository. Its WriteFile (write.go) is the one way coderfleet writes a
+// file: atomically, durably and confined.
 //
 // os.Root resolves every path inside the repository's root directory in
 // the same system calls that open it: a symbolic link is followed only
@@ -34,6 +35,9 @@ import (
 type FS struct {
 	root *os.Root
 	dir  string // absolute, cleaned; symbolic links not resolved
+	// write fills WriteFile's temporary file; nil is (*os.File).Write.
+	// Tests set it to fail midway.
+	write func(f *os.File, data []byte) (int, error)
 }
 
 var _ filesys.FileSystem = (*FS)(nil)
@@ -104,11 +108,22 @@ func (r *FS) fail(display, rel string, err error) error {
 const maxLinks = 40
 
 // escape explains why os.Root refused name (slash-separated, relative to
-// the root): it resolves name component by component as os.Root does,
-// reading links with Lstat and Readlink, and returns the *config.Error of
-// the first link whose target leaves the root (an absolute target, or one
-// climbing above the root with ".."). It returns nil when no link does.
+// the root): the *config.Error of the first link on name's way whose
+// target leaves the root (see resolve), or nil when no link does.
 func (r *FS) escape(name string) error {
+	_, err := r.resolve(name)
+	return err
+}
+
+// resolve follows the links on name's way (slash-separated, relative to
+// the root) component by component as os.Root does, reading links with
+// Lstat and Readlink, and returns the path they lead to, relative to the
+// root; components from the first missing one on are kept as given. Its
+// error is the *config.Error of the first link whose target leaves the
+// root (an absolute target, or one climbing above the root with "..").
+// Where a link cannot be read (or there are too many), name is returned
+// as given, for os.Root to report.
+func (r *FS) resolve(name string) (string, error) {
 	var done []string // resolved components, each a real directory
 	todo := strings.Split(name, "/")
 	link, target := "", ""
@@ -121,9 +136,9 @@ func (r *FS) escape(name string) error {
 		case "..":
 			if len(done) == 0 {
 				if link == "" {
-					return nil // name itself climbs out: not a link's doing
+					return name, nil // name itself climbs out: not a link's doing
 				}
-				return r.escapeError(name, link, target)
+				return "", r.escapeError(name, link, target)
 			}
 			done = done[:len(done)-1]
 			continue
@@ -131,7 +146,7 @@ func (r *FS) escape(name string) error {
 		p := path.Join(append(done, c)...)
 		fi, err := r.root.Lstat(p)
 		if err != nil {
-			return nil
+			return strings.Join(append(append(done, c), todo...), "/"), nil
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			done = append(done, c)
@@ -139,15 +154,18 @@ func (r *FS) escape(name string) error {
 		}
 		t, err := r.root.Readlink(p)
 		if hops++; err != nil || hops > maxLinks {
-			return nil
+			return name, nil
 		}
 		link, target = p, t
 		if filepath.IsAbs(t) {
-			return r.escapeError(name, link, target)
+			return "", r.escapeError(name, link, target)
 		}
 		todo = append(strings.Split(filepath.ToSlash(t), "/"), todo...)
 	}
-	return nil
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return path.Join(done...), nil
 }
 
 // escapeError is the refusal of name because link (a path relative to the
@@ -302,12 +320,6 @@ func (r *FS) Glob(pattern string) ([]string, error) {
 
 // ReadFile reads a whole file.
 func (r *FS) ReadFile(name string) ([]byte, error) { return at(r, name, r.root.ReadFile) }
-
-// WriteFile writes a whole file (mode 0666 before the umask), replacing
-// its content.
-func (r *FS) WriteFile(name string, data []byte) error {
-	return r.do(name, func(rel string) error { return r.root.WriteFile(rel, data, 0o666) })
-}
 
 // Walk walks the tree at name in lexical order, as filepath.Walk does:
 // entries are described without following symbolic links, and walkFn gets

@@ -1,6 +1,6 @@
 // Package treeio is the filesystem edge of rendering: it reads the
-// committed regions/ tree, replaces region folders atomically, and writes
-// single files atomically (WriteFile).
+// committed regions/ tree and replaces region folders atomically. Single
+// files are written by internal/repofs's WriteFile, the one file writer.
 //
 // A region folder is written aside (regions/.coderfleet-tmp-*), flushed to
 // disk, and then swapped in with one rename (renameat2 RENAME_EXCHANGE on

@@ -26,7 +26,7 @@ import (
 // Prefixes of the work folders Write leaves only when it is killed; the
 // next Write removes them (or restores an old folder a crash left aside).
 const (
-	tmpPrefix = ".coderfleet-tmp-"
+	tmpPrefix = repofs.TempPrefix
 	oldPrefix = ".coderfleet-old-"
 )
 
@@ -184,13 +184,13 @@ func (st *State) Update(dir string, res *render.Result) {
 	}
 }
 
-// Save writes the state file atomically (see WriteFile).
+// Save writes the state file atomically (see repofs.WriteFile).
 func (st *State) Save(path string) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return WriteFile(path, append(data, '\n'))
+	return repofs.WriteFile(path, append(data, '\n'))
 }
 
 // Read returns every region folder under dir (any sub-folder that does not

@@ -169,30 +169,6 @@ func TestRecoverLeavesALiveWritersFolder(t *testing.T) {
 	}
 }
 
-func TestWriteFileReplacesAtomically(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "overlays", "us-west-2", "outputs.yaml")
-	for _, data := range []string{"one\n", "two\n"} {
-		if err := WriteFile(p, []byte(data)); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := os.ReadFile(p); string(got) != data {
-			t.Errorf("file holds %q, want %q", got, data)
-		}
-	}
-	info, err := os.Stat(p)
-	if err != nil || info.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v, %v; want 0644", info.Mode(), err)
-	}
-	if entries, _ := os.ReadDir(filepath.Dir(p)); len(entries) != 1 {
-		t.Errorf("temporary files left: %v", entries)
-	}
-	// A path whose folder cannot be made fails naming it.
-	if err := WriteFile(filepath.Join(p, "x"), nil); err == nil || !strings.Contains(err.Error(), p) {
-		t.Errorf("WriteFile under a file: %v", err)
-	}
-}
-
 const crashEnv = "CODERFLEET_TREEIO_CRASH_CHILD"
 
 // TestCrashChild is the child process of TestKilledWriteLeavesEachRegionIntact:
