@@ -27,6 +27,11 @@ func noArgs(c *cobra.Command, args []string) error {
 		return nil
 	}
 	hint := fmt.Sprintf("run '%s --help' for its flags", c.CommandPath())
+	if o := c.Flags().Lookup("output"); o != nil && o.Changed && o.Value.String() == "ut" && c.Flags().Lookup("out") != nil {
+		// "-out FILE" parses as "-o ut" and a stray FILE, as Go's flag
+		// package users (and Terraform's -out) expect it not to.
+		return &usageError{err: fmt.Errorf("unexpected argument %q: -out is read as -o ut (hint: write the plan file with --out %s)", args[0], args[0])}
+	}
 	if c.Flags().Lookup("region") != nil {
 		hint = fmt.Sprintf("to select a region, write --region %s; ", args[0]) + hint
 	}

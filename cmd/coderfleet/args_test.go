@@ -24,6 +24,8 @@ func TestUnknownSubcommandIsUsageError(t *testing.T) {
 		{[]string{"sync", "plan", "us-west-2"}, `unexpected argument "us-west-2": coderfleet sync plan takes no positional arguments (hint: to select a region, write --region us-west-2;`},
 		{[]string{"version", "now"}, `unexpected argument "now": coderfleet version takes no positional arguments`},
 		{[]string{"vendor", "x"}, `unexpected argument "x": coderfleet vendor takes no positional arguments`},
+		{[]string{"sync", "plan", "-out", "x.plan"}, `unexpected argument "x.plan": -out is read as -o ut (hint: write the plan file with --out x.plan)`},
+		{[]string{"sync", "plan", "-o", "json", "-out", "x.plan"}, `-out is read as -o ut (hint: write the plan file with --out x.plan)`},
 	} {
 		code, out, errs := cli(t, tc.args...)
 		if code != exitUsage || !strings.Contains(errs, tc.want) || out != "" {

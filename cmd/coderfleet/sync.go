@@ -136,9 +136,11 @@ coderfleet sync plan --out FILE again.`,
 			file := ""
 			if len(args) == 1 {
 				file = args[0]
-				for _, f := range []string{"region", "prune", "auto-approve"} {
+				// --auto-approve is accepted and changes nothing: a saved
+				// plan never prompts (terraform apply -auto-approve FILE).
+				for _, f := range []string{"region", "prune"} {
 					if c.Flags().Changed(f) {
-						return &usageError{err: fmt.Errorf("--%s cannot be given with a saved plan %s: the plan fixes its regions and --prune and was reviewed when it was made (hint: run coderfleet sync plan --out %s with the flags you want, then coderfleet sync apply %s)", f, file, file, file)}
+						return &usageError{err: fmt.Errorf("--%s cannot be given with a saved plan %s: the plan fixes its regions and --prune (hint: run coderfleet sync plan --out %s with the flags you want, then coderfleet sync apply %s)", f, file, file, file)}
 					}
 				}
 			}

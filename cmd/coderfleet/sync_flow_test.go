@@ -130,8 +130,10 @@ func TestSyncSavedPlan(t *testing.T) {
 		t.Errorf("two plans of the same state differ:\n%s\n---\n%s", first, second)
 	}
 
-	// No prompt, even on a terminal: the plan was reviewed.
-	code, applyOut, errs := cliConsole(t, true, "", "sync", "apply", "--repo", repo, file)
+	// No prompt, even on a terminal: the plan was reviewed. --auto-approve
+	// is accepted with it and changes nothing, as in terraform apply
+	// -auto-approve FILE.
+	code, applyOut, errs := cliConsole(t, true, "", "sync", "apply", "--auto-approve", "--repo", repo, file)
 	if code != exitOK || strings.Contains(errs, "Do you want") {
 		t.Fatalf("apply FILE: exit %d\n%s%s", code, applyOut, errs)
 	}
