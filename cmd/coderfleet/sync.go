@@ -290,7 +290,9 @@ func runSyncApply(ctx context.Context, o *syncOptions, file string, stdout, stde
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return &exitError{code: exitInput, err: fmt.Errorf("reading the saved plan: %w (hint: write it with coderfleet sync plan --out %s)", err, file)}
+			// Unreadable is an I/O failure (4); a file that is not a plan is
+			// invalid input (3, below).
+			return &exitError{code: exitRuntime, err: fmt.Errorf("reading the saved plan: %w (hint: write it with coderfleet sync plan --out %s)", err, file)}
 		}
 		if saved, err = fleetsync.LoadPlanFile(file, data); err != nil {
 			return &exitError{code: exitInput, err: err}
