@@ -160,12 +160,8 @@ coderfleet sync plan --out FILE again.`,
 // returns, for syncExit). AWS_MAX_ATTEMPTS, when set, bounds sync's own
 // retries of each call.
 func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws.CredentialsProvider, error) {
-	if o.output != fleetsync.FormatText && o.output != fleetsync.FormatJSON {
-		hint := ""
-		if strings.HasPrefix(o.output, "ut") {
-			hint = " (hint: -out is read as -o ut; write the plan file with --out FILE)"
-		}
-		return fleetsync.Options{}, nil, &usageError{err: fmt.Errorf("unknown --output %q: use text or json%s", o.output, hint)}
+	if err := checkOutput(o.output, textOrJSON); err != nil {
+		return fleetsync.Options{}, nil, err
 	}
 	// The root closes with the process (os.Root's finalizer): the plan
 	// and apply that follow read through it.
