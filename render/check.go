@@ -71,7 +71,7 @@ func unifiedDiff(name string, from, to []byte) string {
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A:        difflib.SplitLines(string(from)),
 		B:        difflib.SplitLines(string(to)),
-		FromFile: name + " (committed)",
+		FromFile: name + " (on disk)",
 		ToFile:   name + " (rendered)",
 		Context:  3,
 	})

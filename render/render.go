@@ -339,7 +339,7 @@ func (e *UnknownRegionError) Error() string {
 	if len(e.Known) == 0 {
 		return fmt.Sprintf("unknown region %q: --region names a region folder, and there is none (hint: run coderfleet render first)", e.Name)
 	}
-	return fmt.Sprintf("unknown region %q in --region (regions of this fleet: %s; hint: %s)", e.Name, strings.Join(e.Known, ", "), hint)
+	return fmt.Sprintf("unknown region %q in --region (regions of this fleet: %s) (hint: %s)", e.Name, strings.Join(e.Known, ", "), hint)
 }
 
 // warmKustomize starts kustomize's one-time schema parse at most once.

@@ -145,7 +145,8 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		if len(changed) > 0 {
-			return nil, &StalePlanError{Changed: changed}
+			return nil, &StalePlanError{Changed: changed,
+				NothingToApply: len(plan.Changes)+len(plan.KnownAfterApply)+len(plan.Outputs) == 0}
 		}
 	}
 	if opts.OnPlan != nil {

@@ -94,10 +94,19 @@ type StalePlanError struct {
 	File string
 	// Changed names what differs: files, AWS objects or planned changes.
 	Changed []string
+	// NothingToApply is set when a plan made now would change nothing
+	// (no change, no outputs.yaml to write): the saved plan was most
+	// likely applied already.
+	NothingToApply bool
 }
 
-// Error names what changed and says to plan again.
+// Error names what changed and says to plan again, or, when nothing is
+// left to apply, that the plan was most likely applied already.
 func (e *StalePlanError) Error() string {
+	if e.NothingToApply {
+		return fmt.Sprintf("saved plan %s is stale, nothing was applied: AWS and outputs.yaml already hold what it would do, so it was most likely applied already (%d difference(s) from when it was made)\n(hint: nothing is left to apply; coderfleet sync plan shows anything still waiting)",
+			e.File, len(e.Changed))
+	}
 	return fmt.Sprintf("saved plan %s is stale, nothing was applied:\n  %s\n(hint: run coderfleet sync plan --out %s again, review it, then coderfleet sync apply %s)",
 		e.File, strings.Join(e.Changed, "\n  "), e.File, e.File)
 }

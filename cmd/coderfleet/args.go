@@ -4,8 +4,29 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
+
+// flagError is every command's flag parsing error as a usage error (64),
+// with the nearest flag of the command when the flag is unknown
+// ("unknown flag: --forse" -> did you mean --force?).
+func flagError(c *cobra.Command, err error) error {
+	hint := fmt.Sprintf("run '%s --help' for usage", c.CommandPath())
+	if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
+		best, bestDist := "", len(name)/3+2
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if d := levenshtein.ComputeDistance(name, f.Name); d < bestDist && !f.Hidden {
+				best, bestDist = f.Name, d
+			}
+		})
+		if best != "" {
+			hint = fmt.Sprintf("did you mean --%s? %s", best, hint)
+		}
+	}
+	return &usageError{err: fmt.Errorf("%w (hint: %s)", err, hint)}
+}
 
 // usageArgs wraps a cobra argument validator so its errors are usage
 // errors (exit 64).
@@ -15,7 +36,8 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 			if isUsageError(err) {
 				return err
 			}
-			return &usageError{err: err}
+			// cobra's own ("accepts 1 arg(s), received 0") names no remedy.
+			return &usageError{err: fmt.Errorf("%w; usage: %s (hint: run '%s --help' for examples)", err, c.UseLine(), c.CommandPath())}
 		}
 		return nil
 	}
@@ -27,6 +49,11 @@ func noArgs(c *cobra.Command, args []string) error {
 		return nil
 	}
 	hint := fmt.Sprintf("run '%s --help' for its flags", c.CommandPath())
+	if o := c.Flags().Lookup("output"); o != nil && o.Changed && o.Value.String() == "ut" && c.Flags().Lookup("out") != nil {
+		// "-out FILE" parses as "-o ut" and a stray FILE, as Go's flag
+		// package users (and Terraform's -out) expect it not to.
+		return &usageError{err: fmt.Errorf("unexpected argument %q: -out is read as -o ut (hint: write the plan file with --out %s)", args[0], args[0])}
+	}
 	if c.Flags().Lookup("region") != nil {
 		hint = fmt.Sprintf("to select a region, write --region %s; ", args[0]) + hint
 	}

@@ -24,6 +24,13 @@ func TestUnknownSubcommandIsUsageError(t *testing.T) {
 		{[]string{"sync", "plan", "us-west-2"}, `unexpected argument "us-west-2": coderfleet sync plan takes no positional arguments (hint: to select a region, write --region us-west-2;`},
 		{[]string{"version", "now"}, `unexpected argument "now": coderfleet version takes no positional arguments`},
 		{[]string{"vendor", "x"}, `unexpected argument "x": coderfleet vendor takes no positional arguments`},
+		{[]string{"render", "--forse"}, `unknown flag: --forse (hint: did you mean --force? run 'coderfleet render --help' for usage)`},
+		{[]string{"sync", "plan", "--regoin", "x"}, `unknown flag: --regoin (hint: did you mean --region?`},
+		{[]string{"render", "--zzzzzzzz"}, `unknown flag: --zzzzzzzz (hint: run 'coderfleet render --help' for usage)`},
+		{[]string{"region", "add"}, `accepts 1 arg(s), received 0; usage: coderfleet region add NAME --aws-region CODE [flags] (hint: run 'coderfleet region add --help' for examples)`},
+		{[]string{"diff", "-o", "yaml"}, `unknown --output "yaml": use text, markdown or json`},
+		{[]string{"sync", "plan", "-out", "x.plan"}, `unexpected argument "x.plan": -out is read as -o ut (hint: write the plan file with --out x.plan)`},
+		{[]string{"sync", "plan", "-o", "json", "-out", "x.plan"}, `-out is read as -o ut (hint: write the plan file with --out x.plan)`},
 	} {
 		code, out, errs := cli(t, tc.args...)
 		if code != exitUsage || !strings.Contains(errs, tc.want) || out != "" {

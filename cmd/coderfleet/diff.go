@@ -78,10 +78,14 @@ Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
 }
 
 func runDiff(ctx context.Context, o *diffOptions, out, stderr io.Writer) error {
-	format, err := reviewdiff.ParseFormat(o.output)
-	if err != nil {
-		return &usageError{err: fmt.Errorf("-o: %w", err)}
+	formats := make([]string, 0, len(reviewdiff.Formats))
+	for _, f := range reviewdiff.Formats {
+		formats = append(formats, string(f))
 	}
+	if err := checkOutput(o.output, formats); err != nil {
+		return err
+	}
+	format := reviewdiff.Format(o.output)
 	fsys, err := repofs.Open(o.repo)
 	if err != nil {
 		return err

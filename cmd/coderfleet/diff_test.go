@@ -177,7 +177,7 @@ func TestDiffErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--base", "no-such-branch"}, exitUsage, `--base: "no-such-branch" is not a commit`},
-		{[]string{"-o", "yaml"}, exitUsage, `unknown output format "yaml"`},
+		{[]string{"-o", "yaml"}, exitUsage, `unknown --output "yaml": use text, markdown or json`},
 		{[]string{"extra"}, exitUsage, `unexpected argument "extra"`},
 	} {
 		code, _, errs := cli(t, append([]string{"diff", "--repo", repo}, tc.args...)...)

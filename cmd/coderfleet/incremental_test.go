@@ -115,3 +115,19 @@ func TestIncrementalRenderFollowsDependencies(t *testing.T) {
 		}
 	})
 }
+
+// TestRenderTextNamesSkippedApartFromUnchanged: a region whose inputs did
+// not change is "skipped" (not evaluated), one rendered to identical files
+// is "unchanged", as the summary line and -o json say.
+func TestRenderTextNamesSkippedApartFromUnchanged(t *testing.T) {
+	repo := exampleCopy(t)
+	code, out, errs := cli(t, "render", "--repo", repo, "--force")
+	if code != 0 || !strings.Contains(out, "unchanged: eu-west-2, us-east-2, us-west-2\n") || strings.Contains(out, "skipped:   ") {
+		t.Fatalf("forced render of a current tree: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli(t, "render", "--repo", repo)
+	if code != 0 || !strings.Contains(out, "skipped:   eu-west-2, us-east-2, us-west-2\n") || strings.Contains(out, "unchanged:") ||
+		!strings.Contains(out, "(3 skipped: inputs unchanged)") {
+		t.Fatalf("no-op render: exit %d\n%s%s", code, out, errs)
+	}
+}

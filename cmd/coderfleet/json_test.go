@@ -341,7 +341,11 @@ func TestJSONErrors(t *testing.T) {
 		}
 	}
 	doc := jsonDoc(t, "error", exitUsage, "render", "--repo", exampleCopy(t), "--region", "nowhere", "-o", "json")
-	if d := list(doc, "diagnostics")[0].(map[string]any); !strings.Contains(d["message"].(string), "nowhere") {
-		t.Errorf("unknown region: %v", d)
+	if d := list(doc, "diagnostics")[0].(map[string]any); !strings.Contains(d["message"].(string), "nowhere") || d["hint"] == nil {
+		t.Errorf("unknown region (message and hint): %v", d)
+	}
+	doc = jsonDoc(t, "error", exitUsage, "render", "--repo", exampleCopy(t), "--region", "eu-wset-2", "-o", "json")
+	if d := list(doc, "diagnostics")[0].(map[string]any); d["hint"] != `did you mean "eu-west-2"?` {
+		t.Errorf("a near miss's did-you-mean is the diagnostic's hint: %v", d)
 	}
 }

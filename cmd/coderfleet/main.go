@@ -90,9 +90,7 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 			profile.Close()
 		}
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{err: fmt.Errorf("%w (run '%s --help' for usage)", err, c.CommandPath())}
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newRenderCommand(), newCheckCommand(), newSyncCommand(), newVersionCommand())
 	root.AddCommand(newVendorCommand(), newDiffCommand(), newRegionCommand())
 	root.InitDefaultHelpCmd()

@@ -27,7 +27,15 @@ func checkOutput(output string, allowed []string) error {
 	if slices.Contains(allowed, output) {
 		return nil
 	}
-	return &usageError{err: fmt.Errorf("unknown --output %q: use %s", output, strings.Join(allowed, " or "))}
+	list := strings.Join(allowed, " or ")
+	if len(allowed) > 2 {
+		list = strings.Join(allowed[:len(allowed)-1], ", ") + " or " + allowed[len(allowed)-1]
+	}
+	hint := ""
+	if strings.HasPrefix(output, "ut") {
+		hint = " (hint: -out is read as -o ut; write the plan file with --out FILE)"
+	}
+	return &usageError{err: fmt.Errorf("unknown --output %q: use %s%s", output, list, hint)}
 }
 
 // jsonReported marks an error whose JSON document, with its diagnostics,

@@ -11,7 +11,7 @@ import (
 // alike.
 func TestRegionFlagOneWay(t *testing.T) {
 	repo := exampleCopy(t)
-	const known = "(regions of this fleet: eu-west-2, us-east-2, us-west-2; hint: "
+	const known = "(regions of this fleet: eu-west-2, us-east-2, us-west-2) (hint: "
 	for _, verb := range [][]string{{"render"}, {"sync", "plan"}, {"sync", "apply", "--auto-approve"}} {
 		for _, tc := range []struct{ flag, want string }{
 			{"nope", `unknown region "nope" in --region ` + known + "name one of them, or leave --region out for every region)"},

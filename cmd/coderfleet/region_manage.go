@@ -196,7 +196,7 @@ func runRegionRemove(repo, name string, out io.Writer) error {
 	steps := []nextStep{
 		{"render, which deletes regions/" + name + "/ (the Flux Kustomizations with it):", "coderfleet render"},
 		{"commit the removal of overlays/" + name + " and regions/" + name + " and merge it", ""},
-		{"see what AWS still holds for the region (records, health check, certificates, listed under Notes\nas orphans):", "coderfleet sync plan --prune"},
+		{"see what AWS still holds for the region (records, health check, certificates, planned as\ndeletions, \"-\"):", "coderfleet sync plan --prune"},
 		{"delete them (ACM keeps a certificate while a load balancer still uses it; run it again after step 5):", "coderfleet sync apply --prune"},
 		{"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\nis gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n(prune: true), or, when the cluster itself goes away: flux uninstall", ""},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,8 +190,19 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 			fmt.Fprintf(out, "%-10s %s\n", label, strings.Join(names, ", "))
 		}
 	}
+	// sum.Unchanged also holds the skipped regions: name them apart, as
+	// the summary line and -o json do (rendered and identical, or not
+	// evaluated at all).
+	var unchanged []string
+	for _, r := range sum.Unchanged {
+		if !slices.Contains(res.Skipped, r) {
+			unchanged = append(unchanged, r)
+		}
+	}
+	skipped := slices.Sorted(slices.Values(res.Skipped))
 	line("written:", sum.Written)
-	line("unchanged:", sum.Unchanged)
+	line("unchanged:", unchanged)
+	line("skipped:", skipped)
 	line("removed:", sum.Removed)
 	if len(sum.Foreign) > 0 {
 		fmt.Fprintf(out, "left alone: %s (no %s marker: not coderfleet's)\n", strings.Join(sum.Foreign, ", "), render.MarkerFile)

@@ -135,9 +135,11 @@ coderfleet sync plan --out FILE again.`,
 			file := ""
 			if len(args) == 1 {
 				file = args[0]
-				for _, f := range []string{"region", "prune", "auto-approve"} {
+				// --auto-approve is accepted and changes nothing: a saved
+				// plan never prompts (terraform apply -auto-approve FILE).
+				for _, f := range []string{"region", "prune"} {
 					if c.Flags().Changed(f) {
-						return &usageError{err: fmt.Errorf("--%s cannot be given with a saved plan %s: the plan fixes its regions and --prune and was reviewed when it was made (hint: run coderfleet sync plan --out %s with the flags you want, then coderfleet sync apply %s)", f, file, file, file)}
+						return &usageError{err: fmt.Errorf("--%s cannot be given with a saved plan %s: the plan fixes its regions and --prune (hint: run coderfleet sync plan --out %s with the flags you want, then coderfleet sync apply %s)", f, file, file, file)}
 					}
 				}
 			}
@@ -157,12 +159,8 @@ coderfleet sync plan --out FILE again.`,
 // returns, for syncExit). AWS_MAX_ATTEMPTS, when set, bounds sync's own
 // retries of each call.
 func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws.CredentialsProvider, error) {
-	if o.output != fleetsync.FormatText && o.output != fleetsync.FormatJSON {
-		hint := ""
-		if strings.HasPrefix(o.output, "ut") {
-			hint = " (hint: -out is read as -o ut; write the plan file with --out FILE)"
-		}
-		return fleetsync.Options{}, nil, &usageError{err: fmt.Errorf("unknown --output %q: use text or json%s", o.output, hint)}
+	if err := checkOutput(o.output, textOrJSON); err != nil {
+		return fleetsync.Options{}, nil, err
 	}
 	// The root closes with the process (os.Root's finalizer): the plan
 	// and apply that follow read through it.
@@ -287,7 +285,9 @@ func runSyncApply(ctx context.Context, o *syncOptions, file string, stdout, stde
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return &exitError{code: exitInput, err: fmt.Errorf("reading the saved plan: %w (hint: write it with coderfleet sync plan --out %s)", err, file)}
+			// Unreadable is an I/O failure (4); a file that is not a plan is
+			// invalid input (3, below).
+			return &exitError{code: exitRuntime, err: fmt.Errorf("reading the saved plan: %w (hint: write it with coderfleet sync plan --out %s)", err, file)}
 		}
 		if saved, err = fleetsync.LoadPlanFile(file, data); err != nil {
 			return &exitError{code: exitInput, err: err}

@@ -130,14 +130,22 @@ func TestSyncSavedPlan(t *testing.T) {
 		t.Errorf("two plans of the same state differ:\n%s\n---\n%s", first, second)
 	}
 
-	// No prompt, even on a terminal: the plan was reviewed.
-	code, applyOut, errs := cliConsole(t, true, "", "sync", "apply", "--repo", repo, file)
+	// No prompt, even on a terminal: the plan was reviewed. --auto-approve
+	// is accepted with it and changes nothing, as in terraform apply
+	// -auto-approve FILE.
+	code, applyOut, errs := cliConsole(t, true, "", "sync", "apply", "--auto-approve", "--repo", repo, file)
 	if code != exitOK || strings.Contains(errs, "Do you want") {
 		t.Fatalf("apply FILE: exit %d\n%s%s", code, applyOut, errs)
 	}
 	p, a := planCounts.FindStringSubmatch(planOut), applyCounts.FindStringSubmatch(applyOut)
 	if p == nil || a == nil || strings.Join(p[1:], " ") != strings.Join(a[1:], " ") {
 		t.Errorf("plan counts %q differ from apply's report %q\nplan:\n%s\napply:\n%s", p, a, planOut, applyOut)
+	}
+
+	// The same file again: refused, and said to be applied already.
+	code, _, errs = cli(t, "sync", "apply", "--repo", repo, file)
+	if code != exitRuntime || !strings.Contains(errs, "already hold what it would do, so it was most likely applied already") {
+		t.Errorf("apply FILE twice: exit %d, want %d saying it was applied\n%s", code, exitRuntime, errs)
 	}
 
 	// A plan for eu-west-2 updates the registry record; change that record
@@ -201,5 +209,22 @@ func upsertTXT(t *testing.T, name string, values ...string) {
 		ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{{Action: r53types.ChangeActionUpsert,
 			ResourceRecordSet: &r53types.ResourceRecordSet{Name: aws.String(name), Type: r53types.RRTypeTxt, TTL: aws.Int64(300), ResourceRecords: rrs}}}}}); err != nil {
 		t.Fatalf("changing %s out of band: %v", name, err)
+	}
+}
+
+// TestSyncApplyPlanFileErrors: a plan file that cannot be read is an I/O
+// failure (4); one that is not a plan is invalid input (3) naming it.
+func TestSyncApplyPlanFileErrors(t *testing.T) {
+	repo := exampleCopy(t)
+	missing := filepath.Join(t.TempDir(), "missing.plan")
+	if code, _, errs := cli(t, "sync", "apply", "--repo", repo, missing); code != exitRuntime || !strings.Contains(errs, "reading the saved plan") {
+		t.Errorf("missing plan file: exit %d, want %d\n%s", code, exitRuntime, errs)
+	}
+	garbage := filepath.Join(t.TempDir(), "garbage.plan")
+	if err := os.WriteFile(garbage, []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := cli(t, "sync", "apply", "--repo", repo, garbage); code != exitInput || !strings.Contains(errs, garbage+": not a coderfleet sync plan file") {
+		t.Errorf("garbage plan file: exit %d, want %d\n%s", code, exitInput, errs)
 	}
 }

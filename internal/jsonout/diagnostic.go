@@ -207,8 +207,9 @@ func parseDiagnostic(msg string) Diagnostic {
 		rest = strings.TrimPrefix(v[end:], ", ")
 		rest = strings.TrimPrefix(rest, ": ")
 	}
-	if i := strings.LastIndex(rest, " (hint: "); i >= 0 && strings.HasSuffix(rest, ")") {
-		d.Hint = ptr(rest[i+len(" (hint: ") : len(rest)-1])
+	// The hint ends the message, after a space or on a line of its own.
+	if i := strings.LastIndex(rest, "(hint: "); i > 0 && strings.ContainsRune(" \n", rune(rest[i-1])) && strings.HasSuffix(rest, ")") {
+		d.Hint = ptr(rest[i+len("(hint: ") : len(rest)-1])
 	}
 	return d
 }

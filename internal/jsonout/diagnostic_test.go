@@ -20,6 +20,8 @@ func TestDiagnosticsParseTheErrorLineFormat(t *testing.T) {
 			`{"message":"templates/main.jsonnet:12: region eu-west-2, component coder, object Deployment coder/coder, field spec.replicas: must be positive (hint: set it)","file":"templates/main.jsonnet","line":12,"column":null,"key":null,"region":"eu-west-2","component":"coder","object":"Deployment coder/coder","field":"spec.replicas","hint":"set it"}`},
 		{`overlays/fleet.yaml: key "domain": required`,
 			`{"message":"overlays/fleet.yaml: key \"domain\": required","file":"overlays/fleet.yaml","line":null,"column":null,"key":"domain","region":null,"component":null,"object":null,"field":null,"hint":null}`},
+		{"saved plan p is stale, nothing was applied:\n  file a changed\n(hint: plan again)",
+			`{"message":"saved plan p is stale, nothing was applied:\n  file a changed\n(hint: plan again)","file":null,"line":null,"column":null,"key":null,"region":null,"component":null,"object":null,"field":null,"hint":"plan again"}`},
 		{`reading AWS state: looking up hosted zone: boom`,
 			`{"message":"reading AWS state: looking up hosted zone: boom","file":null,"line":null,"column":null,"key":null,"region":null,"component":null,"object":null,"field":null,"hint":null}`},
 	}
