@@ -245,12 +245,7 @@ func checkRoute53Rules(p *Plan, a *Actual, d *Desired, pol Policy) error {
 // zone: the records it does not write first, then those it writes (touched,
 // with their sources), each group sorted by key.
 func zoneRuleErrors(d *Desired, pol Policy, zone string, recs map[string]Record, touched map[string]string, desired map[string]bool) []error {
-	owned := owners{}
-	for k, r := range recs {
-		if region, ok := recordOwner(recs, r, d.Fleet); ok {
-			owned[k] = owner{region: region}
-		}
-	}
+	owned := readOwners(slices.Collect(maps.Values(recs)), d.Fleet)
 	var kept, written []ruleRecord
 	for _, k := range slices.Sorted(maps.Keys(recs)) {
 		r := ruleRecord{Record: recs[k], src: touched[k]}
@@ -293,19 +288,6 @@ func ownerOf(r ruleRecord, owned owners, d *Desired) string {
 	default:
 		return "owned by region " + own.region
 	}
-}
-
-// recordOwner returns the region named by r's ownership TXT record in recs.
-func recordOwner(recs map[string]Record, r Record, fleet string) (string, bool) {
-	txt, ok := recs[ownerRecord(r, fleet, "").Key()]
-	if !ok || len(txt.Values) != 1 {
-		return "", false
-	}
-	f, region, ok := parseOwner(txt.Values[0])
-	if !ok || f != fleet {
-		return "", false
-	}
-	return region, true
 }
 
 // latencyHint says how to resolve two latency records of one name, type and
