@@ -274,23 +274,19 @@ func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
 	}
 	arn := deref(out.CertificateArn)
 	// ACM fills in the validation records a few seconds after the request.
-	deadline := s.clock.Now().Add(2 * time.Minute)
-	for {
+	err = s.waitFor(ctx, validationRecordsTimeout, func(ctx context.Context) (bool, error) {
 		cert, err := s.describeCertificate(ctx, client, arn)
-		if err != nil {
-			return err
-		}
-		if cert != nil && len(cert.Validation) > 0 {
-			return nil
-		}
-		if s.clock.Now().After(deadline) {
-			return fmt.Errorf("certificate %s (%s) has no DNS validation records after 2m: check it in the ACM console, then run coderfleet sync apply again", op.region+"/"+c.Name, arn)
-		}
-		if err := s.clock.Sleep(ctx, 2*time.Second); err != nil {
-			return err
-		}
+		return cert != nil && len(cert.Validation) > 0, err
+	})
+	if errors.Is(err, errWaitTimeout) {
+		return fmt.Errorf("certificate %s (%s) has no DNS validation records after %s (hint: check it in the ACM console, then run coderfleet sync apply again)", op.region+"/"+c.Name, arn, validationRecordsTimeout)
 	}
+	return err
 }
+
+// validationRecordsTimeout bounds the wait for ACM to list the DNS
+// validation records of a requested certificate, usually a few seconds.
+const validationRecordsTimeout = 2 * time.Minute
 
 func (s *syncer) putHealthCheck(ctx context.Context, op *hcOp) error {
 	h := op.desired
@@ -425,28 +421,29 @@ func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result, registr
 	return nil
 }
 
-// waitInsync polls GetChange, first after a short delay, then backing off.
+// waitInsync waits until the change is INSYNC: status is the one
+// ChangeResourceRecordSets returned, then GetChange is polled with the
+// retry policy's backoff (waitFor).
 func (s *syncer) waitInsync(ctx context.Context, id, status string) error {
-	delay := time.Second
-	deadline := s.clock.Now().Add(s.opts.ChangeTimeout)
-	for status != string(r53types.ChangeStatusInsync) {
-		if s.clock.Now().After(deadline) {
-			return fmt.Errorf("route53 change %s not INSYNC after %s: it will complete on its own; run coderfleet sync plan later to check", id, s.opts.ChangeTimeout)
+	polled := false
+	err := s.waitFor(ctx, s.opts.ChangeTimeout, func(ctx context.Context) (bool, error) {
+		if polled {
+			var out *route53.GetChangeOutput
+			if _, err := s.call(ctx, "reading change "+id, func(ctx context.Context) (err error) {
+				out, err = s.opts.Clients.Route53.GetChange(ctx, &route53.GetChangeInput{Id: ptr(id)})
+				return err
+			}); err != nil {
+				return false, err
+			}
+			status = string(out.ChangeInfo.Status)
 		}
-		if err := s.clock.Sleep(ctx, delay); err != nil {
-			return err
-		}
-		delay = min(delay*2, 15*time.Second)
-		var out *route53.GetChangeOutput
-		if _, err := s.call(ctx, "reading change "+id, func(ctx context.Context) (err error) {
-			out, err = s.opts.Clients.Route53.GetChange(ctx, &route53.GetChangeInput{Id: ptr(id)})
-			return err
-		}); err != nil {
-			return err
-		}
-		status = string(out.ChangeInfo.Status)
+		polled = true
+		return status == string(r53types.ChangeStatusInsync), nil
+	})
+	if errors.Is(err, errWaitTimeout) {
+		return fmt.Errorf("route53 change %s not INSYNC after %s (hint: it will complete on its own; run coderfleet sync plan later to check)", id, s.opts.ChangeTimeout)
 	}
-	return nil
+	return err
 }
 
 // finishCertificates waits (bounded) for the desired certificates to be
