@@ -95,15 +95,21 @@ func (e *ConflictError) Error() string {
 	return b.String()
 }
 
-// CertificateTimeoutError reports certificates that were not ISSUED in time.
+// CertificateTimeoutError reports certificates that were not ISSUED in time
+// (Options.CertificateTimeout, the CLI's --timeout). Apply returns it after
+// making every change and writing the outputs of the issued certificates.
 type CertificateTimeoutError struct {
+	// Pending names the certificates still waiting, as region/name.
 	Pending []string
+	// Timeout is the bound that passed.
 	Timeout time.Duration
 }
 
-// Error names the pending certificates and what to do.
+// Error names the pending certificates, then a hint: ACM usually validates
+// a DNS-validated certificate within 30 minutes of its validation CNAMEs
+// being in place (ACM User Guide, "DNS validation").
 func (e *CertificateTimeoutError) Error() string {
-	return fmt.Sprintf("certificates not ISSUED after %s: %s; the validation records are in place and ACM usually validates within 30 minutes: run coderfleet sync apply again later, or with a longer --timeout",
+	return fmt.Sprintf("certificates not ISSUED after %s: %s; their validation records are in place (hint: ACM usually validates within 30 minutes; check that the validation CNAMEs exist with coderfleet sync plan, then run coderfleet sync apply again later, or with a longer --timeout)",
 		e.Timeout, strings.Join(e.Pending, ", "))
 }
 
