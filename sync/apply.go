@@ -95,15 +95,21 @@ func (e *ConflictError) Error() string {
 	return b.String()
 }
 
-// CertificateTimeoutError reports certificates that were not ISSUED in time.
+// CertificateTimeoutError reports certificates that were not ISSUED in time
+// (Options.CertificateTimeout, the CLI's --timeout). Apply returns it after
+// making every change and writing the outputs of the issued certificates.
 type CertificateTimeoutError struct {
+	// Pending names the certificates still waiting, as region/name.
 	Pending []string
+	// Timeout is the bound that passed.
 	Timeout time.Duration
 }
 
-// Error names the pending certificates and what to do.
+// Error names the pending certificates, then a hint: ACM usually validates
+// a DNS-validated certificate within 30 minutes of its validation CNAMEs
+// being in place (ACM User Guide, "DNS validation").
 func (e *CertificateTimeoutError) Error() string {
-	return fmt.Sprintf("certificates not ISSUED after %s: %s; the validation records are in place and ACM usually validates within 30 minutes: run coderfleet sync apply again later, or with a longer --timeout",
+	return fmt.Sprintf("certificates not ISSUED after %s: %s; their validation records are in place (hint: ACM usually validates within 30 minutes; check that the validation CNAMEs exist with coderfleet sync plan, then run coderfleet sync apply again later, or with a longer --timeout)",
 		e.Timeout, strings.Join(e.Pending, ", "))
 }
 
@@ -275,23 +281,19 @@ func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
 	}
 	arn := deref(out.CertificateArn)
 	// ACM fills in the validation records a few seconds after the request.
-	deadline := s.clock.Now().Add(2 * time.Minute)
-	for {
+	err = s.waitFor(ctx, validationRecordsTimeout, func(ctx context.Context) (bool, error) {
 		cert, err := s.describeCertificate(ctx, client, arn)
-		if err != nil {
-			return err
-		}
-		if cert != nil && len(cert.Validation) > 0 {
-			return nil
-		}
-		if s.clock.Now().After(deadline) {
-			return fmt.Errorf("certificate %s (%s) has no DNS validation records after 2m: check it in the ACM console, then run coderfleet sync apply again", op.region+"/"+c.Name, arn)
-		}
-		if err := s.clock.Sleep(ctx, 2*time.Second); err != nil {
-			return err
-		}
+		return cert != nil && len(cert.Validation) > 0, err
+	})
+	if errors.Is(err, errWaitTimeout) {
+		return fmt.Errorf("certificate %s (%s) has no DNS validation records after %s (hint: check it in the ACM console, then run coderfleet sync apply again)", op.region+"/"+c.Name, arn, validationRecordsTimeout)
 	}
+	return err
 }
+
+// validationRecordsTimeout bounds the wait for ACM to list the DNS
+// validation records of a requested certificate, usually a few seconds.
+const validationRecordsTimeout = 2 * time.Minute
 
 func (s *syncer) putHealthCheck(ctx context.Context, op *hcOp) error {
 	h := op.desired
@@ -426,28 +428,29 @@ func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result, registr
 	return nil
 }
 
-// waitInsync polls GetChange, first after a short delay, then backing off.
+// waitInsync waits until the change is INSYNC: status is the one
+// ChangeResourceRecordSets returned, then GetChange is polled with the
+// retry policy's backoff (waitFor).
 func (s *syncer) waitInsync(ctx context.Context, id, status string) error {
-	delay := time.Second
-	deadline := s.clock.Now().Add(s.opts.ChangeTimeout)
-	for status != string(r53types.ChangeStatusInsync) {
-		if s.clock.Now().After(deadline) {
-			return fmt.Errorf("route53 change %s not INSYNC after %s: it will complete on its own; run coderfleet sync plan later to check", id, s.opts.ChangeTimeout)
+	polled := false
+	err := s.waitFor(ctx, s.opts.ChangeTimeout, func(ctx context.Context) (bool, error) {
+		if polled {
+			var out *route53.GetChangeOutput
+			if _, err := s.call(ctx, "reading change "+id, func(ctx context.Context) (err error) {
+				out, err = s.opts.Clients.Route53.GetChange(ctx, &route53.GetChangeInput{Id: ptr(id)})
+				return err
+			}); err != nil {
+				return false, err
+			}
+			status = string(out.ChangeInfo.Status)
 		}
-		if err := s.clock.Sleep(ctx, delay); err != nil {
-			return err
-		}
-		delay = min(delay*2, 15*time.Second)
-		var out *route53.GetChangeOutput
-		if _, err := s.call(ctx, "reading change "+id, func(ctx context.Context) (err error) {
-			out, err = s.opts.Clients.Route53.GetChange(ctx, &route53.GetChangeInput{Id: ptr(id)})
-			return err
-		}); err != nil {
-			return err
-		}
-		status = string(out.ChangeInfo.Status)
+		polled = true
+		return status == string(r53types.ChangeStatusInsync), nil
+	})
+	if errors.Is(err, errWaitTimeout) {
+		return fmt.Errorf("route53 change %s not INSYNC after %s (hint: it will complete on its own; run coderfleet sync plan later to check)", id, s.opts.ChangeTimeout)
 	}
-	return nil
+	return err
 }
 
 // finishCertificates waits (bounded) for the desired certificates to be

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strings"
 
 	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
@@ -135,7 +134,7 @@ func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error
 	if err := errors.Join(errs...); err != nil {
 		return nil, &InputError{Err: err}
 	}
-	if err := errors.Join(append(staleFolders(repo, d), crossRegionRecords(d)...)...); err != nil {
+	if err := errors.Join(append(staleFolders(repo, d), desiredRuleErrors(d)...)...); err != nil {
 		return nil, &InputError{Err: err}
 	}
 	return d, nil
@@ -155,58 +154,6 @@ func staleFolders(repo fs.FS, d *Desired) []error {
 		if _, err := fs.Stat(repo, p); err != nil {
 			errs = append(errs, fmt.Errorf("%s: region %q: the folder regions/%s is rendered but %s does not exist, so sync would keep applying a removed or renamed region (hint: run coderfleet render without --region, which removes regions/%s, commit, then coderfleet sync plan --prune to see what the region leaves in AWS)",
 				p, r.Region, r.Region, p, r.Region))
-		}
-	}
-	return errs
-}
-
-// crossRegionRecords refuses desired records of different region folders
-// that Route53 cannot hold together: the same name, type and set identifier
-// twice, or two latency records of one name and type for the same latency
-// region (Route53 Developer Guide, "Values specific for latency records":
-// one latency record set per name, type and region).
-func crossRegionRecords(d *Desired) []error {
-	type at struct{ region, src string }
-	keys := map[string]at{}
-	latency := map[string]at{}
-	simple, routed := map[string]at{}, map[string]at{} // name and type -> first record
-	var errs []error
-	for _, r := range d.Regions {
-		for i, rec := range r.Records {
-			here := at{r.Region, recordSource(r.Region, i, rec.Line)}
-			// Route53 API Reference, ChangeResourceRecordSets: the records
-			// of one name and type are either one simple record or all
-			// routed (each with a set identifier).
-			nt := strings.ToLower(rec.Name) + " " + rec.Type
-			mine, other, kind, otherKind := simple, routed, "a simple record", "routed records (with a set identifier)"
-			if rec.SetIdentifier != "" {
-				mine, other, kind, otherKind = routed, simple, "a routed record (set identifier "+rec.SetIdentifier+")", "a simple record"
-			}
-			if o, clash := other[nt]; clash {
-				errs = append(errs, fmt.Errorf("%s: %s %s is %s, but %s (%s) is %s of that name and type; Route53 holds either one simple record or only routed records per name and type and rejects the change batch (InvalidChangeBatch; Route53 API Reference, ChangeResourceRecordSets) (hint: give every record of this name a routing policy with a set identifier, or keep only the simple one)",
-					here.src, strings.ToLower(rec.Name), rec.Type, kind, o.src, o.region, otherKind))
-			}
-			if _, seen := mine[nt]; !seen {
-				mine[nt] = here
-			}
-			if o, dup := keys[rec.Key()]; dup && o.region != r.Region {
-				errs = append(errs, fmt.Errorf("%s: record %s is also desired by region %s (%s); one record set of a name, type and set identifier exists once in a hosted zone (hint: a region folder was copied or renamed: run coderfleet render without --region so every folder is rendered from its overlay)",
-					here.src, rec.Key(), o.region, o.src))
-			}
-			keys[rec.Key()] = here
-			if rec.Routing.Policy != awsstate.RoutingLatency {
-				continue
-			}
-			lk := strings.ToLower(rec.Name) + " " + rec.Type + " " + rec.Routing.AWSRegion
-			if o, dup := latency[lk]; dup {
-				hint := "two region folders route this name to one AWS region: remove the stale folder with coderfleet render, or give one region another awsRegion"
-				if o.region == r.Region {
-					hint = "one folder routes this name to one AWS region twice: keep one of the two records (a hand edit? run coderfleet render to restore the file)"
-				}
-				errs = append(errs, fmt.Errorf("%s: latency record %s %s for AWS region %s duplicates the one of region %s (%s); Route53 allows one latency record set per name, type and latency region and rejects the change batch (InvalidChangeBatch; Route53 Developer Guide, \"Values specific for latency records\") (hint: %s)",
-					here.src, strings.ToLower(rec.Name), rec.Type, rec.Routing.AWSRegion, o.region, o.src, hint))
-			}
-			latency[lk] = here
 		}
 	}
 	return errs

@@ -110,11 +110,13 @@ type owner struct {
 // registry turns TXT records into owner labels before its planner runs.
 type owners map[string]owner
 
-// readOwners collects the ownership TXT records of fleet in z: a record
-// owned by another fleet, or one without its TXT record, is foreign.
-func readOwners(z *Zone, fleet string) owners {
+// readOwners collects the ownership TXT records of fleet among the records
+// of one zone: a record owned by another fleet, or one without its TXT
+// record, is foreign. The planner reads a zone's records with it, the
+// Route53 rules the state a plan leaves, the scope the AWS regions used.
+func readOwners(recs []Record, fleet string) owners {
 	o := owners{}
-	for _, r := range z.Records {
+	for _, r := range recs {
 		if r.Type != "TXT" || len(r.Values) != 1 {
 			continue
 		}

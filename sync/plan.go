@@ -228,7 +228,7 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 		if z == nil {
 			z = &Zone{Name: zn}
 		}
-		zp := &zonePlan{plan: p, d: d, z: z, owners: readOwners(z, d.Fleet), pol: pol}
+		zp := &zonePlan{plan: p, d: d, z: z, owners: readOwners(z.Records, d.Fleet), pol: pol}
 		zp.desire(zones[zn], a, certs.current, hcs.ids)
 		records = append(records, zp.changes()...)
 		if c := planRegistry(p, d, z, a); c != nil {

@@ -84,7 +84,7 @@ func planValidationUnknowns(cp certPlan, a *Actual, fleet string) []Change {
 		}
 	}
 	for _, z := range a.Zones {
-		for _, own := range readOwners(z, fleet) {
+		for _, own := range readOwners(z.Records, fleet) {
 			if own.typ == "CNAME" {
 				validated(own.name)
 			}

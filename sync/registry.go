@@ -74,15 +74,9 @@ func usedAWSRegions(z *Zone, fleet string) []string {
 			set[r] = true
 		}
 	}
-	for _, r := range z.Records {
-		if r.Type != "TXT" || r.Region == "" || len(r.Values) != 1 {
-			continue
-		}
-		if _, _, ok := ownedName(r.Name); !ok {
-			continue
-		}
-		if f, _, ok := parseOwner(r.Values[0]); ok && f == fleet {
-			set[r.Region] = true
+	for _, own := range readOwners(z.Records, fleet) {
+		if own.txt.Region != "" {
+			set[own.txt.Region] = true
 		}
 	}
 	return slices.Sorted(maps.Keys(set))

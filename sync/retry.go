@@ -73,12 +73,17 @@ type callResult struct {
 	ambiguous bool
 }
 
+// retryPolicy returns Options.Retry, or DefaultRetryPolicy when it is zero.
+func (s *syncer) retryPolicy() RetryPolicy {
+	if s.opts.Retry.MaxAttempts <= 0 {
+		return DefaultRetryPolicy
+	}
+	return s.opts.Retry
+}
+
 // call runs fn with retries and backoff through the injected clock.
 func (s *syncer) call(ctx context.Context, what string, fn func(ctx context.Context) error) (callResult, error) {
-	p := s.opts.Retry
-	if p.MaxAttempts <= 0 {
-		p = DefaultRetryPolicy
-	}
+	p := s.retryPolicy()
 	backoff := p.backoff()
 	var res callResult
 	for {
@@ -160,4 +165,39 @@ func Unreachable(err error) (endpoint, cause string, ok bool) {
 		return endpoint, "no answer in time", true
 	}
 	return "", "", false
+}
+
+// errNotReady is the error a poll hands its BackoffDelayer: the state waited
+// for (a change INSYNC, validation records) is not there yet.
+var errNotReady = errors.New("not ready yet")
+
+// errWaitTimeout is what waitFor returns when timeout passed first.
+var errWaitTimeout = errors.New("timed out")
+
+// waitFor polls ready until it reports true, sleeping on the injected clock
+// between polls the waits the retry policy's backoff computes (by default
+// the SDK's jittered exponential backoff, capped at MaxDelay), the n-th
+// wait after the n-th poll; the last wait ends at the bound. It returns
+// ready's error, or errWaitTimeout once timeout has passed since the first
+// poll without ready reporting true.
+func (s *syncer) waitFor(ctx context.Context, timeout time.Duration, ready func(ctx context.Context) (bool, error)) error {
+	backoff := s.retryPolicy().backoff()
+	deadline := s.clock.Now().Add(timeout)
+	for n := 1; ; n++ {
+		ok, err := ready(ctx)
+		if err != nil || ok {
+			return err
+		}
+		left := deadline.Sub(s.clock.Now())
+		if left <= 0 {
+			return errWaitTimeout
+		}
+		delay, err := backoff.BackoffDelay(n, errNotReady)
+		if err != nil {
+			return fmt.Errorf("computing the poll delay: %w", err)
+		}
+		if err := s.clock.Sleep(ctx, min(delay, left)); err != nil {
+			return err
+		}
+	}
 }

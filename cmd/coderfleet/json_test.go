@@ -244,6 +244,9 @@ func TestJSONSync(t *testing.T) {
 	diags := list(apply, "diagnostics")
 	if len(diags) != 1 || !strings.Contains(diags[0].(map[string]any)["message"].(string), "certificates not ISSUED after 1s") {
 		t.Errorf("diagnostics: %v", diags)
+	} else if hint, _ := diags[0].(map[string]any)["hint"].(string); !strings.HasPrefix(hint, "ACM usually validates within 30 minutes; check that the validation CNAMEs exist with coderfleet sync plan") ||
+		!strings.HasSuffix(hint, "or with a longer --timeout") {
+		t.Errorf("the certificate timeout's hint is %q", diags[0].(map[string]any)["hint"])
 	}
 
 	plan = jsonDoc(t, "sync-plan", exitOK, "sync", "plan", "--repo", repo, "--region", "us-west-2", "-o", "json")

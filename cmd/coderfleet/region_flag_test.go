@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,5 +46,24 @@ func TestRegionFlagOneWay(t *testing.T) {
 	}
 	if !strings.Contains(repeated, "eu-west-2") || !strings.Contains(repeated, "us-west-2") || strings.Contains(repeated, "us-east-2") {
 		t.Errorf("plan of us-west-2 and eu-west-2:\n%s", repeated)
+	}
+}
+
+// TestSyncRegionNotRenderedYet checks that sync --region naming a region
+// of the fleet whose folder was never rendered says so (exit 3, its
+// overlay, a hint to render) instead of calling it unknown, before any AWS
+// call, for plan and apply alike.
+func TestSyncRegionNotRenderedYet(t *testing.T) {
+	repo := exampleCopy(t)
+	if err := os.RemoveAll(filepath.Join(repo, "regions", "eu-west-2")); err != nil {
+		t.Fatal(err)
+	}
+	const want = "error: overlays/eu-west-2/region.yaml: region eu-west-2 is not rendered yet: its overlay exists but regions/eu-west-2/aws/ does not (hint: run coderfleet render first, then coderfleet sync plan --region eu-west-2)"
+	for _, verb := range [][]string{{"sync", "plan"}, {"sync", "apply", "--auto-approve"}} {
+		args := append(append([]string{}, verb...), "--repo", repo, "--region", "us-west-2,eu-west-2")
+		code, out, errs := cli(t, args...)
+		if code != exitInput || !strings.Contains(errs, want) || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d and %q", args, code, out, errs, exitInput, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -210,6 +211,9 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws
 
 // syncRegions checks the regions asked for with --region against the
 // region folders sync can act on, as render checks them against the fleet.
+// A region of the fleet (overlays/<region>/region.yaml exists) that has no
+// regions/<region>/aws/ yet is an input problem, exit 3: the repository
+// must be rendered, the flag is right.
 func syncRegions(ctx context.Context, repo fs.FS, requested []string) ([]string, error) {
 	if len(requested) == 0 {
 		return nil, nil
@@ -218,7 +222,17 @@ func syncRegions(ctx context.Context, repo fs.FS, requested []string) ([]string,
 	if err != nil {
 		return nil, syncExit(ctx, err, nil)
 	}
-	return render.SelectRegions(requested, known)
+	names, err := render.SelectRegions(requested, known)
+	var unknown *render.UnknownRegionError
+	if errors.As(err, &unknown) {
+		overlay := path.Join("overlays", unknown.Name, "region.yaml")
+		if _, serr := fs.Stat(repo, overlay); serr == nil {
+			return nil, &exitError{code: exitInput, err: &fleetsync.InputError{File: overlay,
+				Msg:  fmt.Sprintf("region %s is not rendered yet: its overlay exists but regions/%s/aws/ does not", unknown.Name, unknown.Name),
+				Hint: "run coderfleet render first, then coderfleet sync plan --region " + unknown.Name}}
+		}
+	}
+	return names, err
 }
 
 // secretGuardAllow reads the secret guard's allowances from the

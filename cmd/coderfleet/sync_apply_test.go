@@ -44,7 +44,7 @@ func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 	}
 	mustContain(t, "apply stderr", errs,
 		"error: apply failed after 3 added, 0 changed, 0 destroyed, 1 validation record(s) known after apply added: certificates not ISSUED after 1s: us-west-2/proxy;",
-		"run coderfleet sync apply again later, or with a longer --timeout")
+		"(hint: ACM usually validates within 30 minutes; check that the validation CNAMEs exist with coderfleet sync plan, then run coderfleet sync apply again later, or with a longer --timeout)\n")
 
 	code, out, errs = cli(t, "sync", "plan", "--repo", repo, "--region", "us-west-2", "--detailed-exitcode")
 	if code != exitChanges {
