@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -124,6 +125,13 @@ func Vendor(ctx context.Context, opts VendorOptions) (*VendorResult, error) {
 			return nil, fmt.Errorf("fetching chart %q %s from %s: %w", ch.Name, ch.Version, ch.Repository, err)
 		}
 		files, err := unpack(ch, arc.Data)
+		if errors.Is(err, errIncompleteArchive) {
+			// Pulling again never helps: the version charts.yaml names is
+			// the input to change.
+			return nil, &ConfigError{File: ConfigPath(opts.TemplatesDir), Line: ch.Line, Key: "charts[" + ch.Name + "].version",
+				Msg:  fmt.Sprintf("chart %q %s from %s: %v", ch.Name, ch.Version, ch.Repository, err),
+				Hint: "vendor a chart version that packages its dependencies (its publisher runs helm dependency build before helm package), or vendor the dependency as a chart of its own"}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("verifying chart %q %s from %s: %w", ch.Name, ch.Version, ch.Repository, err)
 		}
@@ -234,6 +242,10 @@ func Vendor(ctx context.Context, opts VendorOptions) (*VendorResult, error) {
 	return res, nil
 }
 
+// errIncompleteArchive marks an archive whose Chart.yaml names dependencies
+// it does not package.
+var errIncompleteArchive = errors.New("the archive is incomplete")
+
 // unpack reads a chart archive with Helm's loader (which refuses absolute
 // paths, parent references and oversized files), checks that it is the chart
 // and version asked for, and returns its files relative to the chart root.
@@ -254,7 +266,7 @@ func unpack(ch Chart, data []byte) ([]file, error) {
 		return nil, fmt.Errorf("the archive holds chart %q, not %q", got, ch.Name)
 	}
 	if err := checkDependencies(c); err != nil {
-		return nil, fmt.Errorf("%w: the archive is incomplete and would fail at every render; vendor a chart version that packages its dependencies (helm dependency build before helm package)", err)
+		return nil, fmt.Errorf("%w: %w and would fail at every render", err, errIncompleteArchive)
 	}
 	want, _ := semver.NewVersion(ch.Version)
 	got, err := semver.NewVersion(c.Metadata.Version)

@@ -413,8 +413,9 @@ func TestVendorRefusesMissingDependency(t *testing.T) {
 	f.reg.Push(t, chartstest.PackageModified(t, stackDir, "0.4.0", func(c *chart.Chart) { c.SetDependencies() }))
 	f.writeConfig(t, "charts:\n  - name: stack\n    repository: "+f.reg.URL+"\n    version: 0.4.0\n")
 	_, err := charts.Vendor(context.Background(), charts.VendorOptions{FS: f.fs, TemplatesDir: tdir, Fetcher: f.fetcher})
-	if err == nil || !strings.Contains(err.Error(), "dependencies sub are in Chart.yaml but not in the chart's charts/ folder") {
-		t.Fatalf("vendor of a chart missing its dependency: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "dependencies sub are in Chart.yaml but not in the chart's charts/ folder") ||
+		!charts.IsInputError(err) || !strings.Contains(err.Error(), "charts.yaml:2") || !strings.Contains(err.Error(), "(hint: vendor a chart version that packages its dependencies") {
+		t.Fatalf("vendor of a chart missing its dependency: want an input error at charts.yaml:2 with a hint, got %v", err)
 	}
 	if f.fs.Exists(charts.LockPath(tdir)) || f.fs.Exists(tdir+"/charts/stack") {
 		t.Error("vendor wrote files although a chart failed verification")

@@ -121,6 +121,9 @@ func shortErr(err error) string {
 		return c
 	}
 	if endpoint, cause, ok := Unreachable(err); ok {
+		if endpoint == "" { // the endpoint is not known: no empty "()"
+			return cause
+		}
 		return cause + " (" + endpoint + ")"
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

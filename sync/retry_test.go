@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -146,5 +148,19 @@ func TestDefaultBackoffIsTheSDKsJitter(t *testing.T) {
 	checkJitteredWaits(t, waits, slept, len(waits), DefaultRetryPolicy.MaxDelay)
 	if last := waits[len(waits)-1]; last.delay != DefaultRetryPolicy.MaxDelay {
 		t.Errorf("wait after try %d is %s, want the cap %s", last.attempt, last.delay, DefaultRetryPolicy.MaxDelay)
+	}
+}
+
+// TestShortErrNamesTheEndpointOnlyWhenKnown: a retry line reads
+// "use of closed network connection", not "… ()", when the failure names
+// no endpoint, and "connection refused (http://h:1)" when it does.
+func TestShortErrNamesTheEndpointOnlyWhenKnown(t *testing.T) {
+	closed := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("use of closed network connection")}
+	if got := shortErr(closed); got != "use of closed network connection" {
+		t.Errorf("no endpoint: %q", got)
+	}
+	refused := &url.Error{Op: "Post", URL: "http://127.0.0.1:1/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}
+	if got := shortErr(refused); got != "connection refused (http://127.0.0.1:1)" {
+		t.Errorf("with endpoint: %q", got)
 	}
 }

@@ -223,7 +223,9 @@ func gitTree(ctx context.Context, repo, rev string, dirs ...string) (_ *repofs.F
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := fsys.WriteFile(full, files[p]); err != nil {
+		// A throwaway tree: no durability (repofs.WriteFile's fsyncs) is
+		// needed, and no link exists yet that a write could follow.
+		if err := os.WriteFile(full, files[p], 0o644); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -107,22 +107,12 @@ func Acquire(ctx context.Context, path string, self Holder, opts Options) (*Lock
 	}
 	waiting := false
 	for {
-		ok, err := f.TryLock()
+		ok, holder, err := try(f, path, self)
 		if err != nil {
-			return nil, fmt.Errorf("locking %q: %w", path, err)
+			return nil, err
 		}
 		if ok {
-			break
-		}
-		holder := ReadHolder(path)
-		if holder == nil {
-			// Just released, or just taken and not recorded yet: look again once.
-			if ok, err = f.TryLock(); err != nil {
-				return nil, fmt.Errorf("locking %q: %w", path, err)
-			} else if ok {
-				break
-			}
-			holder = ReadHolder(path)
+			return &Lock{f: f, record: true}, nil
 		}
 		if opts.Timeout <= 0 || !clock.Now().Before(deadline) {
 			return nil, &HeldError{Path: path, Holder: holder, Waited: max(opts.Timeout, 0)}
@@ -135,15 +125,50 @@ func Acquire(ctx context.Context, path string, self Holder, opts Options) (*Lock
 			return nil, fmt.Errorf("waiting for lock %q: %w", path, err)
 		}
 	}
-	data, err := json.Marshal(self)
-	if err == nil {
-		err = os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// guardPath is the file whose lock makes "take the lock and record the
+// holder" (and "clear the holder and let go") one step for every other
+// process: <path>.guard beside the lock file.
+func guardPath(path string) string { return path + ".guard" }
+
+// withGuard runs fn holding the guard lock of the lock file at path. The
+// guard is held only for the few system calls fn makes, so blocking on it
+// never waits for a command, only for another process's take or release.
+func withGuard(path string, fn func() error) error {
+	g := flock.New(guardPath(path), flock.SetPermissions(0o644))
+	if err := g.Lock(); err != nil {
+		return fmt.Errorf("locking %q: %w", g.Path(), err)
 	}
-	if err != nil {
-		_ = f.Unlock()
-		return nil, fmt.Errorf("recording the holder in lock file %q: %w", path, err)
-	}
-	return &Lock{f: f, record: true}, nil
+	defer g.Unlock()
+	return fn()
+}
+
+// try takes the lock on f when it is free and records self in it, under
+// the guard, so a process that finds the lock held always reads a recorded
+// holder; otherwise it returns that holder.
+func try(f *flock.Flock, path string, self Holder) (ok bool, holder *Holder, err error) {
+	err = withGuard(path, func() error {
+		var err error
+		if ok, err = f.TryLock(); err != nil {
+			return fmt.Errorf("locking %q: %w", path, err)
+		}
+		if !ok {
+			holder = ReadHolder(path)
+			return nil
+		}
+		data, err := json.Marshal(self)
+		if err == nil {
+			err = os.WriteFile(path, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			ok = false
+			_ = f.Unlock()
+			return fmt.Errorf("recording the holder in lock file %q: %w", path, err)
+		}
+		return nil
+	})
+	return ok, holder, err
 }
 
 // ReadHolder returns the holder recorded in the lock file at path, or nil
@@ -166,13 +191,22 @@ func (l *Lock) Release() error {
 	if l == nil || !l.f.Locked() {
 		return nil
 	}
-	var errs []error
-	if l.record {
-		// Still held: nobody else writes the file now.
-		errs = append(errs, os.Truncate(l.f.Path(), 0))
+	release := func() error {
+		var errs []error
+		if l.record {
+			// Still held: nobody else writes the file now.
+			errs = append(errs, os.Truncate(l.f.Path(), 0))
+		}
+		return errors.Join(append(errs, l.f.Unlock())...)
 	}
-	errs = append(errs, l.f.Unlock())
-	if err := errors.Join(errs...); err != nil {
+	var err error
+	if l.record {
+		// Cleared and let go in one step, for anyone reading the holder.
+		err = withGuard(l.f.Path(), release)
+	} else {
+		err = release()
+	}
+	if err != nil {
 		return fmt.Errorf("releasing lock %q: %w", l.f.Path(), err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package lock
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -218,5 +219,42 @@ func TestTryFolder(t *testing.T) {
 	b.Release()
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("TryFolder wrote into the folder: %v", entries)
+	}
+}
+
+// TestHolderIsRecordedBeforeOthersLook: a process that has taken the lock
+// but not yet written its holder line holds the guard, so another
+// Acquire waits for that line instead of reporting an unnamed holder.
+func TestHolderIsRecordedBeforeOthersLook(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "render.lock")
+	holder := Self("coderfleet render", t0)
+	// Play the first process by hand: guard, lock, (record later).
+	first, err := Acquire(context.Background(), path, holder, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil { // as if not yet recorded
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	if err := withGuard(path, func() error {
+		go func() {
+			_, err := Acquire(context.Background(), path, Self("coderfleet render", t0), Options{})
+			done <- err
+		}()
+		data, _ := json.Marshal(holder)
+		return os.WriteFile(path, append(data, '\n'), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var held *HeldError
+	if err := <-done; !errors.As(err, &held) || held.Holder == nil || held.Holder.PID != holder.PID {
+		t.Fatalf("second Acquire: %v, want a HeldError naming pid %d", err, holder.PID)
+	}
+	if err := first.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if h := ReadHolder(path); h != nil {
+		t.Errorf("after Release the file still names %v", h)
 	}
 }

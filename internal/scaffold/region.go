@@ -162,15 +162,23 @@ func AddRegion(fsys filesys.FileSystem, repo string, spec RegionSpec) (*Added, e
 	if spec.Role == "" {
 		spec.Role = config.RoleProxy
 	}
-	if err := checkRequest(spec); err != nil {
-		return nil, err
-	}
 	fleetName, err := readFleetName(fsys, repo)
 	if err != nil {
 		return nil, err
 	}
 	existing, err := readRegions(fsys, repo)
 	if err != nil {
+		return nil, err
+	}
+	for _, r := range existing {
+		// EU-West-2 is not a valid name, but the region it means exists:
+		// say that rather than suggest it.
+		if strings.EqualFold(r.folder, spec.Name) || strings.EqualFold(r.Name, spec.Name) {
+			return nil, &RequestError{Flag: "NAME", Msg: fmt.Sprintf("region %q already exists (%s)", spec.Name, path.Join(config.OverlaysDir, r.folder, config.RegionFile)),
+				Hint: "choose another name, or edit that region.yaml to change the region"}
+		}
+	}
+	if err := checkRequest(spec); err != nil {
 		return nil, err
 	}
 	if spec.ClusterName == "" {
@@ -186,17 +194,13 @@ func AddRegion(fsys filesys.FileSystem, repo string, spec RegionSpec) (*Added, e
 		spec.Icon = DefaultIcon
 	}
 	for _, r := range existing {
-		if strings.EqualFold(r.folder, spec.Name) || strings.EqualFold(r.Name, spec.Name) {
-			return nil, &RequestError{Flag: "NAME", Msg: fmt.Sprintf("region %q already exists (%s)", spec.Name, path.Join(config.OverlaysDir, r.folder, config.RegionFile)),
-				Hint: "choose another name, or edit that region.yaml to change the region"}
-		}
 		if spec.Role == config.RolePrimary && r.Role == config.RolePrimary {
 			return nil, &RequestError{Flag: "--role", Msg: fmt.Sprintf("region %q is already the primary (%s)", r.Name, path.Join(config.OverlaysDir, r.folder, config.RegionFile)),
 				Hint: "a fleet has exactly one primary; add this region with --role proxy"}
 		}
 		if r.AWSRegion == spec.AWSRegion && r.ClusterName == spec.ClusterName {
 			return nil, &RequestError{Flag: "--cluster-name", Msg: fmt.Sprintf("cluster %q in %s is already used by region %q", spec.ClusterName, spec.AWSRegion, r.Name),
-				Hint: "each region deploys to a cluster of its own; pass --cluster-name"}
+				Hint: "each region deploys to a cluster of its own; pass the name of its own cluster with --cluster-name"}
 		}
 	}
 	data, err := RegionFile(spec)

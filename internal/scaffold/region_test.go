@@ -86,6 +86,8 @@ func TestAddRegionRefusals(t *testing.T) {
 	}{
 		{"name exists", RegionSpec{Name: "us-west-2", AWSRegion: "us-west-2"}, "NAME",
 			[]string{`region "us-west-2" already exists (overlays/us-west-2/region.yaml)`, "choose another name"}},
+		{"name exists but for case", RegionSpec{Name: "US-West-2", AWSRegion: "us-west-2"}, "NAME",
+			[]string{`region "US-West-2" already exists (overlays/us-west-2/region.yaml)`}},
 		{"invalid name", RegionSpec{Name: "EU_West", AWSRegion: "eu-west-1"}, "NAME",
 			[]string{`"EU_West" is not a valid region name`, `did you mean "eu-west"?`}},
 		{"name render refuses", RegionSpec{Name: "llm", AWSRegion: "ap-south-1"}, "NAME",
