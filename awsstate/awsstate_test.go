@@ -276,6 +276,7 @@ func TestParseOutputsIsStrict(t *testing.T) {
 		"wrong kind":   strings.Replace(base, "kind: Outputs", "kind: Output", 1),
 		"bad version":  strings.Replace(base, OutputsAPIVersion, "v1", 1),
 		"number value": strings.Replace(base, "arn:aws:acm:us-east-2:1:certificate/a", "12", 1),
+		"null value":   strings.Replace(base, "arn:aws:acm:us-east-2:1:certificate/a", "", 1),
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {

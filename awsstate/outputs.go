@@ -41,7 +41,9 @@ func ParseOutputs(path string, data []byte) (*Outputs, error) {
 	c.enum("kind", doc.Kind, KindOutputs)
 	if certs := c.d.Nodes["certificates"]; certs != nil && certs.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(certs.Content); i += 2 {
-			if k, v := certs.Content[i], certs.Content[i+1]; v.ShortTag() == "!!str" {
+			// A null value ("coder:" alone) decodes as "": check it as the
+			// empty ARN it would become (wrong types are the decoder's).
+			if k, v := certs.Content[i], certs.Content[i+1]; v.ShortTag() == "!!str" || v.ShortTag() == "!!null" {
 				c.aws("certificates."+k.Value, awsrules.CertificateARN(v.Value, "", ""))
 			}
 		}
