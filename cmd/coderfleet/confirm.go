@@ -50,7 +50,7 @@ func (e *applyCancelled) Error() string {
 // returns nil only when the answer read from in is "yes".
 func confirmApply(in io.Reader, w io.Writer, p *fleetsync.Plan) error {
 	var b strings.Builder
-	b.WriteString("Do you want to perform these actions?\n")
+	b.WriteString("Apply the changes above to AWS?\n")
 	var deletions []string
 	for _, c := range p.Changes {
 		if c.Action == fleetsync.Delete {
@@ -60,7 +60,7 @@ func confirmApply(in io.Reader, w io.Writer, p *fleetsync.Plan) error {
 	if len(deletions) > 0 {
 		fmt.Fprintf(&b, "  --prune DELETES these %d owned object(s):\n%s", len(deletions), strings.Join(deletions, ""))
 	}
-	b.WriteString("  coderfleet sync will make the changes described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	b.WriteString("  Type yes to apply them; any other answer cancels and changes nothing.\n\n  Answer: ")
 	fmt.Fprint(w, b.String())
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {

@@ -114,7 +114,7 @@ prompt, or refuses it if the repository or AWS changed since.`,
 		Long: `apply shows the plan, asks for confirmation, makes the changes, waits for new
 certificates to be ISSUED and writes overlays/<region>/outputs.yaml.
 
-On a terminal it asks "Do you want to perform these actions?" (listing the
+On a terminal it asks "Apply the changes above to AWS?" (listing the
 --prune deletions again) and goes on only for "yes"; anything else cancels,
 exit 1, nothing changed. Without a terminal (CI, a pipe) it goes on only with
 --auto-approve; without it, it is a usage error (64).

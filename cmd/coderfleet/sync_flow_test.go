@@ -52,7 +52,7 @@ func TestSyncApplyConfirmation(t *testing.T) {
 		t.Errorf("terminal, answer no: exit %d, want %d\n%s%s", code, exitDiffers, out, errs)
 	}
 	mustContain(t, "cancelled apply stdout", out, "+ certificate us-west-2/proxy")
-	mustContain(t, "cancelled apply stderr", errs, "Do you want to perform these actions?", "Only 'yes' will be accepted",
+	mustContain(t, "cancelled apply stderr", errs, "Apply the changes above to AWS?", "Type yes to apply them",
 		`error: apply cancelled: the answer was "no", not "yes"; nothing was changed`)
 	if after := planOf("us-west-2"); after != before {
 		t.Errorf("a cancelled apply changed AWS; plan before:\n%s\nafter:\n%s", before, after)
@@ -65,7 +65,7 @@ func TestSyncApplyConfirmation(t *testing.T) {
 	mustContain(t, "confirmed apply", out, "Apply complete: 3 added, 0 changed, 0 destroyed, 1 validation record(s) known after apply added.")
 
 	code, out, errs = cliConsole(t, false, "", "sync", "apply", "--auto-approve", "--repo", repo, "--region", "eu-west-2")
-	if code != exitOK || strings.Contains(errs, "Do you want") {
+	if code != exitOK || strings.Contains(errs, "Apply the changes above to AWS?") {
 		t.Fatalf("no terminal, --auto-approve: exit %d\n%s%s", code, out, errs)
 	}
 	mustContain(t, "auto-approved apply", out, "Apply complete: 2 added, 1 changed, 0 destroyed, 1 validation record(s) known after apply added.")
@@ -83,11 +83,11 @@ func TestConfirmApplyListsPruneDeletions(t *testing.T) {
 	if err := confirmApply(strings.NewReader("yes\n"), &w, p); err != nil {
 		t.Fatalf("yes: %v", err)
 	}
-	want := "Do you want to perform these actions?\n" +
+	want := "Apply the changes above to AWS?\n" +
 		"  --prune DELETES these 2 owned object(s):\n" +
 		"    - certificate ap-south-1/proxy (an orphan: its region folder regions/ap-south-1 no longer exists)\n" +
 		"    - record example.com: ap-south-1.coder.example.com A (an orphan: its region folder regions/ap-south-1 no longer exists)\n" +
-		"  coderfleet sync will make the changes described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+		"  Type yes to apply them; any other answer cancels and changes nothing.\n\n  Answer: "
 	if w.String() != want {
 		t.Errorf("prompt:\n%s\nwant:\n%s", w.String(), want)
 	}
@@ -134,7 +134,7 @@ func TestSyncSavedPlan(t *testing.T) {
 	// is accepted with it and changes nothing, as in terraform apply
 	// -auto-approve FILE.
 	code, applyOut, errs := cliConsole(t, true, "", "sync", "apply", "--auto-approve", "--repo", repo, file)
-	if code != exitOK || strings.Contains(errs, "Do you want") {
+	if code != exitOK || strings.Contains(errs, "Apply the changes above to AWS?") {
 		t.Fatalf("apply FILE: exit %d\n%s%s", code, applyOut, errs)
 	}
 	p, a := planCounts.FindStringSubmatch(planOut), applyCounts.FindStringSubmatch(applyOut)
