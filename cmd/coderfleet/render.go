@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -190,20 +189,13 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 			fmt.Fprintf(out, "%-10s %s\n", label, strings.Join(names, ", "))
 		}
 	}
-	// sum.Unchanged also holds the skipped regions: name them apart, as
-	// the summary line and -o json do (rendered and identical, or not
-	// evaluated at all).
-	var unchanged []string
-	for _, r := range sum.Unchanged {
-		if !slices.Contains(res.Skipped, r) {
-			unchanged = append(unchanged, r)
-		}
-	}
-	skipped := slices.Sorted(slices.Values(res.Skipped))
-	line("written:", sum.Written)
-	line("unchanged:", unchanged)
-	line("skipped:", skipped)
-	line("removed:", sum.Removed)
+	// The states -o json prints: unchanged (rendered, identical) apart
+	// from skipped (not evaluated).
+	states := regionStates(res, sum)
+	line("written:", regionsIn(states, regionWritten))
+	line("unchanged:", regionsIn(states, regionUnchanged))
+	line("skipped:", regionsIn(states, regionSkipped))
+	line("removed:", regionsIn(states, regionRemoved))
 	if len(sum.Foreign) > 0 {
 		fmt.Fprintf(out, "left alone: %s (no %s marker: not coderfleet's)\n", strings.Join(sum.Foreign, ", "), render.MarkerFile)
 	}

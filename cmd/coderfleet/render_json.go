@@ -47,8 +47,10 @@ type renderedRegion struct {
 	State string `json:"state"`
 }
 
-func newRenderDocument(outDir string, res *render.Result, sum *treeio.Summary) renderDocument {
-	d := renderDocument{SchemaVersion: renderSchema, OutDir: outDir, Warnings: append([]string{}, res.Warnings...)}
+// regionStates is the state of every region folder a render touched or
+// looked at (written, unchanged, skipped, removed, left-alone), the one
+// classification the text and JSON outputs print.
+func regionStates(res *render.Result, sum *treeio.Summary) map[string]string {
 	state := map[string]string{}
 	for _, n := range sum.Written {
 		state[n] = regionWritten
@@ -65,6 +67,23 @@ func newRenderDocument(outDir string, res *render.Result, sum *treeio.Summary) r
 	for _, n := range sum.Foreign {
 		state[n] = regionLeftAlone
 	}
+	return state
+}
+
+// regionsIn returns the regions of state s, sorted.
+func regionsIn(state map[string]string, s string) []string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(state)) {
+		if state[n] == s {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func newRenderDocument(outDir string, res *render.Result, sum *treeio.Summary) renderDocument {
+	d := renderDocument{SchemaVersion: renderSchema, OutDir: outDir, Warnings: append([]string{}, res.Warnings...)}
+	state := regionStates(res, sum)
 	d.Regions = make([]renderedRegion, 0, len(state))
 	for _, n := range slices.Sorted(maps.Keys(state)) {
 		d.Regions = append(d.Regions, renderedRegion{Name: n, State: state[n]})
@@ -106,7 +125,7 @@ type checkDocument struct {
 
 type changedFile struct {
 	Path string `json:"path"`
-	// Diff is the unified diff, committed -> rendered, as text prints it.
+	// Diff is the unified diff, on disk -> rendered, as text prints it.
 	Diff string `json:"diff"`
 }
 
