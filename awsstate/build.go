@@ -195,6 +195,10 @@ func Marshal(f File) ([]byte, error) {
 		doc = healthCheckList{h, nonNil(f.HealthChecks)}
 	case KindRecordList:
 		doc = recordList{h, f.HostedZone, nonNil(f.Records)}
+	case KindRoleList:
+		doc = roleList{h, nonNil(f.Roles)}
+	case KindSecretList:
+		doc = secretList{h, nonNil(f.Secrets)}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", f.Kind)
 	}

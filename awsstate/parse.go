@@ -40,6 +40,14 @@ type (
 		HostedZone string   `yaml:"hostedZone" cf:"required"`
 		Records    []Record `yaml:"records"`
 	}
+	roleList struct {
+		header `yaml:",inline"`
+		Roles  []Role `yaml:"roles"`
+	}
+	secretList struct {
+		header  `yaml:",inline"`
+		Secrets []Secret `yaml:"secrets"`
+	}
 )
 
 // missingKeyHint is the hint of a missing key in a file coderfleet writes.
@@ -154,6 +162,12 @@ func Parse(path string, data []byte) (*File, error) {
 		case KindRecordList:
 			l := &recordList{}
 			doc, h = l, &l.header
+		case KindRoleList:
+			l := &roleList{}
+			doc, h = l, &l.header
+		case KindSecretList:
+			l := &secretList{}
+			doc, h = l, &l.header
 		default:
 			h = &header{}
 			doc = h
@@ -166,7 +180,7 @@ func Parse(path string, data []byte) (*File, error) {
 	if c.written("apiVersion") && h.APIVersion != APIVersion {
 		c.fail("apiVersion", "unsupported apiVersion %q; this coderfleet reads %q (re-render the region with this version)", h.APIVersion, APIVersion)
 	}
-	c.enum("kind", string(h.Kind), string(KindCertificateList), string(KindHealthCheckList), string(KindRecordList))
+	c.enum("kind", string(h.Kind), string(KindCertificateList), string(KindHealthCheckList), string(KindRecordList), string(KindRoleList), string(KindSecretList))
 	c.nonEmpty("fleet", h.Fleet)
 	c.nonEmpty("region", h.Region)
 	f := &File{Kind: h.Kind, Fleet: h.Fleet, Region: h.Region}
@@ -191,6 +205,19 @@ func Parse(path string, data []byte) (*File, error) {
 			c.record(strictyaml.Item("records", i), &f.Records[i], f.HostedZone)
 		}
 		c.unique("records", len(f.Records), func(i int) string { return f.Records[i].Key() })
+	case *roleList:
+		f.Roles = l.Roles
+		for i := range f.Roles {
+			c.role(strictyaml.Item("roles", i), &f.Roles[i])
+		}
+		c.unique("roles", len(f.Roles), func(i int) string { return f.Roles[i].Name })
+		c.unique("roles", len(f.Roles), func(i int) string { return f.Roles[i].ServiceAccount.Subject() })
+	case *secretList:
+		f.Secrets = l.Secrets
+		for i := range f.Secrets {
+			c.secret(strictyaml.Item("secrets", i), &f.Secrets[i])
+		}
+		c.unique("secrets", len(f.Secrets), func(i int) string { return f.Secrets[i].AWSRegion + " " + f.Secrets[i].Name })
 	}
 	if err := c.d.Errs.Sorted().Err(); err != nil {
 		return nil, err
@@ -331,4 +358,35 @@ func (c *checker) tags(key string, tags map[string]string, limit int, service st
 
 func inZone(name, zone string) bool {
 	return name == zone || strings.HasSuffix(name, "."+zone)
+}
+
+func (c *checker) role(at string, r *Role) {
+	key := func(k string) string { return strictyaml.Join(at, k) }
+	c.nonEmpty(key("name"), r.Name)
+	c.nonEmpty(key("path"), r.Path)
+	c.nonEmpty(key("serviceAccount.namespace"), r.ServiceAccount.Namespace)
+	c.nonEmpty(key("serviceAccount.name"), r.ServiceAccount.Name)
+	c.nonEmpty(key("cluster.name"), r.Cluster.Name)
+	c.region(key("cluster.awsRegion"), r.Cluster.AWSRegion)
+	c.unique(key("inlinePolicies"), len(r.InlinePolicies), func(i int) string { return r.InlinePolicies[i].Name })
+	c.unique(key("managedPolicies"), len(r.ManagedPolicies), func(i int) string { return r.ManagedPolicies[i] })
+	for i := range r.InlinePolicies {
+		p := strictyaml.Item(key("inlinePolicies"), i)
+		c.nonEmpty(strictyaml.Join(p, "name"), r.InlinePolicies[i].Name)
+		d := &r.InlinePolicies[i].Document
+		c.enum(strictyaml.Join(p, "document.Version"), d.Version, "2012-10-17")
+		for j := range d.Statement {
+			c.enum(strictyaml.Join(strictyaml.Item(strictyaml.Join(p, "document.Statement"), j), "Effect"), d.Statement[j].Effect, "Allow", "Deny")
+		}
+	}
+}
+
+func (c *checker) secret(at string, s *Secret) {
+	key := func(k string) string { return strictyaml.Join(at, k) }
+	c.nonEmpty(key("name"), s.Name)
+	if s.Name != "" {
+		c.aws(key("name"), awsrules.SecretName(s.Name))
+	}
+	c.region(key("awsRegion"), s.AWSRegion)
+	c.tags(key("tags"), s.Tags, 50, "Secrets Manager secret")
 }

@@ -56,7 +56,7 @@ const (
 // File is one parsed desired-state document. Parse decodes the types below
 // by their yaml tags with internal/strictyaml; `cf:"required"` marks the
 // keys a file must write. Exactly one of Certificates,
-// HealthChecks and Records is used, according to Kind.
+// HealthChecks, Records, Roles and Secrets is used, according to Kind.
 type File struct {
 	// Kind says which list the file holds.
 	Kind Kind
@@ -72,6 +72,10 @@ type File struct {
 	HealthChecks []HealthCheck
 	// Records is set for KindRecordList.
 	Records []Record
+	// Roles is set for KindRoleList.
+	Roles []Role
+	// Secrets is set for KindSecretList.
+	Secrets []Secret
 }
 
 // Certificate is an ACM certificate requested with DNS validation.
@@ -188,4 +192,127 @@ func SplitService(ref string) (namespace, name string, err error) {
 // OwnedTags returns the ownership tags of an object named name in region of fleet.
 func OwnedTags(fleet, region, name string) map[string]string {
 	return map[string]string{TagFleet: fleet, TagRegion: region, TagName: name}
+}
+
+// The kinds and files of the IAM and Secrets Manager desired state.
+const (
+	// KindRoleList is the kind of roles.yaml: the IAM roles for service
+	// accounts (IRSA) of a region.
+	KindRoleList Kind = "RoleList"
+	// KindSecretList is the kind of secrets.yaml: the Secrets Manager secrets
+	// the region's manifests read, created by sync without a value.
+	KindSecretList Kind = "SecretList"
+
+	// RolesFile holds the region's IAM roles (absent when the fleet manages
+	// IAM elsewhere).
+	RolesFile = "roles.yaml"
+	// SecretsFile holds the region's Secrets Manager secrets.
+	SecretsFile = "secrets.yaml"
+)
+
+// Role is an IAM role assumed by exactly one Kubernetes ServiceAccount
+// through the cluster's OIDC provider (IAM roles for service accounts,
+// https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html).
+// Its trust policy is not written here: sync builds it from the cluster's
+// OIDC issuer (EKS DescribeCluster) with TrustPolicy, since the issuer is
+// only known once the cluster exists.
+type Role struct {
+	// Name is the IAM role name: 1 to 64 letters, digits and +=,.@_-.
+	Name string `yaml:"name" cf:"required"`
+	// Path is the IAM path, "/" or /<segments>/ (at most 512 characters).
+	Path string `yaml:"path" cf:"required"`
+	// Description is the role's IAM description (at most 1000 characters).
+	Description string `yaml:"description,omitempty"`
+	// ServiceAccount is the only identity the trust policy admits.
+	ServiceAccount ServiceAccountRef `yaml:"serviceAccount" cf:"required"`
+	// Cluster is the EKS cluster whose OIDC provider the trust policy names.
+	Cluster ClusterRef `yaml:"cluster" cf:"required"`
+	// ManagedPolicies are ARNs of managed policies attached to the role
+	// (AWS managed ones where the upstream project publishes one), sorted.
+	ManagedPolicies []string `yaml:"managedPolicies,omitempty"`
+	// InlinePolicies are the role's inline policies, sorted by name.
+	InlinePolicies []InlinePolicy `yaml:"inlinePolicies,omitempty"`
+	// Tags are put on the role; the ownership tags (OwnedTags) among them.
+	Tags map[string]string `yaml:"tags,omitempty"`
+}
+
+// ARN returns the role's ARN in account accountID of partition (aws,
+// aws-cn, aws-us-gov): arn:<partition>:iam::<account>:role<path><name>.
+// It is the value of the ServiceAccount's eks.amazonaws.com/role-arn
+// annotation.
+func (r Role) ARN(partition, accountID string) string {
+	return "arn:" + partition + ":iam::" + accountID + ":role" + r.Path + r.Name
+}
+
+// ServiceAccountRef names a Kubernetes ServiceAccount.
+type ServiceAccountRef struct {
+	// Namespace of the ServiceAccount.
+	Namespace string `yaml:"namespace" cf:"required"`
+	// Name of the ServiceAccount.
+	Name string `yaml:"name" cf:"required"`
+}
+
+// Subject returns the OIDC subject a projected token of the ServiceAccount
+// carries: system:serviceaccount:<namespace>:<name>.
+func (s ServiceAccountRef) Subject() string {
+	return "system:serviceaccount:" + s.Namespace + ":" + s.Name
+}
+
+// ClusterRef names an EKS cluster.
+type ClusterRef struct {
+	// Name is the EKS cluster name.
+	Name string `yaml:"name" cf:"required"`
+	// AWSRegion is the AWS region of the cluster.
+	AWSRegion string `yaml:"awsRegion" cf:"required"`
+}
+
+// InlinePolicy is an inline policy of a role.
+type InlinePolicy struct {
+	// Name is the policy name, unique within the role (1 to 128 characters
+	// of letters, digits and +=,.@_-).
+	Name string `yaml:"name" cf:"required"`
+	// Document is the IAM policy document.
+	Document PolicyDocument `yaml:"document" cf:"required"`
+}
+
+// PolicyDocument is an IAM JSON policy document
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html),
+// written with AWS's own key names so a reviewer reads it as AWS shows it.
+type PolicyDocument struct {
+	// Version is the policy language version, 2012-10-17.
+	Version string `yaml:"Version" json:"Version" cf:"required"`
+	// Statement lists the statements, in order.
+	Statement []Statement `yaml:"Statement" json:"Statement" cf:"required"`
+}
+
+// Statement is one statement of a policy document. Action and Resource are
+// always lists here (IAM also accepts a single string).
+type Statement struct {
+	// Sid is the optional statement id.
+	Sid string `yaml:"Sid,omitempty" json:"Sid,omitempty"`
+	// Effect is Allow or Deny.
+	Effect string `yaml:"Effect" json:"Effect" cf:"required"`
+	// Action lists the actions, service:Action.
+	Action []string `yaml:"Action" json:"Action" cf:"required"`
+	// Resource lists the resource ARNs (or "*").
+	Resource []string `yaml:"Resource" json:"Resource" cf:"required"`
+	// Condition maps an operator to condition keys and their values.
+	Condition map[string]map[string][]string `yaml:"Condition,omitempty" json:"Condition,omitempty"`
+}
+
+// Secret is a Secrets Manager secret the region's manifests read. Sync
+// creates it without a value when it is absent and never reads or writes
+// a value it did not produce itself.
+type Secret struct {
+	// Name is the secret's name (1 to 512 letters, digits and /_+=.@-).
+	Name string `yaml:"name" cf:"required"`
+	// AWSRegion is the AWS region the secret lives in.
+	AWSRegion string `yaml:"awsRegion" cf:"required"`
+	// Description is the secret's description; it says who writes the value.
+	Description string `yaml:"description,omitempty"`
+	// KMSKeyID is the KMS key (id, alias or ARN) that encrypts the secret;
+	// empty uses the account's aws/secretsmanager key.
+	KMSKeyID string `yaml:"kmsKeyID,omitempty"`
+	// Tags are put on the secret; the ownership tags (OwnedTags) among them.
+	Tags map[string]string `yaml:"tags,omitempty"`
 }
