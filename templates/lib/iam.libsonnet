@@ -58,7 +58,8 @@ local k = import 'k.libsonnet';
   // The ServiceAccount that assumes role: annotated with the role's ARN when
   // coderfleet manages IAM, with externalARN (a role ARN setting) otherwise.
   serviceAccount(config, role, externalARN='')::
-    k.serviceAccount(role.serviceAccount.namespace, role.serviceAccount.name,
+    k.serviceAccount(role.serviceAccount.namespace,
+                     role.serviceAccount.name,
                      if $.managed(config) then $.arn(config, role) else externalARN),
 
   // The roles a component returns: roles when coderfleet manages IAM,
