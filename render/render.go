@@ -634,7 +634,8 @@ func (rt *regionTree) layOut() (Tree, error) {
 }
 
 // awsFiles adds the region's AWS desired state (the templates' `aws`,
-// when Options.AWS) to tree under aws/ and returns its validation
+// when Options.AWS), checked strictly and cross-checked with the rendered
+// objects (crossCheck), to tree under aws/ and returns its validation
 // problems.
 func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.Problem, error) {
 	if !rt.opts.AWS {
@@ -644,6 +645,9 @@ func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.P
 	state, err := parseAWS(rt.cfg.Fleet.Name, name, rt.out.AWS)
 	if err != nil {
 		return nil, err
+	}
+	if errs := crossCheck(rt.cfg.Fleet.AWSAccountID, rt.r, state, regionObjects{rt.byComp, rt.out.Review}, rt.bl); len(errs) > 0 {
+		return nil, errs
 	}
 	files, err := state.files()
 	if err != nil {

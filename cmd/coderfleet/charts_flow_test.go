@@ -33,7 +33,8 @@ func TestChartFlowThroughTheCLI(t *testing.T) {
 function(config)
   local demo = helm.release('web', 'demo', { replicaCount: 2, customResources: false },
     { namespace: 'apps', kubeVersion: config.settings.kubernetes.version, hooks: 'exclude' });
-  { components: { 'demo-crds': demo.crds, demo: demo.objects } }
+  // No AWS desired state of its own: the region's names only.
+  { components: { 'demo-crds': demo.crds, demo: demo.objects }, aws: (import 'lib/aws.libsonnet').gather(config, {}) }
 `,
 	}))
 
@@ -115,7 +116,10 @@ function(config)
   local demo = helm.release('web', 'demo', { customResources: true },
     { namespace: 'apps', kubeVersion: config.settings.kubernetes.version, hooks: 'exclude' });
   local components = { demo: { objects: demo.objects, dependsOn: [] }, 'demo-crds': { objects: demo.crds, dependsOn: [] } };
-  { components: { [c]: components[c].objects for c in std.objectFields(components) } { flux: flux(config, components).objects } }
+  {
+    components: { [c]: components[c].objects for c in std.objectFields(components) } { flux: flux(config, components).objects },
+    aws: (import 'lib/aws.libsonnet').gather(config, components),
+  }
 `,
 	}
 	for _, f := range []string{"templates/lib/helm.libsonnet", "templates/components/flux.libsonnet"} {
