@@ -25,9 +25,14 @@ func TestChartFlowThroughTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsLib, err := os.ReadFile(filepath.Join(root, "templates", "lib", "aws.libsonnet"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	repo := t.TempDir()
 	testfleet.WriteDisk(t, repo, testfleet.With(testfleet.Fleet(), map[string]string{
 		"templates/lib/helm.libsonnet": string(lib),
+		"templates/lib/aws.libsonnet":  string(awsLib),
 		"templates/charts/charts.yaml": "charts:\n  - name: demo\n    repository: " + chartRepo.URL + "\n    version: 1.0.0\n",
 		"templates/main.jsonnet": `local helm = import 'lib/helm.libsonnet';
 function(config)
@@ -122,7 +127,7 @@ function(config)
   }
 `,
 	}
-	for _, f := range []string{"templates/lib/helm.libsonnet", "templates/components/flux.libsonnet"} {
+	for _, f := range []string{"templates/lib/helm.libsonnet", "templates/lib/aws.libsonnet", "templates/components/flux.libsonnet"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)
