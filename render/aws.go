@@ -40,7 +40,7 @@ var awsLists = []awsList{
 const awsHostedZoneKey = "hostedZone"
 
 // awsShapeHint is the hint of a problem in the templates' `aws` result.
-const awsShapeHint = "main.jsonnet returns aws: {hostedZone, certificates, healthChecks, records, roles?, secrets?}, each item with the keys docs/sync.md (\"Format\") lists; templates/lib/aws.libsonnet builds them"
+const awsShapeHint = "main.jsonnet returns aws: {hostedZone, certificates, healthChecks, records, roles?, secrets?}, each item with the keys docs/sync.md (\"Files under regions/<region>/aws/\") lists; templates/lib/aws.libsonnet builds them"
 
 // awsState is a region's AWS desired state as the templates returned it,
 // parsed: the files by name, as sync reads them.

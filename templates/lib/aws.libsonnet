@@ -2,7 +2,8 @@
 // checks and records), built next to the objects that use it: a component
 // returns `aws: {certificates, healthChecks, records}` beside its objects
 // and main.jsonnet gathers them into its `aws` result, which coderfleet
-// writes to regions/<region>/aws/ (docs/sync.md, "Format") and
+// writes to regions/<region>/aws/ (docs/sync.md, "Files under
+// regions/<region>/aws/") and
 // `coderfleet sync` applies. Each item has exactly the keys of the file
 // format; coderfleet adds the header (apiVersion, kind, fleet, region).
 {
