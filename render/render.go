@@ -623,12 +623,17 @@ func (rt *regionTree) layOut() (Tree, error) {
 		}
 		tree[ReviewDir+"/"+file] = data
 	}
-	awsProblems, err := rt.awsFiles(tree, vopts)
+	awsProblems, awsErrs, err := rt.awsFiles(tree, vopts)
 	if err != nil {
 		return nil, err
 	}
-	if problems = append(problems, awsProblems...); len(problems) > 0 {
-		return nil, problemErrors(name, problems, rt.byComp, rt.out.Review, tree, rt.bl)
+	if problems = append(problems, awsProblems...); len(problems) > 0 || len(awsErrs) > 0 {
+		// The objects' problems first, then those of the AWS desired state.
+		var errs Errors
+		if len(problems) > 0 {
+			errs = problemErrors(name, problems, rt.byComp, rt.out.Review, tree, rt.bl)
+		}
+		return nil, append(errs, awsErrs...)
 	}
 	return tree, nil
 }
@@ -636,29 +641,33 @@ func (rt *regionTree) layOut() (Tree, error) {
 // awsFiles adds the region's AWS desired state (the templates' `aws`,
 // when Options.AWS), checked strictly and cross-checked with the rendered
 // objects (crossCheck), to tree under aws/ and returns its validation
-// problems.
-func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.Problem, error) {
+// problems, or the input errors of the check and cross-check; err is a
+// runtime failure.
+func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.Problem, Errors, error) {
 	if !rt.opts.AWS {
-		return nil, nil
+		return nil, nil, nil
 	}
 	name := rt.r.Region.Name
 	state, err := parseAWS(rt.cfg.Fleet.Name, name, rt.out.AWS)
 	if err != nil {
-		return nil, err
+		if IsInputError(err) {
+			return nil, diag.All(err), nil
+		}
+		return nil, nil, err
 	}
 	if errs := crossCheck(rt.cfg.Fleet.AWSAccountID, rt.r, state, regionObjects{rt.byComp, rt.out.Review}, rt.bl); len(errs) > 0 {
-		return nil, errs
+		return nil, errs, nil
 	}
 	files, err := state.files()
 	if err != nil {
-		return nil, &Error{Region: name, Msg: "writing the AWS desired state", Err: err}
+		return nil, nil, &Error{Region: name, Msg: "writing the AWS desired state", Err: err}
 	}
 	var problems []*validate.Problem
 	for _, f := range slices.Sorted(maps.Keys(files)) {
 		tree[AWSDir+"/"+f] = files[f]
 		problems = append(problems, validate.AWSFile(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], vopts)...)
 	}
-	return problems, nil
+	return problems, nil, nil
 }
 
 // problemErrors turns validation problems into Errors. A problem in an
