@@ -62,9 +62,10 @@ type Options struct {
 	NativeFunctions []*jsonnet.NativeFunction
 	// ParseOutputs reads overlays/<region>/outputs.yaml (see config).
 	ParseOutputs config.OutputsParser
-	// AWS builds the files of regions/<region>/aws/ from the configuration;
-	// nil renders no AWS desired state.
-	AWS func(cfg *config.Config, r *config.RegionConfig) (map[string][]byte, error)
+	// AWS writes regions/<region>/aws/ from the templates' `aws` result
+	// (then required: see README, "Template input"), checked strictly and
+	// cross-checked with the rendered objects; false ignores it.
+	AWS bool
 	// Previous maps a region to the inputs digest its committed folder was
 	// rendered from (when that folder is intact, see Digest); regions whose
 	// inputs still hash the same are skipped without evaluation.
@@ -622,37 +623,51 @@ func (rt *regionTree) layOut() (Tree, error) {
 		}
 		tree[ReviewDir+"/"+file] = data
 	}
-	awsProblems, err := rt.awsFiles(tree, vopts)
+	awsProblems, awsErrs, err := rt.awsFiles(tree, vopts)
 	if err != nil {
 		return nil, err
 	}
-	if problems = append(problems, awsProblems...); len(problems) > 0 {
-		return nil, problemErrors(name, problems, rt.byComp, rt.out.Review, tree, rt.bl)
+	if problems = append(problems, awsProblems...); len(problems) > 0 || len(awsErrs) > 0 {
+		// The objects' problems first, then those of the AWS desired state.
+		var errs Errors
+		if len(problems) > 0 {
+			errs = problemErrors(name, problems, rt.byComp, rt.out.Review, tree, rt.bl)
+		}
+		return nil, append(errs, awsErrs...)
 	}
 	return tree, nil
 }
 
-// awsFiles adds the region's AWS desired state (Options.AWS) to tree under
-// aws/ and returns its validation problems. A setting it refuses is
-// returned as refusedSettings, already placed at its file and line.
-func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.Problem, error) {
-	if rt.opts.AWS == nil {
-		return nil, nil
+// awsFiles adds the region's AWS desired state (the templates' `aws`,
+// when Options.AWS), checked strictly and cross-checked with the rendered
+// objects (crossCheck), to tree under aws/ and returns its validation
+// problems, or the input errors of the check and cross-check; err is a
+// runtime failure.
+func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.Problem, Errors, error) {
+	if !rt.opts.AWS {
+		return nil, nil, nil
 	}
 	name := rt.r.Region.Name
-	files, err := rt.opts.AWS(rt.cfg, rt.r)
-	if config.IsInputError(err) {
-		return nil, refusedSettings{diag.All(err)} // a setting, already placed at its file and line
-	}
+	state, err := parseAWS(rt.cfg.Fleet.Name, name, rt.out.AWS)
 	if err != nil {
-		return nil, &Error{Region: name, Msg: "building the AWS desired state", Err: err}
+		if IsInputError(err) {
+			return nil, diag.All(err), nil
+		}
+		return nil, nil, err
+	}
+	if errs := crossCheck(rt.cfg.Fleet.AWSAccountID, rt.r, state, regionObjects{rt.byComp, rt.out.Review}, rt.bl); len(errs) > 0 {
+		return nil, errs, nil
+	}
+	files, err := state.files()
+	if err != nil {
+		return nil, nil, &Error{Region: name, Msg: "writing the AWS desired state", Err: err}
 	}
 	var problems []*validate.Problem
 	for _, f := range slices.Sorted(maps.Keys(files)) {
 		tree[AWSDir+"/"+f] = files[f]
 		problems = append(problems, validate.AWSFile(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], vopts)...)
 	}
-	return problems, nil
+	return problems, nil, nil
 }
 
 // problemErrors turns validation problems into Errors. A problem in an

@@ -25,15 +25,21 @@ func TestChartFlowThroughTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsLib, err := os.ReadFile(filepath.Join(root, "templates", "lib", "aws.libsonnet"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	repo := t.TempDir()
 	testfleet.WriteDisk(t, repo, testfleet.With(testfleet.Fleet(), map[string]string{
 		"templates/lib/helm.libsonnet": string(lib),
+		"templates/lib/aws.libsonnet":  string(awsLib),
 		"templates/charts/charts.yaml": "charts:\n  - name: demo\n    repository: " + chartRepo.URL + "\n    version: 1.0.0\n",
 		"templates/main.jsonnet": `local helm = import 'lib/helm.libsonnet';
 function(config)
   local demo = helm.release('web', 'demo', { replicaCount: 2, customResources: false },
     { namespace: 'apps', kubeVersion: config.settings.kubernetes.version, hooks: 'exclude' });
-  { components: { 'demo-crds': demo.crds, demo: demo.objects } }
+  // No AWS desired state of its own: the region's names only.
+  { components: { 'demo-crds': demo.crds, demo: demo.objects }, aws: (import 'lib/aws.libsonnet').gather(config, {}) }
 `,
 	}))
 
@@ -115,10 +121,13 @@ function(config)
   local demo = helm.release('web', 'demo', { customResources: true },
     { namespace: 'apps', kubeVersion: config.settings.kubernetes.version, hooks: 'exclude' });
   local components = { demo: { objects: demo.objects, dependsOn: [] }, 'demo-crds': { objects: demo.crds, dependsOn: [] } };
-  { components: { [c]: components[c].objects for c in std.objectFields(components) } { flux: flux(config, components).objects } }
+  {
+    components: { [c]: components[c].objects for c in std.objectFields(components) } { flux: flux(config, components).objects },
+    aws: (import 'lib/aws.libsonnet').gather(config, components),
+  }
 `,
 	}
-	for _, f := range []string{"templates/lib/helm.libsonnet", "templates/components/flux.libsonnet"} {
+	for _, f := range []string{"templates/lib/helm.libsonnet", "templates/lib/aws.libsonnet", "templates/components/flux.libsonnet"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)
