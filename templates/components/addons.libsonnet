@@ -193,10 +193,12 @@ function(config) {
       'elasticloadbalancing:SetSecurityGroups',
       'elasticloadbalancing:SetSubnets',
     ], loadBalancers + targetGroups, lbcOwned),
-    // Listeners and rules of the load balancers: ELB checks these actions
-    // against the listener and rule ARNs, which listeners made before the
-    // controller tagged them lack tags for, so they are limited to this
-    // region and account (and the load balancers above to this cluster).
+    // Listeners go only on this cluster's load balancers.
+    stmt('CreateListenersOnOwnLoadBalancers', ['elasticloadbalancing:CreateListener'], loadBalancers, lbcOwned),
+    // Listeners and their rules, certificates and tags. ELB checks these
+    // against the listener and rule ARNs, and listeners made before the
+    // controller tagged them carry no tags, so they are limited to this
+    // region and account.
     stmt('ManageListeners', [
       'elasticloadbalancing:AddListenerCertificates',
       'elasticloadbalancing:AddTags',
@@ -210,7 +212,7 @@ function(config) {
       'elasticloadbalancing:RemoveListenerCertificates',
       'elasticloadbalancing:RemoveTags',
       'elasticloadbalancing:SetRulePriorities',
-    ], loadBalancers + listeners + listenerRules),
+    ], listeners + listenerRules),
   ]),
 
   // Karpenter: launches and terminates the EC2 instances of its NodePools
@@ -304,11 +306,11 @@ function(config) {
       Null: { 'aws:ResourceTag/karpenter.sh/nodepool': ['false'] },
     }),
     // Instances run with the node role only (see karpenterNodeRole), and
-    // only EC2 may receive it.
+    // only EC2 may receive it; adding it to an instance profile passes it too.
     stmt('PassNodeRole', ['iam:PassRole'], [
       'arn:%s:iam::%s:role/%s' % [partition, account, karpenterNodeRole],
       'arn:%s:iam::%s:role/*/%s' % [partition, account, karpenterNodeRole],
-    ], { StringEquals: { 'iam:PassedToService': ['ec2.amazonaws.com'] } }),
+    ], { StringEquals: { 'iam:PassedToService': ['ec2.amazonaws.com'] + (if partition == 'aws-cn' then ['ec2.amazonaws.com.cn'] else []) } }),
     // The instance profiles of its EC2NodeClasses: created with the
     // cluster's and the region's tags, then changed, tagged and deleted
     // only while they carry them.
