@@ -13,14 +13,9 @@ import (
 // "*" alone.
 var iamActionRE = regexp.MustCompile(`^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$`)
 
-// iam checks the iam settings: the mode, the permissions boundary and the
-// wildcard allowances.
+// iam checks the iam settings: the mode and the wildcard allowances.
 func (c *checker) iam(s *Settings, at awsPlace) {
 	c.oneOf("iam.mode", s.IAM.Mode, IAMManaged, IAMExternal)
-	c.managedOnly("iam.permissionsBoundary")
-	if b := s.IAM.PermissionsBoundary; b != "" {
-		c.aws("iam.permissionsBoundary", awsrules.ManagedPolicyARN(b))
-	}
 	for i, a := range s.IAM.AllowWildcards {
 		key := fmt.Sprintf("iam.allowWildcards[%d]", i)
 		if strings.TrimSpace(a.Role) == "" {

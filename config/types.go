@@ -215,9 +215,6 @@ const (
 type IAM struct {
 	// Mode is IAMManaged (default) or IAMExternal.
 	Mode string `json:"mode"`
-	// PermissionsBoundary is a managed policy ARN put on every role as its
-	// permissions boundary (managed mode); empty: none.
-	PermissionsBoundary string `json:"permissionsBoundary"`
 	// AllowWildcards are deliberate exceptions to the least-privilege
 	// check of the roles' policies.
 	AllowWildcards []WildcardAllowance `json:"allowWildcards"`
