@@ -2,6 +2,7 @@
 // CronJob that rotates the virtual key workspaces use (A5, "generate").
 // Exposure: `public` puts it behind its own NLB at llm.<domain> with its own
 // certificate; `internal` (the default) keeps it a ClusterIP Service.
+local aws = import '../lib/aws.libsonnet';
 local k = import '../lib/k.libsonnet';
 
 function(config) {
@@ -11,7 +12,12 @@ function(config) {
   local selector = { 'app.kubernetes.io/name': 'litellm', 'app.kubernetes.io/instance': 'litellm' },
   local labels = k.labels('litellm', 'llm-gateway') + selector,
   local public = s.exposure == 'public',
-  local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'litellm', ''),
+  // LiteLLM's own name when public: llm.<domain>. No region may be called
+  // so (main.jsonnet owns the region name), since a region's name is the
+  // label of its own records.
+  local domainName = $.dnsLabel + '.' + aws.domain(config),
+  local cert = aws.certificate(config, 'litellm', domainName),
+  local certArn = if s.certificateARN != '' then s.certificateARN else aws.certificateARN(config, cert.name),
   local bedrockRegion = if s.bedrockRegion != '' then s.bedrockRegion else config.region.awsRegion,
 
   // config.yaml as LiteLLM reads it; secrets are referenced through
@@ -56,6 +62,13 @@ function(config) {
   |||,
 
   namespace: ns,
+  dnsLabel:: 'llm',
+
+  aws: if public then {
+    certificates: [cert],
+    healthChecks: [],
+    records: [aws.record(config, domainName, service)],
+  } else aws.none,
 
   // Flux dependsOn (components/flux.libsonnet): coderd first (LiteLLM runs
   // in the primary region only).
