@@ -60,7 +60,7 @@ function(config)
   // ServiceAccounts the workspace components create in every workspace
   // namespace, beside the workspaces' own one named after the namespace:
   // found by rendering them for a probe namespace, in both key sync modes.
-  local probe = { name: 'probe-namespace', organization: 'probe', replicas: 1, roleARN: '' };
+  local probe = { name: 'probe-namespace', organization: 'probe', replicas: 1, roleARN: '', iam: { managedPolicies: [], statements: [] } };
   local probeConfig(mode) = config { settings+: { workspaceNamespaces: [probe], keySync+: { mode: mode } } };
   local workspaceAccounts = std.set([
     o.metadata.name
