@@ -20,6 +20,9 @@ import (
 // leaf paths is one, and a name collides when it equals an owned one or one
 // of the two is the other's parent ("settings" replaces
 // "settings.clusterName").
+//
+// A key path starting with "region." names a key of the region's own
+// region.yaml instead ("region.name": the region's name).
 type Owned struct {
 	// Hint is what the user should do instead.
 	Hint string `json:"hint"`
@@ -36,6 +39,7 @@ func checkOwned(r *config.RegionConfig, input []byte, owned map[string]Owned) er
 	}
 	var in struct {
 		Settings any `json:"settings"`
+		Region   any `json:"region"`
 	}
 	if err := json.Unmarshal(input, &in); err != nil {
 		return fmt.Errorf("reading the template input: %w", err)
@@ -43,7 +47,11 @@ func checkOwned(r *config.RegionConfig, input []byte, owned map[string]Owned) er
 	var errs config.ErrorList
 	for _, path := range slices.Sorted(maps.Keys(owned)) {
 		o := owned[path]
-		for _, c := range chosenNames(in.Settings, "", strings.Split(path, ".")) {
+		from, at := in.Settings, r.SettingError
+		if rest, ok := strings.CutPrefix(path, regionKeyPrefix); ok {
+			from, at, path = in.Region, r.RegionError, rest
+		}
+		for _, c := range chosenNames(from, "", strings.Split(path, ".")) {
 			for _, name := range slices.Sorted(maps.Keys(o.Names)) {
 				if !collides(c.name, name) {
 					continue
@@ -52,7 +60,7 @@ func checkOwned(r *config.RegionConfig, input []byte, owned map[string]Owned) er
 				if c.name != name {
 					msg = fmt.Sprintf("%q would replace %q, which is owned by coderfleet: %s", c.name, name, o.Names[name])
 				}
-				errs = append(errs, r.SettingError(c.key, msg, o.Hint))
+				errs = append(errs, at(c.key, msg, o.Hint))
 				break
 			}
 		}
@@ -62,6 +70,9 @@ func checkOwned(r *config.RegionConfig, input []byte, owned map[string]Owned) er
 	}
 	return refusedSettings{errs}
 }
+
+// regionKeyPrefix starts an owned key path of the region's region.yaml.
+const regionKeyPrefix = "region."
 
 // chosen is one name a user chose and the key path where it was written.
 type chosen struct{ name, key string }

@@ -62,9 +62,10 @@ type Options struct {
 	NativeFunctions []*jsonnet.NativeFunction
 	// ParseOutputs reads overlays/<region>/outputs.yaml (see config).
 	ParseOutputs config.OutputsParser
-	// AWS builds the files of regions/<region>/aws/ from the configuration;
-	// nil renders no AWS desired state.
-	AWS func(cfg *config.Config, r *config.RegionConfig) (map[string][]byte, error)
+	// AWS writes regions/<region>/aws/ from the templates' `aws` result
+	// (then required: see README, "Template input"), checked strictly and
+	// cross-checked with the rendered objects; false ignores it.
+	AWS bool
 	// Previous maps a region to the inputs digest its committed folder was
 	// rendered from (when that folder is intact, see Digest); regions whose
 	// inputs still hash the same are skipped without evaluation.
@@ -632,20 +633,21 @@ func (rt *regionTree) layOut() (Tree, error) {
 	return tree, nil
 }
 
-// awsFiles adds the region's AWS desired state (Options.AWS) to tree under
-// aws/ and returns its validation problems. A setting it refuses is
-// returned as refusedSettings, already placed at its file and line.
+// awsFiles adds the region's AWS desired state (the templates' `aws`,
+// when Options.AWS) to tree under aws/ and returns its validation
+// problems.
 func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.Problem, error) {
-	if rt.opts.AWS == nil {
+	if !rt.opts.AWS {
 		return nil, nil
 	}
 	name := rt.r.Region.Name
-	files, err := rt.opts.AWS(rt.cfg, rt.r)
-	if config.IsInputError(err) {
-		return nil, refusedSettings{diag.All(err)} // a setting, already placed at its file and line
-	}
+	state, err := parseAWS(rt.cfg.Fleet.Name, name, rt.out.AWS)
 	if err != nil {
-		return nil, &Error{Region: name, Msg: "building the AWS desired state", Err: err}
+		return nil, err
+	}
+	files, err := state.files()
+	if err != nil {
+		return nil, &Error{Region: name, Msg: "writing the AWS desired state", Err: err}
 	}
 	var problems []*validate.Problem
 	for _, f := range slices.Sorted(maps.Keys(files)) {

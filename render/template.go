@@ -104,6 +104,10 @@ type Output struct {
 	// Owned lists the names coderfleet owns, by the settings key path where
 	// a user could choose one (see Owned).
 	Owned map[string]Owned `json:"owned"`
+	// AWS is the region's AWS desired state: {hostedZone, certificates,
+	// healthChecks, records, roles?, secrets?}, each item in the format of
+	// docs/sync.md; read when Options.AWS is set (see parseAWS).
+	AWS json.RawMessage `json:"aws"`
 }
 
 // evaluator evaluates the entry point for one region at a time. It is not
@@ -185,7 +189,7 @@ func (ev *evaluator) evaluate(region string, input []byte) (*Output, error) {
 	dec.UseNumber()
 	if err := dec.Decode(&o); err != nil {
 		return nil, &Error{Region: region, File: EntryPoint, Msg: "the template's result has the wrong shape", Err: err,
-			Hint: "main.jsonnet must return {components: {<name>: [objects]}, review?: {<file>: [objects]}, owned?: {<settings key>: {hint, names}}}"}
+			Hint: "main.jsonnet must return {components: {<name>: [objects]}, review?: {<file>: [objects]}, owned?: {<settings key>: {hint, names}}, aws: {hostedZone, certificates, healthChecks, records, roles?, secrets?}}"}
 	}
 	return &o, nil
 }

@@ -8,6 +8,8 @@ local keysync = import 'components/keysync.libsonnet';
 local litellm = import 'components/litellm.libsonnet';
 local provisioners = import 'components/provisioners.libsonnet';
 local proxy = import 'components/proxy.libsonnet';
+local aws = import 'lib/aws.libsonnet';
+local iam = import 'lib/iam.libsonnet';
 local k = import 'lib/k.libsonnet';
 
 function(config)
@@ -69,6 +71,15 @@ function(config)
     if o.kind == 'ServiceAccount' && o.metadata.name != probe.name
   ]);
   local owned = {
+    // A region's name is the label of its own records (<region>.<domain>,
+    // *.<region>.<domain>): it must not be a label the templates give
+    // another name of the fleet.
+    'region.name': {
+      hint: 'call the region after its place or AWS region, such as us-west-2 or london',
+      names: {
+        [litellm(config).dnsLabel]: "it is the label of LiteLLM's name %s.%s, and a region's name is the label of its own records (<region>.%s, *.<region>.%s)" % [litellm(config).dnsLabel, aws.domain(config), aws.domain(config), aws.domain(config)],
+      },
+    },
     'coder.env': {
       hint: 'remove it from coder.env; coderfleet sets it for every region',
       names: coder(config).pinnedEnv,
@@ -107,7 +118,19 @@ function(config)
     }
     for name in std.objectFields(addons(config).pinnedValues)
   };
+  // The region's AWS desired state (lib/aws.libsonnet): what each
+  // component needs in ACM and Route53, the Secrets Manager secrets its
+  // manifests read, and, when coderfleet manages IAM, every component's
+  // IAM roles (lib/iam.libsonnet).
+  local awsState = aws.gather(config, components) + {
+    secrets: std.flattenArrays([std.get(components[c], 'secrets', []) for c in std.objectFields(components)]),
+  } + (
+    if iam.managed(config) then {
+      roles: std.flattenArrays([std.get(components[c], 'roles', []) for c in std.objectFields(components)]),
+    } else {}
+  );
   {
     components: nonEmpty { flux: flux(config, components).objects },
     owned: owned,
+    aws: awsState,
   }

@@ -1,13 +1,12 @@
 // Package fleet wires the renderer together the way the CLI runs it: the
-// AWS desired-state format (how a region's configuration becomes
-// regions/<region>/aws/ and how outputs.yaml is read back) and the render
-// options every verb shares.
+// render options every verb shares (the AWS desired state of
+// regions/<region>/aws/ comes from the templates) and how outputs.yaml is
+// read back.
 package fleet
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -33,7 +32,7 @@ func RenderOptions(fsys filesys.FileSystem, repo string, regions []string) rende
 		Regions:      regions,
 		Version:      version.Version,
 		ParseOutputs: ParseOutputs,
-		AWS:          AWSFiles,
+		AWS:          true,
 		MaxStack:     DefaultMaxStack,
 		EvalTimeout:  DefaultEvalTimeout,
 	}
@@ -83,30 +82,4 @@ func ParseOutputs(file string, data []byte) (map[string]string, error) {
 		return nil, out
 	}
 	return o.Certificates, nil
-}
-
-// AWSFiles builds the AWS desired state of region r.
-func AWSFiles(cfg *config.Config, r *config.RegionConfig) (map[string][]byte, error) {
-	coderService := "coder/coder"
-	if r.Region.Role == config.RoleProxy {
-		coderService = "coder-proxy/coder-proxy"
-	}
-	lite := r.Settings.LiteLLM
-	if r.Region.Name == awsstate.LiteLLMLabel {
-		return nil, r.RegionError("name", fmt.Sprintf("region name %q is owned by coderfleet: it is the label of LiteLLM's name %s.%s, and a region's name is the label of its own records (%s.%s, *.%s.%s)",
-			r.Region.Name, awsstate.LiteLLMLabel, cfg.Fleet.Domain, r.Region.Name, cfg.Fleet.Domain, r.Region.Name, cfg.Fleet.Domain),
-			"call the region after its place or AWS region, such as us-west-2 or london")
-	}
-	return awsstate.Build(awsstate.BuildInput{
-		FleetName:      cfg.Fleet.Name,
-		Domain:         cfg.Fleet.Domain,
-		HostedZone:     cfg.Fleet.HostedZone,
-		Region:         r.Region.Name,
-		AWSRegion:      r.Region.AWSRegion,
-		Role:           r.Region.Role,
-		ClusterName:    r.Region.ClusterName,
-		CoderService:   coderService,
-		LiteLLMExposed: r.Region.Role == config.RolePrimary && lite.Enabled && lite.Exposure == "public",
-		LiteLLMService: "litellm/litellm",
-	})
 }

@@ -1,6 +1,7 @@
 // coderd, the Coder control plane, in the primary region (domain-spec A1).
 // Database, OIDC and OAuth settings come only from Secrets created out of
 // band; this template references them by name and key.
+local aws = import '../lib/aws.libsonnet';
 local k = import '../lib/k.libsonnet';
 
 function(config) {
@@ -9,7 +10,12 @@ function(config) {
   local ns = 'coder',
   local selector = { 'app.kubernetes.io/name': 'coder', 'app.kubernetes.io/instance': 'coder' },
   local labels = k.labels('coder', 'coderd') + selector,
-  local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'coder', ''),
+  local regionDomain = aws.regionDomain(config),
+  // Its certificate covers the fleet's names and the region's own.
+  local cert = aws.certificate(config, 'coder', domain, ['*.' + domain, regionDomain, '*.' + regionDomain]),
+  local certArn = if s.certificateARN != '' then s.certificateARN else aws.certificateARN(config, cert.name),
+  local service = k.nlbService(ns, 'coder', selector, s.loadBalancer, certArn, labels),
+  local health = aws.healthCheck(config, 'coder', regionDomain),
 
   // The variables of every coderd, then those of each enabled feature.
   local always = {
@@ -66,6 +72,15 @@ function(config) {
   },
   pinnedEnv: { [name]: std.get(reasons, name, 'set by templates/components/coder.libsonnet') for name in std.objectFields(pinned) },
 
+  // The fleet's names answer from the nearest healthy region (latency
+  // records, one per region); the region's own names from this region.
+  aws: {
+    certificates: [cert],
+    healthChecks: [health],
+    records: [aws.latencyRecord(config, n, service, health.name) for n in [domain, '*.' + domain]]
+             + [aws.record(config, n, service) for n in [regionDomain, '*.' + regionDomain]],
+  },
+
   // Flux dependsOn (components/flux.libsonnet): coderd's namespace first.
   dependsOn: ['namespaces'],
   objects: [
@@ -76,7 +91,7 @@ function(config) {
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
     ]),
     k.roleBinding(ns, 'coder', 'coder-workspace-perms', 'coder'),
-    k.nlbService(ns, 'coder', selector, s.loadBalancer, certArn, labels),
+    service,
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',

@@ -2,6 +2,7 @@
 // CronJob that rotates the virtual key workspaces use (A5, "generate").
 // Exposure: `public` puts it behind its own NLB at llm.<domain> with its own
 // certificate; `internal` (the default) keeps it a ClusterIP Service.
+local aws = import '../lib/aws.libsonnet';
 local iam = import '../lib/iam.libsonnet';
 local k = import '../lib/k.libsonnet';
 
@@ -12,7 +13,12 @@ function(config) {
   local selector = { 'app.kubernetes.io/name': 'litellm', 'app.kubernetes.io/instance': 'litellm' },
   local labels = k.labels('litellm', 'llm-gateway') + selector,
   local public = s.exposure == 'public',
-  local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'litellm', ''),
+  // LiteLLM's own name when public: llm.<domain>. No region may be called
+  // so (main.jsonnet owns the region name), since a region's name is the
+  // label of its own records.
+  local domainName = $.dnsLabel + '.' + aws.domain(config),
+  local cert = aws.certificate(config, 'litellm', domainName),
+  local certArn = if s.certificateARN != '' then s.certificateARN else aws.certificateARN(config, cert.name),
   local bedrockRegion = if s.bedrockRegion != '' then s.bedrockRegion else config.region.awsRegion,
 
   // IRSA (domain-spec A4): LiteLLM invokes Bedrock models of bedrockRegion,
@@ -88,6 +94,22 @@ function(config) {
 
   namespace: ns,
   roles: iam.roles(config, [litellmRole, rotateRole]),
+  // The Secrets Manager secret rotate-key writes and every workspace
+  // namespace's key sync reads; sync creates it empty (no value) so
+  // External Secrets has a target on day one.
+  secrets: [{
+    name: ks.secretID,
+    awsRegion: config.region.awsRegion,
+    description: 'LiteLLM virtual key for Coder workspaces ({"LITELLM_MASTER_KEY": ...}); written by the rotate-key CronJob in %s/%s, read by key sync in every workspace namespace. Managed by coderfleet.' % [config.region.clusterName, ns],
+    tags: aws.tags(config, ks.secretID),
+  } + (if ks.kmsKeyID == '' then {} else { kmsKeyID: ks.kmsKeyID })],
+  dnsLabel:: 'llm',
+
+  aws: if public then {
+    certificates: [cert],
+    healthChecks: [],
+    records: [aws.record(config, domainName, service)],
+  } else aws.none,
 
   // Flux dependsOn (components/flux.libsonnet): coderd first (LiteLLM runs
   // in the primary region only).

@@ -2,6 +2,7 @@
 // It serves <region>.<domain> and *.<region>.<domain> and authenticates to
 // coderd with the token in Secret coder-proxy (key proxy.key), made when
 // the proxy is registered (see README, "Before Flux applies").
+local aws = import '../lib/aws.libsonnet';
 local k = import '../lib/k.libsonnet';
 
 function(config) {
@@ -12,7 +13,9 @@ function(config) {
   local ns = 'coder-proxy',
   local selector = { 'app.kubernetes.io/name': 'coder-proxy', 'app.kubernetes.io/instance': 'coder-proxy' },
   local labels = k.labels('coder-proxy', 'workspace-proxy') + selector,
-  local certArn = if s.certificateARN != '' then s.certificateARN else std.get(config.region.certificates, 'proxy', ''),
+  local cert = aws.certificate(config, 'proxy', regionDomain, ['*.' + regionDomain]),
+  local certArn = if s.certificateARN != '' then s.certificateARN else aws.certificateARN(config, cert.name),
+  local service = k.nlbService(ns, 'coder-proxy', selector, s.loadBalancer, certArn, labels),
 
   local env = {
     CODER_HTTP_ADDRESS: '0.0.0.0:8080',
@@ -32,11 +35,19 @@ function(config) {
 
   namespace: ns,
 
+  // The region's own names, served by the proxy; the health check shows
+  // the proxy's state in Route53.
+  aws: {
+    certificates: [cert],
+    healthChecks: [aws.healthCheck(config, 'proxy', regionDomain)],
+    records: [aws.record(config, n, service) for n in [regionDomain, '*.' + regionDomain]],
+  },
+
   // Flux dependsOn (components/flux.libsonnet): the proxy's namespace first.
   dependsOn: ['namespaces'],
   objects: [
     k.serviceAccount(ns, 'coder-proxy'),
-    k.nlbService(ns, 'coder-proxy', selector, s.loadBalancer, certArn, labels),
+    service,
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
