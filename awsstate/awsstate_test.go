@@ -2,199 +2,51 @@ package awsstate
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-func primaryInput() BuildInput {
-	return BuildInput{
-		FleetName: "demo", Domain: "coderdemo.io", HostedZone: "coderdemo.io",
-		Region: "us-east-2", AWSRegion: "us-east-2", Role: RolePrimary,
-		ClusterName: "coder-us-east-2", CoderService: "coder/coder",
-		LiteLLMExposed: true, LiteLLMService: "litellm/litellm",
-	}
-}
-
-func proxyInput() BuildInput {
-	return BuildInput{
-		FleetName: "demo", Domain: "coderdemo.io", HostedZone: "coderdemo.io",
-		Region: "us-west-2", AWSRegion: "us-west-2", Role: RoleProxy,
-		ClusterName: "coder-us-west-2", CoderService: "coder-proxy/coder-proxy",
-	}
-}
-
-func buildParse(t *testing.T, in BuildInput) map[string]*File {
+// fixture reads the files of one region of the example fleet (demo,
+// coderdemo.io) from testdata/<region>/: "primary" (us-east-2 with LiteLLM
+// public) or "proxy" (us-west-2), as coderfleet renders them.
+func fixture(t testing.TB, region string) map[string][]byte {
 	t.Helper()
-	files, err := Build(in)
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	out := map[string]*File{}
-	for name, b := range files {
-		if !bytes.HasPrefix(b, []byte("apiVersion: "+APIVersion+"\n")) {
-			t.Errorf("%s does not start with apiVersion: %q", name, b)
-		}
-		f, err := Parse("regions/"+in.Region+"/aws/"+name, b)
+	out := map[string][]byte{}
+	for _, name := range []string{CertificatesFile, HealthChecksFile, RecordsFile} {
+		b, err := os.ReadFile(filepath.Join("testdata", region, name))
 		if err != nil {
-			t.Fatalf("Parse(Build()) of %s: %v\n%s", name, err, b)
+			t.Fatal(err)
 		}
-		out[name] = f
+		out[name] = b
 	}
 	return out
 }
 
-func TestBuildPrimaryHasLatencyRecordsCertificatesAndHealthCheck(t *testing.T) {
-	files := buildParse(t, primaryInput())
-	certs := files[CertificatesFile].Certificates
-	if len(certs) != 2 || certs[0].Name != "coder" || certs[1].Name != "litellm" {
-		t.Fatalf("certificates = %+v", certs)
-	}
-	wantSANs := []string{"*.coderdemo.io", "us-east-2.coderdemo.io", "*.us-east-2.coderdemo.io"}
-	if certs[0].DomainName != "coderdemo.io" || !reflect.DeepEqual(certs[0].SubjectAlternativeNames, wantSANs) {
-		t.Errorf("coder certificate = %+v", certs[0])
-	}
-	if certs[0].Validation != (Validation{Method: "DNS", HostedZone: "coderdemo.io", TTL: 60}) {
-		t.Errorf("validation = %+v", certs[0].Validation)
-	}
-	if certs[1].DomainName != "llm.coderdemo.io" || len(certs[1].SubjectAlternativeNames) != 0 {
-		t.Errorf("litellm certificate = %+v", certs[1])
-	}
-	if certs[0].Tags[TagFleet] != "demo" || certs[0].Tags[TagRegion] != "us-east-2" || certs[0].Tags[TagName] != "coder" {
-		t.Errorf("tags = %v", certs[0].Tags)
-	}
-	hc := files[HealthChecksFile].HealthChecks
-	want := HealthCheck{Name: "coder", Type: "HTTPS", FQDN: "us-east-2.coderdemo.io", Port: 443,
-		ResourcePath: "/api/v2/buildinfo", RequestInterval: 30, FailureThreshold: 3, MeasureLatency: true}
-	got := hc[0]
-	got.Tags = nil
-	if len(hc) != 1 || !reflect.DeepEqual(got, want) {
-		t.Errorf("health checks = %+v", hc)
-	}
-	recs := files[RecordsFile].Records
-	var keys []string
-	for _, r := range recs {
-		keys = append(keys, r.Key()+" "+r.Routing.Policy+" "+r.Alias.Service)
-	}
-	wantKeys := []string{
-		"coderdemo.io A [us-east-2] latency coder/coder",
-		"*.coderdemo.io A [us-east-2] latency coder/coder",
-		"us-east-2.coderdemo.io A simple coder/coder",
-		"*.us-east-2.coderdemo.io A simple coder/coder",
-		"llm.coderdemo.io A simple litellm/litellm",
-	}
-	if !reflect.DeepEqual(keys, wantKeys) {
-		t.Errorf("records:\n got %q\nwant %q", keys, wantKeys)
-	}
-	if r := recs[0]; r.HealthCheck != "coder" || !r.Alias.EvaluateTargetHealth || r.Routing.AWSRegion != "us-east-2" || r.Alias.Cluster != "coder-us-east-2" {
-		t.Errorf("apex record = %+v", r)
-	}
-	if files[RecordsFile].HostedZone != "coderdemo.io" {
-		t.Errorf("hostedZone = %q", files[RecordsFile].HostedZone)
-	}
-}
-
-func TestBuildProxyHasNoApexRecordsAndItsOwnCertificate(t *testing.T) {
-	files := buildParse(t, proxyInput())
-	certs := files[CertificatesFile].Certificates
-	if len(certs) != 1 || certs[0].Name != "proxy" || certs[0].DomainName != "us-west-2.coderdemo.io" ||
-		!reflect.DeepEqual(certs[0].SubjectAlternativeNames, []string{"*.us-west-2.coderdemo.io"}) {
-		t.Fatalf("certificates = %+v", certs)
-	}
-	for _, r := range files[RecordsFile].Records {
-		if r.Routing.Policy != RoutingSimple || !strings.HasSuffix(r.Name, "us-west-2.coderdemo.io") || r.Alias.Service != "coder-proxy/coder-proxy" {
-			t.Errorf("proxy record %+v", r)
-		}
-	}
-	if n := len(files[RecordsFile].Records); n != 2 {
-		t.Errorf("proxy has %d records, want 2", n)
-	}
-	if hc := files[HealthChecksFile].HealthChecks; len(hc) != 1 || hc[0].FQDN != "us-west-2.coderdemo.io" {
-		t.Errorf("proxy health check = %+v", hc)
-	}
-}
-
-func TestBuildIsDeterministic(t *testing.T) {
-	a, err := Build(primaryInput())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 20; i++ {
-		b, _ := Build(primaryInput())
-		if !reflect.DeepEqual(a, b) {
-			t.Fatal("two Builds of the same input differ")
-		}
-	}
-	// Re-marshalling the parsed file gives the same bytes: the format is canonical.
-	for name, data := range a {
-		f, err := Parse(name, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := Marshal(*f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(again, data) {
-			t.Errorf("%s not canonical:\n%s\n---\n%s", name, data, again)
-		}
-	}
-}
-
-func TestBuildRejectsBadInput(t *testing.T) {
-	cases := map[string]func(*BuildInput){
-		"role":        func(in *BuildInput) { in.Role = "secondary" },
-		"outside":     func(in *BuildInput) { in.HostedZone = "example.com" },
-		"litellm":     func(in *BuildInput) { in.Role = RoleProxy },
-		"service":     func(in *BuildInput) { in.CoderService = "coder" },
-		"empty fleet": func(in *BuildInput) { in.FleetName = "" },
-		"region":      func(in *BuildInput) { in.Region = "US East" },
-	}
-	for name, mut := range cases {
-		t.Run(name, func(t *testing.T) {
-			in := primaryInput()
-			mut(&in)
-			if _, err := Build(in); err == nil {
-				t.Fatal("Build accepted bad input")
+// TestFixturesRoundTrip checks that the fixtures parse and marshal back
+// byte for byte: Marshal's layout is the rendered one.
+func TestFixturesRoundTrip(t *testing.T) {
+	for _, region := range []string{"primary", "proxy"} {
+		for name, b := range fixture(t, region) {
+			f, err := Parse(name, b)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", region, name, err)
 			}
-		})
-	}
-}
-
-// TestBuildRefusesWhatAWSRefuses: Build parses its own output as sync
-// will, so names over ACM's and Route53's limits fail at render.
-func TestBuildRefusesWhatAWSRefuses(t *testing.T) {
-	long := strings.Repeat("a", 63)
-	cases := map[string]func(*BuildInput){
-		"derived name over 253 characters": func(in *BuildInput) {
-			in.Domain = long + "." + long + "." + long + ".coderdemo.io"
-			in.Region = strings.Repeat("r", 60)
-		},
-		"unknown AWS region": func(in *BuildInput) { in.AWSRegion = "us-east-9" },
-	}
-	for name, mut := range cases {
-		t.Run(name, func(t *testing.T) {
-			in := proxyInput()
-			mut(&in)
-			_, err := Build(in)
-			if err == nil || !strings.Contains(err.Error(), "https://docs.aws.amazon.com/") {
-				t.Fatalf("Build = %v; want the broken AWS rule with its source", err)
+			out, err := Marshal(*f)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
-}
-
-func TestBuildSubdomainOfZone(t *testing.T) {
-	in := proxyInput()
-	in.Domain, in.HostedZone = "coder.example.com", "example.com"
-	f := buildParse(t, in)
-	if f[RecordsFile].HostedZone != "example.com" || f[RecordsFile].Records[0].Name != "us-west-2.coder.example.com" {
-		t.Errorf("records = %+v", f[RecordsFile])
+			if !bytes.Equal(out, b) {
+				t.Errorf("%s/%s: Marshal(Parse()) differs:\n%s\n---\n%s", region, name, out, b)
+			}
+		}
 	}
 }
 
 func TestParseErrorsNameFileLineAndKey(t *testing.T) {
-	good, _ := Build(primaryInput())
+	good := fixture(t, "primary")
 	recs := string(good[RecordsFile])
 	cases := []struct {
 		name, data, want string
@@ -226,7 +78,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 }
 
 func TestParseHealthCheckAndCertificateRules(t *testing.T) {
-	good, _ := Build(primaryInput())
+	good := fixture(t, "primary")
 	hc := strings.Replace(string(good[HealthChecksFile]), "requestInterval: 30", "requestInterval: 20", 1)
 	if _, err := Parse("h.yaml", []byte(hc)); err == nil || !strings.Contains(err.Error(), "10 or 30") {
 		t.Errorf("interval 20: %v", err)
@@ -294,7 +146,7 @@ func TestParseOutputsIsStrict(t *testing.T) {
 // TestParseReportsEachProblemOnce checks that a value the decoder refuses
 // (null, the wrong type) is not refused again by the checks after it.
 func TestParseReportsEachProblemOnce(t *testing.T) {
-	good, _ := Build(primaryInput())
+	good := fixture(t, "primary")
 	recs := string(good[RecordsFile])
 	for name, c := range map[string]struct{ data, want string }{
 		"null kind":       {strings.Replace(recs, "kind: RecordList", "kind: ~", 1), `records.yaml:2:1: kind: missing required value`},

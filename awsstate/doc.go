@@ -1,7 +1,11 @@
 // Package awsstate defines the versioned desired-state format of the AWS pieces
 // of a coderfleet region: ACM certificates, Route53 health checks and Route53
-// records. The renderer writes these files under regions/<region>/aws/ with
-// Build; coderfleet sync reads them back with Parse and applies them.
+// records, IAM roles for service accounts and Secrets Manager secrets. The
+// templates build the lists (templates/main.jsonnet returns them as `aws`);
+// the renderer checks each with Parse and writes it under
+// regions/<region>/aws/ with Marshal; coderfleet sync reads them back with
+// Parse and applies them. Nothing here knows a component, Service or
+// certificate name.
 //
 // The package also owns the outputs file that sync writes back
 // (overlays/<region>/outputs.yaml): the ARNs of the issued certificates, which

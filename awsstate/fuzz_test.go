@@ -8,12 +8,8 @@ import (
 // FuzzParse checks that Parse never panics and that whatever it accepts
 // re-marshals into a file it accepts again with the same content.
 func FuzzParse(f *testing.F) {
-	for _, in := range []BuildInput{primaryInput(), proxyInput()} {
-		files, err := Build(in)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, b := range files {
+	for _, region := range []string{"primary", "proxy"} {
+		for _, b := range fixture(f, region) {
 			f.Add(b)
 		}
 	}

@@ -24,7 +24,7 @@ const (
 	KindRecordList Kind = "RecordList"
 )
 
-// File names written by Build, one per kind.
+// File names under regions/<region>/aws/, one per kind.
 const (
 	// CertificatesFile holds the region's ACM certificates.
 	CertificatesFile = "certificates.yaml"
@@ -80,7 +80,8 @@ type File struct {
 
 // Certificate is an ACM certificate requested with DNS validation.
 type Certificate struct {
-	// Name identifies the certificate inside its region (coder, proxy, litellm).
+	// Name identifies the certificate inside its region; it is the key of the
+	// certificate's ARN in outputs.yaml.
 	Name string `yaml:"name" cf:"required"`
 	// AWSRegion is where the certificate lives: the region of its load balancer.
 	AWSRegion string `yaml:"awsRegion" cf:"required"`

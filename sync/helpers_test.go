@@ -23,21 +23,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
-	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/internal/motoserver"
 )
 
 // The example fleet: us-east-2 primary with LiteLLM exposed, two proxies.
-func exampleFleet() []awsstate.BuildInput {
-	base := awsstate.BuildInput{FleetName: "demo", Domain: "coderdemo.io", HostedZone: "coderdemo.io"}
+func exampleFleet() []regionInput {
+	base := regionInput{FleetName: "demo", Domain: "coderdemo.io", HostedZone: "coderdemo.io"}
 	p := base
-	p.Region, p.AWSRegion, p.Role, p.ClusterName, p.CoderService = "us-east-2", "us-east-2", awsstate.RolePrimary, "coder-us-east-2", "coder/coder"
+	p.Region, p.AWSRegion, p.Role, p.ClusterName, p.CoderService = "us-east-2", "us-east-2", rolePrimary, "coder-us-east-2", "coder/coder"
 	p.LiteLLMExposed, p.LiteLLMService = true, "litellm/litellm"
 	w := base
-	w.Region, w.AWSRegion, w.Role, w.ClusterName, w.CoderService = "us-west-2", "us-west-2", awsstate.RoleProxy, "coder-us-west-2", "coder-proxy/coder-proxy"
+	w.Region, w.AWSRegion, w.Role, w.ClusterName, w.CoderService = "us-west-2", "us-west-2", roleProxy, "coder-us-west-2", "coder-proxy/coder-proxy"
 	e := w
 	e.Region, e.AWSRegion, e.ClusterName = "eu-west-2", "eu-west-2", "coder-eu-west-2"
-	return []awsstate.BuildInput{p, w, e}
+	return []regionInput{p, w, e}
 }
 
 // repo is an in-memory repository that Apply can write outputs into.
@@ -47,11 +46,11 @@ type repo struct {
 	writes int
 }
 
-func newRepo(t *testing.T, inputs ...awsstate.BuildInput) *repo {
+func newRepo(t *testing.T, inputs ...regionInput) *repo {
 	t.Helper()
 	r := &repo{fs: fstest.MapFS{}}
 	for _, in := range inputs {
-		files, err := awsstate.Build(in)
+		files, err := buildAWS(in)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
-	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/sync/internal/r53fake"
 )
 
@@ -32,9 +31,9 @@ func TestContractScope(t *testing.T) {
 
 // withoutRegion is the repository of fleet without region, carrying the
 // outputs the first apply wrote for the others.
-func withoutRegion(t *testing.T, from *repo, fleet []awsstate.BuildInput, region string) *repo {
+func withoutRegion(t *testing.T, from *repo, fleet []regionInput, region string) *repo {
 	t.Helper()
-	var keep []awsstate.BuildInput
+	var keep []regionInput
 	for _, in := range fleet {
 		if in.Region != region {
 			keep = append(keep, in)

@@ -499,6 +499,8 @@ const (
 	// MaxManagedPoliciesPerRole is IAM's default quota of managed
 	// policies attached to one role.
 	MaxManagedPoliciesPerRole = 10
+	// MaxTagsIAM is the most tags an IAM role carries.
+	MaxTagsIAM = 50
 )
 
 // RoleName checks an IAM role name: 1 to 64 letters, digits and +=,.@_-

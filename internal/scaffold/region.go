@@ -13,7 +13,6 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
 )
 
@@ -218,19 +217,25 @@ func AddRegion(fsys filesys.FileSystem, repo string, spec RegionSpec) (*Added, e
 	return &Added{File: rel, Spec: spec}, nil
 }
 
+// ownedRegionName is the region name the example templates own (the label
+// of LiteLLM's llm.<domain>; templates/main.jsonnet, owned "region.name"),
+// refused here early; render refuses whatever the templates own.
+const ownedRegionName = "llm"
+
 // checkRequest checks what needs no repository.
 func checkRequest(spec RegionSpec) error {
 	if !dnsLabel.MatchString(spec.Name) {
 		hint := "region names become DNS labels (<name>.<domain>): lower-case letters, digits and '-', at most 63, e.g. eu-west-2"
-		if s := strings.ToLower(strings.ReplaceAll(spec.Name, "_", "-")); dnsLabel.MatchString(s) && s != awsstate.LiteLLMLabel {
+		if s := strings.ToLower(strings.ReplaceAll(spec.Name, "_", "-")); dnsLabel.MatchString(s) && s != ownedRegionName {
 			hint = fmt.Sprintf("did you mean %q?", s)
 		}
 		return &RequestError{Flag: "NAME", Msg: fmt.Sprintf("%q is not a valid region name", spec.Name), Hint: hint}
 	}
-	// render refuses this name (internal/fleet): refuse it before writing
-	// a region.yaml that the next render would reject.
-	if spec.Name == awsstate.LiteLLMLabel {
-		return &RequestError{Flag: "NAME", Msg: fmt.Sprintf("region name %q is owned by coderfleet: it is the label of LiteLLM's name %s.<domain>, and a region's name is the label of its own records", spec.Name, awsstate.LiteLLMLabel),
+	// render refuses this name (the templates own it: main.jsonnet's
+	// owned "region.name"): refuse it before writing a region.yaml that
+	// the next render would reject.
+	if spec.Name == ownedRegionName {
+		return &RequestError{Flag: "NAME", Msg: fmt.Sprintf("region name %q is owned by coderfleet: it is the label of LiteLLM's name %s.<domain>, and a region's name is the label of its own records", spec.Name, ownedRegionName),
 			Hint: "call the region after its place or AWS region, such as us-west-2 or london"}
 	}
 	if !config.IsAWSRegion(spec.AWSRegion) {

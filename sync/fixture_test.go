@@ -1,23 +1,26 @@
-package awsstate
+package sync
+
+// The AWS desired state of the example fleet's regions, built the way the
+// templates build it (templates/lib/aws.libsonnet), as fixtures of the sync
+// tests: sync reads regions/<region>/aws/ and does not care who wrote it.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/coderfleet/coderfleet/awsstate"
 )
 
 // Roles of a region.
 const (
-	// RolePrimary runs coderd, the database and LiteLLM.
-	RolePrimary = "primary"
-	// RoleProxy runs a Coder workspace proxy.
-	RoleProxy = "proxy"
+	// rolePrimary runs coderd, the database and LiteLLM.
+	rolePrimary = "primary"
+	// roleProxy runs a Coder workspace proxy.
+	roleProxy = "proxy"
 )
 
-// Health check defaults used by Build (domain-spec section B).
+// Health check defaults used by buildAWS (domain-spec section B).
 const (
 	healthCheckPath      = "/api/v2/buildinfo"
 	healthCheckPort      = 443
@@ -26,13 +29,13 @@ const (
 	validationTTL        = 60
 )
 
-// LiteLLMLabel is the DNS label of LiteLLM's own name, llm.<domain>, when it
+// liteLLMLabel is the DNS label of LiteLLM's own name, llm.<domain>, when it
 // is exposed; no region may be called so, since a region's name is the label
 // of its own records (<region>.<domain>).
-const LiteLLMLabel = "llm"
+const liteLLMLabel = "llm"
 
-// BuildInput is everything Build needs to know about one region.
-type BuildInput struct {
+// regionInput is everything buildAWS needs to know about one region.
+type regionInput struct {
 	// FleetName is the fleet's name; it goes into ownership tags.
 	FleetName string
 	// Domain is the fleet's access domain, e.g. coderdemo.io.
@@ -43,7 +46,7 @@ type BuildInput struct {
 	Region string
 	// AWSRegion is the AWS region of the region's cluster.
 	AWSRegion string
-	// Role is RolePrimary or RoleProxy.
+	// Role is rolePrimary or roleProxy.
 	Role string
 	// ClusterName is the EKS cluster name, as the load balancer controller tags it.
 	ClusterName string
@@ -55,11 +58,10 @@ type BuildInput struct {
 	LiteLLMService string
 }
 
-// Build turns one region's facts into the files of regions/<region>/aws/,
-// keyed by file name. It is pure and deterministic. Every file is parsed
-// back as sync will read it, so a value AWS would refuse (a name longer than
-// ACM and Route53 accept, say) fails here, at render, not at apply.
-func Build(in BuildInput) (map[string][]byte, error) {
+// buildAWS turns one region's facts into the files of regions/<region>/aws/,
+// keyed by file name. Every file is parsed
+// back as sync will read it.
+func buildAWS(in regionInput) (map[string][]byte, error) {
 	if err := in.validate(); err != nil {
 		return nil, fmt.Errorf("building AWS desired state of region %q: %w", in.Region, err)
 	}
@@ -67,50 +69,50 @@ func Build(in BuildInput) (map[string][]byte, error) {
 	zone := strings.ToLower(strings.TrimSuffix(in.HostedZone, "."))
 	regional := in.Region + "." + domain
 
-	base := func(kind Kind) File {
-		return File{Kind: kind, Fleet: in.FleetName, Region: in.Region, HostedZone: zone}
+	base := func(kind awsstate.Kind) awsstate.File {
+		return awsstate.File{Kind: kind, Fleet: in.FleetName, Region: in.Region, HostedZone: zone}
 	}
-	val := Validation{Method: "DNS", HostedZone: zone, TTL: validationTTL}
+	val := awsstate.Validation{Method: "DNS", HostedZone: zone, TTL: validationTTL}
 
-	certs := base(KindCertificateList)
+	certs := base(awsstate.KindCertificateList)
 	coderName := "proxy"
-	if in.Role == RolePrimary {
+	if in.Role == rolePrimary {
 		coderName = "coder"
-		certs.Certificates = append(certs.Certificates, Certificate{
+		certs.Certificates = append(certs.Certificates, awsstate.Certificate{
 			Name: coderName, AWSRegion: in.AWSRegion, DomainName: domain,
 			SubjectAlternativeNames: []string{"*." + domain, regional, "*." + regional},
-			Validation:              val, Tags: OwnedTags(in.FleetName, in.Region, coderName),
+			Validation:              val, Tags: awsstate.OwnedTags(in.FleetName, in.Region, coderName),
 		})
 	} else {
-		certs.Certificates = append(certs.Certificates, Certificate{
+		certs.Certificates = append(certs.Certificates, awsstate.Certificate{
 			Name: coderName, AWSRegion: in.AWSRegion, DomainName: regional,
 			SubjectAlternativeNames: []string{"*." + regional},
-			Validation:              val, Tags: OwnedTags(in.FleetName, in.Region, coderName),
+			Validation:              val, Tags: awsstate.OwnedTags(in.FleetName, in.Region, coderName),
 		})
 	}
 	if in.LiteLLMExposed {
-		certs.Certificates = append(certs.Certificates, Certificate{
-			Name: "litellm", AWSRegion: in.AWSRegion, DomainName: LiteLLMLabel + "." + domain,
-			Validation: val, Tags: OwnedTags(in.FleetName, in.Region, "litellm"),
+		certs.Certificates = append(certs.Certificates, awsstate.Certificate{
+			Name: "litellm", AWSRegion: in.AWSRegion, DomainName: liteLLMLabel + "." + domain,
+			Validation: val, Tags: awsstate.OwnedTags(in.FleetName, in.Region, "litellm"),
 		})
 	}
 
-	hcs := base(KindHealthCheckList)
-	hcTags := OwnedTags(in.FleetName, in.Region, coderName)
+	hcs := base(awsstate.KindHealthCheckList)
+	hcTags := awsstate.OwnedTags(in.FleetName, in.Region, coderName)
 	hcTags["Name"] = in.FleetName + "-" + in.Region + "-" + coderName
-	hcs.HealthChecks = []HealthCheck{{
+	hcs.HealthChecks = []awsstate.HealthCheck{{
 		Name: coderName, Type: "HTTPS", FQDN: regional, Port: healthCheckPort,
 		ResourcePath: healthCheckPath, RequestInterval: healthCheckInterval,
 		FailureThreshold: healthCheckThreshold, MeasureLatency: true, Tags: hcTags,
 	}}
 
-	recs := base(KindRecordList)
-	coder := Alias{Service: in.CoderService, Cluster: in.ClusterName, AWSRegion: in.AWSRegion, EvaluateTargetHealth: true}
-	if in.Role == RolePrimary {
+	recs := base(awsstate.KindRecordList)
+	coder := awsstate.Alias{Service: in.CoderService, Cluster: in.ClusterName, AWSRegion: in.AWSRegion, EvaluateTargetHealth: true}
+	if in.Role == rolePrimary {
 		for _, n := range []string{domain, "*." + domain} {
-			recs.Records = append(recs.Records, Record{
+			recs.Records = append(recs.Records, awsstate.Record{
 				Name: n, Type: "A", SetIdentifier: in.Region,
-				Routing:     Routing{Policy: RoutingLatency, AWSRegion: in.AWSRegion},
+				Routing:     awsstate.Routing{Policy: awsstate.RoutingLatency, AWSRegion: in.AWSRegion},
 				HealthCheck: coderName, Alias: coder,
 			})
 		}
@@ -118,22 +120,22 @@ func Build(in BuildInput) (map[string][]byte, error) {
 	simple := coder
 	simple.EvaluateTargetHealth = false
 	for _, n := range []string{regional, "*." + regional} {
-		recs.Records = append(recs.Records, Record{Name: n, Type: "A", Routing: Routing{Policy: RoutingSimple}, Alias: simple})
+		recs.Records = append(recs.Records, awsstate.Record{Name: n, Type: "A", Routing: awsstate.Routing{Policy: awsstate.RoutingSimple}, Alias: simple})
 	}
 	if in.LiteLLMExposed {
-		recs.Records = append(recs.Records, Record{
-			Name: LiteLLMLabel + "." + domain, Type: "A", Routing: Routing{Policy: RoutingSimple},
-			Alias: Alias{Service: in.LiteLLMService, Cluster: in.ClusterName, AWSRegion: in.AWSRegion},
+		recs.Records = append(recs.Records, awsstate.Record{
+			Name: liteLLMLabel + "." + domain, Type: "A", Routing: awsstate.Routing{Policy: awsstate.RoutingSimple},
+			Alias: awsstate.Alias{Service: in.LiteLLMService, Cluster: in.ClusterName, AWSRegion: in.AWSRegion},
 		})
 	}
 
 	out := map[string][]byte{}
-	for name, f := range map[string]File{CertificatesFile: certs, HealthChecksFile: hcs, RecordsFile: recs} {
-		b, err := Marshal(f)
+	for name, f := range map[string]awsstate.File{awsstate.CertificatesFile: certs, awsstate.HealthChecksFile: hcs, awsstate.RecordsFile: recs} {
+		b, err := awsstate.Marshal(f)
 		if err != nil {
 			return nil, fmt.Errorf("building %s of region %q: %w", name, in.Region, err)
 		}
-		if _, err := Parse(name, b); err != nil {
+		if _, err := awsstate.Parse(name, b); err != nil {
 			return nil, fmt.Errorf("building %s of region %q: %w", name, in.Region, err)
 		}
 		out[name] = b
@@ -141,7 +143,7 @@ func Build(in BuildInput) (map[string][]byte, error) {
 	return out, nil
 }
 
-func (in BuildInput) validate() error {
+func (in regionInput) validate() error {
 	var errs []error
 	need := func(name, v string) {
 		if strings.TrimSpace(v) == "" {
@@ -155,19 +157,19 @@ func (in BuildInput) validate() error {
 	need("AWSRegion", in.AWSRegion)
 	need("ClusterName", in.ClusterName)
 	need("CoderService", in.CoderService)
-	if in.Role != RolePrimary && in.Role != RoleProxy {
-		errs = append(errs, fmt.Errorf("role %q is neither %q nor %q", in.Role, RolePrimary, RoleProxy))
+	if in.Role != rolePrimary && in.Role != roleProxy {
+		errs = append(errs, fmt.Errorf("role %q is neither %q nor %q", in.Role, rolePrimary, roleProxy))
 	}
 	if in.CoderService != "" {
-		if _, _, err := SplitService(in.CoderService); err != nil {
+		if _, _, err := awsstate.SplitService(in.CoderService); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if in.LiteLLMExposed {
-		if in.Role != RolePrimary {
+		if in.Role != rolePrimary {
 			errs = append(errs, errors.New("LiteLLM can only be exposed in the primary region"))
 		}
-		if _, _, err := SplitService(in.LiteLLMService); err != nil {
+		if _, _, err := awsstate.SplitService(in.LiteLLMService); err != nil {
 			errs = append(errs, fmt.Errorf("LiteLLMService: %w", err))
 		}
 	}
@@ -180,45 +182,6 @@ func (in BuildInput) validate() error {
 		errs = append(errs, fmt.Errorf("region %q is not a DNS label (lowercase letters, digits, '-')", in.Region))
 	}
 	return errors.Join(errs...)
-}
-
-// Marshal writes a File in the canonical layout: apiVersion, kind, fleet,
-// region, hostedZone (records only) and the list, two-space indented with
-// sorted tag keys.
-func Marshal(f File) ([]byte, error) {
-	h := header{APIVersion: APIVersion, Kind: f.Kind, Fleet: f.Fleet, Region: f.Region}
-	var doc any
-	switch f.Kind {
-	case KindCertificateList:
-		doc = certificateList{h, nonNil(f.Certificates)}
-	case KindHealthCheckList:
-		doc = healthCheckList{h, nonNil(f.HealthChecks)}
-	case KindRecordList:
-		doc = recordList{h, f.HostedZone, nonNil(f.Records)}
-	case KindRoleList:
-		doc = roleList{h, nonNil(f.Roles)}
-	case KindSecretList:
-		doc = secretList{h, nonNil(f.Secrets)}
-	default:
-		return nil, fmt.Errorf("unknown kind %q", f.Kind)
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", f.Kind, err)
-	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", f.Kind, err)
-	}
-	return buf.Bytes(), nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }
 
 func isDNSLabel(s string) bool {
