@@ -1,8 +1,10 @@
 package awsstate
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -363,22 +365,64 @@ func inZone(name, zone string) bool {
 func (c *checker) role(at string, r *Role) {
 	key := func(k string) string { return strictyaml.Join(at, k) }
 	c.nonEmpty(key("name"), r.Name)
+	if r.Name != "" {
+		c.aws(key("name"), awsrules.RoleName(r.Name, "role names are <clusterName>-<purpose>, such as <clusterName>-provisioner-<namespace>: shorten the region's clusterName or the namespace"))
+	}
 	c.nonEmpty(key("path"), r.Path)
+	if r.Path != "" {
+		c.aws(key("path"), awsrules.RolePath(r.Path))
+	}
+	c.aws(key("description"), awsrules.RoleDescription(r.Description))
 	c.nonEmpty(key("serviceAccount.namespace"), r.ServiceAccount.Namespace)
 	c.nonEmpty(key("serviceAccount.name"), r.ServiceAccount.Name)
 	c.nonEmpty(key("cluster.name"), r.Cluster.Name)
 	c.region(key("cluster.awsRegion"), r.Cluster.AWSRegion)
+	c.tags(key("tags"), r.Tags, awsrules.MaxTagsIAM, "IAM role")
 	c.unique(key("inlinePolicies"), len(r.InlinePolicies), func(i int) string { return r.InlinePolicies[i].Name })
 	c.unique(key("managedPolicies"), len(r.ManagedPolicies), func(i int) string { return r.ManagedPolicies[i] })
+	for i, p := range r.ManagedPolicies {
+		c.aws(strictyaml.Item(key("managedPolicies"), i), awsrules.ManagedPolicyARN(p))
+	}
+	c.aws(key("managedPolicies"), awsrules.ManagedPolicyCount(len(r.ManagedPolicies)))
+	size := 0
 	for i := range r.InlinePolicies {
 		p := strictyaml.Item(key("inlinePolicies"), i)
 		c.nonEmpty(strictyaml.Join(p, "name"), r.InlinePolicies[i].Name)
+		if r.InlinePolicies[i].Name != "" {
+			c.aws(strictyaml.Join(p, "name"), awsrules.PolicyName(r.InlinePolicies[i].Name))
+		}
 		d := &r.InlinePolicies[i].Document
 		c.enum(strictyaml.Join(p, "document.Version"), d.Version, "2012-10-17")
 		for j := range d.Statement {
-			c.enum(strictyaml.Join(strictyaml.Item(strictyaml.Join(p, "document.Statement"), j), "Effect"), d.Statement[j].Effect, "Allow", "Deny")
+			st := strictyaml.Item(strictyaml.Join(p, "document.Statement"), j)
+			c.enum(strictyaml.Join(st, "Effect"), d.Statement[j].Effect, "Allow", "Deny")
+			if c.written(strictyaml.Join(st, "Action")) && len(d.Statement[j].Action) == 0 {
+				c.fail(strictyaml.Join(st, "Action"), "a statement needs at least one action")
+			}
+			if c.written(strictyaml.Join(st, "Resource")) && len(d.Statement[j].Resource) == 0 {
+				c.fail(strictyaml.Join(st, "Resource"), "a statement needs at least one resource")
+			}
+		}
+		size += PolicySize(*d)
+	}
+	c.aws(key("inlinePolicies"), awsrules.RoleInlinePolicySize(size))
+}
+
+// PolicySize returns the size IAM counts for policy document d against its
+// policy size quotas: the characters of its JSON form, white space not
+// counted (awsrules.SourceIAMQuotas).
+func PolicySize(d PolicyDocument) int {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return 0 // strings and lists of strings always encode
+	}
+	n := 0
+	for _, r := range string(b) {
+		if !unicode.IsSpace(r) {
+			n++
 		}
 	}
+	return n
 }
 
 func (c *checker) secret(at string, s *Secret) {

@@ -27,6 +27,8 @@ displayName: Oregon
 overrides:
   proxy:
     replicas: 5
+  iam:
+    mode: external
   keySync:
     roleARN: arn:aws:iam::{account}:role/{cluster}-{region}-ks
 `,
@@ -212,8 +214,26 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 			file: "overlays/us-west-2/region.yaml", line: 6, key: "clusterName", phrase: `also used by region "oregon"`},
 		{name: "no regions", changes: map[string]string{"overlays/us-east-2/region.yaml": "", "overlays/us-west-2/region.yaml": "", "overlays/.keep": "x"},
 			file: "overlays", phrase: "the fleet has no regions"},
-		{name: "role ARN placeholder typo", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "litellm:\n  roleARN: arn:aws:iam::{acount}:role/x\n"},
-			file: "overlays/fleet.yaml", line: 8, key: "litellm.roleARN", phrase: "is not an IAM role ARN"},
+		{name: "role ARN placeholder typo", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "iam:\n  mode: external\nlitellm:\n  roleARN: arn:aws:iam::{acount}:role/x\n"},
+			file: "overlays/fleet.yaml", line: 10, key: "litellm.roleARN", phrase: "is not an IAM role ARN"},
+		{name: "role ARN in managed mode", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "addons:\n  karpenter:\n    roleARN: arn:aws:iam::{account}:role/k\n"},
+			file: "overlays/fleet.yaml", line: 9, key: "addons.karpenter.roleARN", phrase: "set iam.mode: external to keep your own roles"},
+		{name: "a region's role ARN in managed mode", changes: map[string]string{"overlays/us-west-2/region.yaml": regionFile("name: us-west-2\nawsRegion: us-west-2\nrole: proxy\nclusterName: c\noverrides:\n  workspaceNamespaces:\n    - name: ws\n      organization: o\n      roleARN: arn:aws:iam::{account}:role/p\n")},
+			file: "overlays/us-west-2/region.yaml", line: 11, key: "workspaceNamespaces[0].roleARN", phrase: "workspaceNamespaces[0].roleARN is set, but iam.mode is managed"},
+		{name: "bad iam mode", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "iam:\n  mode: terraform\n"},
+			file: "overlays/fleet.yaml", line: 8, key: "iam.mode", phrase: "use one of: managed, external"},
+		{name: "workspace permissions in external mode", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "iam:\n  mode: external\nworkspaceNamespaces:\n  - name: ws\n    organization: o\n    iam:\n      managedPolicies: [arn:aws:iam::aws:policy/ReadOnlyAccess]\n"},
+			file: "overlays/fleet.yaml", line: 12, key: "workspaceNamespaces[0].iam", phrase: "iam.mode is external"},
+		{name: "bad managed policy ARN", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "workspaceNamespaces:\n  - name: ws\n    organization: o\n    iam:\n      managedPolicies: [arn:aws:iam::aws:role/ReadOnlyAccess]\n"},
+			file: "overlays/fleet.yaml", line: 11, key: "workspaceNamespaces[0].iam.managedPolicies[0]", phrase: "policy/<path><name>"},
+		{name: "bad statement action", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "workspaceNamespaces:\n  - name: ws\n    organization: o\n    iam:\n      statements:\n        - actions: [GetObject]\n          resources: ['*']\n"},
+			file: "overlays/fleet.yaml", line: 12, key: "workspaceNamespaces[0].iam.statements[0].actions[0]", phrase: `"GetObject" is not an IAM action`},
+		{name: "wildcard allowance without reason", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "iam:\n  allowWildcards:\n    - {role: '{cluster}-provisioner-ws', action: 's3:*', reason: ' '}\n"},
+			file: "overlays/fleet.yaml", line: 9, key: "iam.allowWildcards[0].reason", phrase: "reason is empty"},
+		{name: "KMS key in another region", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "keySync:\n  kmsKeyID: arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n"},
+			file: "overlays/fleet.yaml", line: 8, key: "keySync.kmsKeyID", phrase: "Secrets Manager encrypts a secret only with a key of its own region"},
+		{name: "KMS alias", changes: map[string]string{"overlays/fleet.yaml": fleetHead + "keySync:\n  kmsKeyID: alias/litellm\n"},
+			file: "overlays/fleet.yaml", line: 8, key: "keySync.kmsKeyID", phrase: "is not a KMS key ARN"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,6 +255,30 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tc.phrase)
 			}
 		})
+	}
+}
+
+// TestManagedIAMLeavesNoRoleARN: in iam.mode managed (the default) the
+// role ARN defaults reach no template, and a placeholder in a wildcard
+// allowance's role is expanded per region.
+func TestManagedIAMLeavesNoRoleARN(t *testing.T) {
+	cfg, err := load(t, testfleet.With(testfleet.Fleet(), map[string]string{
+		"overlays/fleet.yaml": testfleet.Fleet()["overlays/fleet.yaml"] + "iam:\n  allowWildcards:\n    - {role: '{cluster}-provisioner-ws', action: 's3:*', reason: 'buckets per workspace'}\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cfg.Regions {
+		s := r.Settings
+		if s.IAM.Mode != config.IAMManaged {
+			t.Errorf("%s: iam.mode = %q, want the default managed", r.Region.Name, s.IAM.Mode)
+		}
+		if arns := []string{s.LiteLLM.RoleARN, s.KeySync.RoleARN, s.KeySync.RotateRoleARN, s.Addons["karpenter"].RoleARN}; strings.Join(arns, "") != "" {
+			t.Errorf("%s: role ARN defaults survived managed mode: %q", r.Region.Name, arns)
+		}
+		if got, want := s.IAM.AllowWildcards[0].Role, r.Region.ClusterName+"-provisioner-ws"; got != want {
+			t.Errorf("%s: allowWildcards[0].role = %q, want %q", r.Region.Name, got, want)
+		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // setting is one key of one region's effective settings.
@@ -112,6 +114,18 @@ func crossFieldRules(r, p *RegionConfig) ErrorList {
 		errs = append(errs, blame(fmt.Sprintf("secret %q differs from %q, the secret the primary region %s writes the key to", ks.SecretID, pks.SecretID, p.Region.Name),
 			"leave keySync.secretID to the fleet file; every region syncs the key the primary rotates",
 			setting{r, "keySync.secretID"}))
+	}
+
+	// The secret lives in the primary's AWS region, encrypted with one key.
+	if r == p && ks.KMSKeyID != "" {
+		if err := awsrules.KMSKeyARN(ks.KMSKeyID, p.Region.AWSRegion); err != nil {
+			errs = append(errs, r.SettingError("keySync.kmsKeyID", err.Error(), awsrules.HintOf(err)))
+		}
+	}
+	if r != p && ks.KMSKeyID != pks.KMSKeyID {
+		errs = append(errs, blame(fmt.Sprintf("KMS key %q differs from %q, the key of the secret the primary region %s writes", ks.KMSKeyID, pks.KMSKeyID, p.Region.Name),
+			"leave keySync.kmsKeyID to the fleet file; the roles that read the secret need the key that encrypts it",
+			setting{r, "keySync.kmsKeyID"}))
 	}
 
 	// Only the primary rotates the key: a proxy region's rotation settings

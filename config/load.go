@@ -249,6 +249,9 @@ func loadRegion(fsys filesys.FileSystem, repo, name string, fleetRoot *yaml.Node
 	at := awsPlace{region: rc.Region.Name, awsRegion: rc.Region.AWSRegion, account: full.AWSAccountID}
 	if fleetOK {
 		errs = append(errs, validateSettings(&rc.Settings, md.Pos, FleetFile, "", &rc.Region, at, expanded)...)
+		if rc.Settings.IAM.Mode == IAMManaged {
+			clearRoleARNs(&rc.Settings)
+		}
 		if IsDNSName(full.Domain) && dnsLabelRE.MatchString(rc.Region.Name) {
 			// The longest name coderfleet derives for the region (ACM SAN,
 			// Route53 record): *.<region>.<domain>.
@@ -313,7 +316,8 @@ func asErrors(err error) ErrorList {
 }
 
 // expandPlaceholders replaces {account}, {cluster}, {region} and
-// {awsRegion} in every role ARN of the region's settings. It returns the
+// {awsRegion} in every role ARN of the region's settings and in the role
+// names of iam.allowWildcards. It returns the
 // written value of every ARN that changed, by its expanded value, so
 // messages can show both.
 func expandPlaceholders(rc *RegionConfig, f *Fleet) map[string]string {
@@ -335,6 +339,9 @@ func expandPlaceholders(rc *RegionConfig, f *Fleet) map[string]string {
 	}
 	for _, a := range s.Addons {
 		expand(&a.RoleARN)
+	}
+	for i := range s.IAM.AllowWildcards {
+		expand(&s.IAM.AllowWildcards[i].Role)
 	}
 	return written
 }

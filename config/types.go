@@ -38,6 +38,7 @@ type Settings struct {
 	WorkspaceNamespaces []WorkspaceNamespace `json:"workspaceNamespaces"`
 	LiteLLM             LiteLLM              `json:"litellm"`
 	KeySync             KeySync              `json:"keySync"`
+	IAM                 IAM                  `json:"iam"`
 	Addons              map[string]*Addon    `json:"addons"`
 	SecretGuard         SecretGuard          `json:"secretGuard"`
 	Validation          Validation           `json:"validation"`
@@ -134,7 +135,34 @@ type WorkspaceNamespace struct {
 	Name         string `json:"name" cf:"required"`
 	Organization string `json:"organization" cf:"required"`
 	Replicas     int    `json:"replicas"`
-	RoleARN      string `json:"roleARN"`
+	// RoleARN is the provisioner's IRSA role when iam.mode is external.
+	RoleARN string `json:"roleARN"`
+	// IAM is what the provisioner's role may do when iam.mode is managed
+	// (the workspaces' Terraform runs as it); default nothing.
+	IAM WorkspaceIAM `json:"iam"`
+}
+
+// WorkspaceIAM are the AWS permissions of a workspace namespace's
+// provisioner role in iam.mode managed: managed policies attached by ARN
+// and statements of one inline policy named "workspace".
+type WorkspaceIAM struct {
+	// ManagedPolicies are managed policy ARNs
+	// (arn:<partition>:iam::<account|aws>:policy/<path><name>).
+	ManagedPolicies []string `json:"managedPolicies"`
+	// Statements are Allow statements of the inline policy.
+	Statements []IAMStatement `json:"statements"`
+}
+
+// IAMStatement is one Allow statement of an IAM policy, written in the
+// overlay: actions (service:Action, wildcards as IAM accepts them),
+// resources (ARNs or "*") and an optional condition
+// (operator -> condition key -> values), as in IAM's policy grammar
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html).
+type IAMStatement struct {
+	Sid       string                         `json:"sid"`
+	Actions   []string                       `json:"actions" cf:"required"`
+	Resources []string                       `json:"resources" cf:"required"`
+	Condition map[string]map[string][]string `json:"condition"`
 }
 
 // LiteLLM configures the LLM gateway in the primary region.
@@ -166,6 +194,40 @@ type KeySync struct {
 	Resources       Resources `json:"resources"`
 	RoleARN         string    `json:"roleARN"`
 	RotateRoleARN   string    `json:"rotateRoleARN"`
+	// KMSKeyID is the ARN of the KMS key that encrypts the secret
+	// (arn:<partition>:kms:<primary's awsRegion>:<account>:key/<id>); empty:
+	// the account's aws/secretsmanager key.
+	KMSKeyID string `json:"kmsKeyID"`
+}
+
+// IAM modes (setting iam.mode).
+const (
+	// IAMManaged: coderfleet writes regions/<region>/aws/roles.yaml and
+	// `coderfleet sync` makes the IRSA roles; role ARN settings are refused.
+	IAMManaged = "managed"
+	// IAMExternal: the roles are made elsewhere and named by the *.roleARN
+	// settings; no roles.yaml is written.
+	IAMExternal = "external"
+)
+
+// IAM says who makes the IRSA roles of the fleet and tunes the roles
+// coderfleet makes.
+type IAM struct {
+	// Mode is IAMManaged (default) or IAMExternal.
+	Mode string `json:"mode"`
+	// AllowWildcards are deliberate exceptions to the least-privilege
+	// check of the roles' policies.
+	AllowWildcards []WildcardAllowance `json:"allowWildcards"`
+}
+
+// WildcardAllowance accepts one action of one role whose statement the
+// least-privilege check refuses (a wildcard action, or a write action on
+// "*"). Role may hold the placeholders {cluster}, {region}, {awsRegion}
+// and {account}, expanded per region.
+type WildcardAllowance struct {
+	Role   string `json:"role" cf:"required"`
+	Action string `json:"action" cf:"required"`
+	Reason string `json:"reason" cf:"required"`
 }
 
 // Addon is a cluster add-on installed from a Helm chart by Flux.
@@ -273,6 +335,7 @@ func DefaultSettings() Settings {
 			RoleARN:       "arn:aws:iam::{account}:role/{cluster}-keysync",
 			RotateRoleARN: "arn:aws:iam::{account}:role/{cluster}-keyrotate",
 		},
+		IAM:    IAM{Mode: IAMManaged},
 		Addons: DefaultAddons(),
 	}
 }

@@ -63,6 +63,9 @@ type checker struct {
 	// written maps role ARNs expanded from placeholders to what was
 	// written, for messages.
 	written map[string]string
+	// managed is set when iam.mode is managed: role ARN settings are
+	// refused (coderfleet makes the roles).
+	managed bool
 	errs    ErrorList
 }
 
@@ -99,6 +102,14 @@ func (c *checker) dnsLabel(key, val string) {
 }
 
 func (c *checker) roleARN(key, val string, required bool) {
+	if c.managed {
+		// Defaults fill some of these keys; only what the user wrote is refused.
+		if _, written := c.pos[join(c.prefix, key)]; written {
+			c.fail(key, "coderfleet makes this role (iam.mode: managed); remove the setting, or set iam.mode: external to keep your own roles",
+				"%s is set, but iam.mode is managed", key)
+		}
+		return
+	}
 	if val == "" {
 		if required {
 			c.fail(key, "set the ARN of the IAM role (placeholders {account}, {cluster}, {region}, {awsRegion} are expanded)", "an IAM role ARN is required")
@@ -249,7 +260,8 @@ func validateFleet(f *Fleet, pos positions) ErrorList {
 // must be there); written maps expanded role ARNs to their written form
 // (see expandPlaceholders).
 func validateSettings(s *Settings, pos positions, file, prefix string, r *Region, at awsPlace, written map[string]string) ErrorList {
-	c := &checker{pos: pos, file: file, prefix: prefix, region: r.Name, written: written}
+	c := &checker{pos: pos, file: file, prefix: prefix, region: r.Name, written: written, managed: s.IAM.Mode == IAMManaged}
+	c.iam(s, at)
 	if !kubeVerRE.MatchString(s.Kubernetes.Version) {
 		c.fail("kubernetes.version", "a minor version such as \"1.33\", quoted", "%q is not a Kubernetes minor version", s.Kubernetes.Version)
 	}
@@ -295,6 +307,7 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 			c.fail(key+".replicas", "", "replicas cannot be negative")
 		}
 		c.roleARN(key+".roleARN", ns.RoleARN, false)
+		c.workspaceIAM(key+".iam", ns.IAM)
 	}
 
 	if s.LiteLLM.Enabled {
@@ -326,6 +339,9 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 	c.resources("keySync.resources", ks.Resources)
 	c.roleARN("keySync.roleARN", ks.RoleARN, len(s.WorkspaceNamespaces) > 0)
 	c.roleARN("keySync.rotateRoleARN", ks.RotateRoleARN, false)
+	if ks.KMSKeyID != "" {
+		c.aws("keySync.kmsKeyID", awsrules.KMSKeyARN(ks.KMSKeyID, ""))
+	}
 
 	for _, name := range slices.Sorted(maps.Keys(s.Addons)) {
 		a := s.Addons[name]

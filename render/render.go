@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 
+	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/diag"
 	"github.com/coderfleet/coderfleet/validate"
@@ -666,6 +667,9 @@ func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.P
 	for _, f := range slices.Sorted(maps.Keys(files)) {
 		tree[AWSDir+"/"+f] = files[f]
 		problems = append(problems, validate.AWSFile(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], vopts)...)
+		if f == awsstate.RolesFile {
+			problems = append(problems, validate.RolePolicies(name, "regions/"+name+"/"+AWSDir+"/"+f, files[f], rt.r.Settings.IAM.AllowWildcards)...)
+		}
 	}
 	return problems, nil, nil
 }

@@ -62,7 +62,7 @@ function(config)
   // ServiceAccounts the workspace components create in every workspace
   // namespace, beside the workspaces' own one named after the namespace:
   // found by rendering them for a probe namespace, in both key sync modes.
-  local probe = { name: 'probe-namespace', organization: 'probe', replicas: 1, roleARN: '' };
+  local probe = { name: 'probe-namespace', organization: 'probe', replicas: 1, roleARN: '', iam: { managedPolicies: [], statements: [] } };
   local probeConfig(mode) = config { settings+: { workspaceNamespaces: [probe], keySync+: { mode: mode } } };
   local workspaceAccounts = std.set([
     o.metadata.name
@@ -119,9 +119,12 @@ function(config)
     for name in std.objectFields(addons(config).pinnedValues)
   };
   // The region's AWS desired state (lib/aws.libsonnet): what each
-  // component needs in ACM and Route53, and, when coderfleet manages IAM,
-  // every component's IAM roles (lib/iam.libsonnet).
-  local awsState = aws.gather(config, components) + (
+  // component needs in ACM and Route53, the Secrets Manager secrets its
+  // manifests read, and, when coderfleet manages IAM, every component's
+  // IAM roles (lib/iam.libsonnet).
+  local awsState = aws.gather(config, components) + {
+    secrets: std.flattenArrays([std.get(components[c], 'secrets', []) for c in std.objectFields(components)]),
+  } + (
     if iam.managed(config) then {
       roles: std.flattenArrays([std.get(components[c], 'roles', []) for c in std.objectFields(components)]),
     } else {}

@@ -243,7 +243,7 @@ func TestDiffMarkdownFitsAPullRequestComment(t *testing.T) {
 	_, repo := gitRepo(t)
 	var ns strings.Builder
 	for i := range 60 {
-		fmt.Fprintf(&ns, "  - name: team-%02d\n    organization: coder\n    replicas: 1\n    roleARN: arn:aws:iam::{account}:role/{cluster}-provisioner-team-%02d\n", i, i)
+		fmt.Fprintf(&ns, "  - name: team-%02d\n    organization: coder\n    replicas: 1\n", i)
 	}
 	replaceInFile(t, filepath.Join(repo, "overlays/fleet.yaml"), "workspaceNamespaces:\n", "workspaceNamespaces:\n"+ns.String())
 

@@ -482,3 +482,127 @@ func ServiceAnnotation(key, value, awsRegion, accountID string) error {
 	}
 	return nil
 }
+
+// SourceIAMQuotas states IAM's name, path, description and policy size
+// limits and the default quota of managed policies per role.
+const SourceIAMQuotas = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
+
+// IAM limits (SourceIAMQuotas).
+const (
+	// MaxRoleDescription is the longest role description, in characters.
+	MaxRoleDescription = 1000
+	// MaxPolicyName is the longest inline policy name.
+	MaxPolicyName = 128
+	// MaxRoleInlinePolicySize is the most characters a role's inline
+	// policies hold together, not counting white space.
+	MaxRoleInlinePolicySize = 10240
+	// MaxManagedPoliciesPerRole is IAM's default quota of managed
+	// policies attached to one role.
+	MaxManagedPoliciesPerRole = 10
+	// MaxTagsIAM is the most tags an IAM role carries.
+	MaxTagsIAM = 50
+)
+
+// RoleName checks an IAM role name: 1 to 64 letters, digits and +=,.@_-
+// (SourceIAMQuotas, SourceIAMRole). hint says how the caller's name is
+// made, so the user knows what to shorten.
+func RoleName(name, hint string) error {
+	switch {
+	case name == "":
+		return broken(hint, SourceIAMRole, "empty IAM role name")
+	case len(name) > MaxRoleName:
+		return broken(hint, SourceIAMQuotas, "the role name %q is %d characters; IAM allows at most %d", name, len(name), MaxRoleName)
+	case !roleNameRE.MatchString(name):
+		return broken(hint, SourceIAMRole, "the role name %q may only hold letters, digits and +=,.@_-", name)
+	}
+	return nil
+}
+
+// RolePath checks an IAM path: "/" or /<printable ASCII>/, at most 512
+// characters (SourceIAMRole).
+func RolePath(p string) error {
+	if len(p) > MaxRolePath || !rolePathRE.MatchString(p) {
+		return broken("write / or /<segments>/ in printable ASCII", SourceIAMRole, "the path %q must be at most %d printable ASCII characters beginning and ending with '/'", p, MaxRolePath)
+	}
+	return nil
+}
+
+// RoleDescription checks an IAM role description: at most 1000
+// characters (SourceIAMQuotas).
+func RoleDescription(d string) error {
+	if n := len([]rune(d)); n > MaxRoleDescription {
+		return broken("shorten the description", SourceIAMQuotas, "the role description is %d characters; IAM allows at most %d", n, MaxRoleDescription)
+	}
+	return nil
+}
+
+// PolicyName checks an inline policy name: 1 to 128 letters, digits and
+// +=,.@_- (SourceIAMQuotas).
+func PolicyName(name string) error {
+	if name == "" || len(name) > MaxPolicyName || !roleNameRE.MatchString(name) {
+		return broken("use 1 to 128 letters, digits and +=,.@_-", SourceIAMQuotas, "%q is not a valid inline policy name: 1 to %d letters, digits and +=,.@_-", name, MaxPolicyName)
+	}
+	return nil
+}
+
+// RoleInlinePolicySize checks the aggregate size of a role's inline
+// policies, n characters without white space, against IAM's 10,240
+// (SourceIAMQuotas).
+func RoleInlinePolicySize(n int) error {
+	if n > MaxRoleInlinePolicySize {
+		return broken("move statements into a managed policy, or merge statements that share actions or resources", SourceIAMQuotas,
+			"the role's inline policies hold %d characters (white space not counted); IAM allows at most %d per role", n, MaxRoleInlinePolicySize)
+	}
+	return nil
+}
+
+// ManagedPolicyCount checks the number of managed policies attached to one
+// role against IAM's default quota of 10 (SourceIAMQuotas).
+func ManagedPolicyCount(n int) error {
+	if n > MaxManagedPoliciesPerRole {
+		return broken("attach fewer managed policies, or put their statements into inline policies", SourceIAMQuotas,
+			"%d managed policies on one role; IAM's default quota is %d", n, MaxManagedPoliciesPerRole)
+	}
+	return nil
+}
+
+var policyResourceRE = regexp.MustCompile(`^policy(/[\x21-\x7e]*)?/[\w+=,.@-]{1,128}$`)
+
+// ManagedPolicyARN checks a managed policy ARN:
+// arn:<partition>:iam::<12-digit account or aws>:policy/<path><name>
+// (SourceIAMRole, the ARN format of the IAM identifiers reference).
+func ManagedPolicyARN(s string) error {
+	const hint = "write arn:aws:iam::aws:policy/<name> for an AWS managed policy, or arn:aws:iam::<12-digit account>:policy/<name> for your own"
+	a, err := arn.Parse(s)
+	switch {
+	case err != nil:
+		return broken(hint, SourceIAMRole, "%q is not a managed policy ARN: it is not an ARN", s)
+	case !knownPartition(a.Partition) || a.Service != "iam" || a.Region != "":
+		return broken(hint, SourceIAMRole, "%q is not a managed policy ARN: expected arn:<partition>:iam::<account>:policy/<name>", s)
+	case a.AccountID != "aws" && !accountRE.MatchString(a.AccountID):
+		return broken(hint, SourceIAMRole, "%q is not a managed policy ARN: the account must be 12 digits, or aws for an AWS managed policy", s)
+	case !policyResourceRE.MatchString(a.Resource):
+		return broken(hint, SourceIAMRole, "%q is not a managed policy ARN: the resource must be policy/<path><name>", s)
+	}
+	return nil
+}
+
+// SourceKMSARN states the format of a KMS key ARN.
+const SourceKMSARN = "https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-ARN"
+
+// KMSKeyARN checks a KMS key ARN, arn:<partition>:kms:<region>:<12-digit
+// account>:key/<key id>, of a key in awsRegion (a secret is encrypted with
+// a key of its own region; empty awsRegion skips the comparison)
+// (SourceKMSARN).
+func KMSKeyARN(s, awsRegion string) error {
+	const hint = "write the key's ARN, arn:aws:kms:<region>:<12-digit account>:key/<key id> (an alias or a bare key id cannot be named in the roles' policies)"
+	a, err := arn.Parse(s)
+	switch {
+	case err != nil || !knownPartition(a.Partition) || a.Service != "kms" || !accountRE.MatchString(a.AccountID) ||
+		!strings.HasPrefix(a.Resource, "key/") || len(a.Resource) == len("key/"):
+		return broken(hint, SourceKMSARN, "%q is not a KMS key ARN", s)
+	case awsRegion != "" && a.Region != awsRegion:
+		return broken(fmt.Sprintf("use a key in %s", awsRegion), SourceKMSARN, "KMS key %q is in %q, but the secret is in %q: Secrets Manager encrypts a secret only with a key of its own region", s, a.Region, awsRegion)
+	}
+	return nil
+}

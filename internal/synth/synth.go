@@ -172,7 +172,7 @@ func regionFiles(i int, stem string, changed bool) map[string]string {
 		}
 	}
 	if i > 0 && i%4 == 1 {
-		over = append(over, "  workspaceNamespaces:\n    - name: coder-ws\n      organization: coder\n      replicas: 2\n      roleARN: arn:aws:iam::{account}:role/{cluster}-provisioner-coder-ws\n")
+		over = append(over, "  workspaceNamespaces:\n    - name: coder-ws\n      organization: coder\n      replicas: 2\n")
 	}
 	if i > 0 && i%7 == 3 {
 		over = append(over, "  workspaceNamespaces: []\n")

@@ -5,6 +5,7 @@
 //    ExternalSecret refreshed every keySync.refreshInterval;
 //  - cronjob: a CronJob whose Role may only read and update that one Secret
 //    (resourceNames), created empty by Flux only if absent.
+local iam = import '../lib/iam.libsonnet';
 local k = import '../lib/k.libsonnet';
 
 function(config) {
@@ -21,8 +22,19 @@ function(config) {
     echo "synced the workspace key into $K8S_NAMESPACE/litellm"
   |||,
 
+  // The ServiceAccount that reads the secret in namespace ns, by mode.
+  local account = if ks.mode == 'externalsecrets' then 'litellm-key-sync' else 'rotate-key',
+  // Its role: one per namespace, since a role trusts exactly one
+  // ServiceAccount; it may only read the one secret.
+  local role(ns) = iam.role(config,
+                            'keysync-' + ns,
+                            ns,
+                            account,
+                            'Key sync (%s/%s) reads the LiteLLM workspace key from secret %s' % [ns, account, ks.secretID],
+                            [iam.policy('secret-read', iam.secretStatements(config, ['secretsmanager:GetSecretValue'], ['kms:Decrypt']))]),
+
   local externalSecrets(ns) = [
-    k.serviceAccount(ns, 'litellm-key-sync', ks.roleARN),
+    iam.serviceAccount(config, role(ns), ks.roleARN),
     {
       apiVersion: 'external-secrets.io/v1',
       kind: 'SecretStore',
@@ -51,7 +63,7 @@ function(config) {
   ],
 
   local cronjob(ns) = [
-    k.serviceAccount(ns, 'rotate-key', ks.roleARN),
+    iam.serviceAccount(config, role(ns), ks.roleARN),
     k.role(ns, 'rotate-key', [
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['litellm'], verbs: ['get', 'patch', 'update'] },
     ]),
@@ -79,6 +91,7 @@ function(config) {
   // LiteLLM (whose CronJob issues the key) when it runs there; elsewhere the
   // workspace namespaces.
   dependsOn: if config.region.role == 'primary' && config.settings.litellm.enabled then ['litellm'] else ['namespaces'],
+  roles: iam.roles(config, [role(ws.name) for ws in config.settings.workspaceNamespaces]),
   objects: std.flattenArrays([
     if ks.mode == 'externalsecrets' then externalSecrets(ws.name) else cronjob(ws.name)
     for ws in config.settings.workspaceNamespaces

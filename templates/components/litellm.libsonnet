@@ -3,6 +3,7 @@
 // Exposure: `public` puts it behind its own NLB at llm.<domain> with its own
 // certificate; `internal` (the default) keeps it a ClusterIP Service.
 local aws = import '../lib/aws.libsonnet';
+local iam = import '../lib/iam.libsonnet';
 local k = import '../lib/k.libsonnet';
 
 function(config) {
@@ -19,6 +20,36 @@ function(config) {
   local cert = aws.certificate(config, 'litellm', domainName),
   local certArn = if s.certificateARN != '' then s.certificateARN else aws.certificateARN(config, cert.name),
   local bedrockRegion = if s.bedrockRegion != '' then s.bedrockRegion else config.region.awsRegion,
+
+  // IRSA (domain-spec A4): LiteLLM invokes Bedrock models of bedrockRegion,
+  // directly or through an inference profile of the account there. A
+  // cross-region inference profile (us.*, eu.*) routes a call to the model
+  // in another region, which IAM checks too: that is allowed only through
+  // one of those profiles (condition bedrock:InferenceProfileArn).
+  // ListInferenceProfiles takes no resource.
+  local bedrockArn(region, account, resource) = 'arn:%s:bedrock:%s:%s:%s' % [iam.partition(config), region, account, resource],
+  local profiles = bedrockArn(bedrockRegion, config.fleet.awsAccountID, 'inference-profile/*'),
+  local invoke = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+  local litellmRole = iam.role(config,
+                               'litellm',
+                               ns,
+                               'litellm',
+                               'LiteLLM (%s/litellm) invokes Bedrock models in %s' % [ns, bedrockRegion],
+                               [iam.policy('bedrock', [
+                                 iam.allow(invoke, [bedrockArn(bedrockRegion, '', 'foundation-model/*'), profiles]),
+                                 iam.allow(invoke, [bedrockArn('*', '', 'foundation-model/*')], { StringLike: { 'bedrock:InferenceProfileArn': [profiles] } }),
+                                 iam.allow(['bedrock:ListInferenceProfiles'], ['*']),
+                               ])]),
+  // rotate-key (domain-spec A5, "generate") writes the new key into the
+  // one secret.
+  local rotateRole = iam.role(config,
+                              'keyrotate',
+                              ns,
+                              'rotate-key',
+                              'Key rotation (%s/rotate-key) writes the LiteLLM workspace key to secret %s' % [ns, ks.secretID],
+                              [iam.policy('secret-write', iam.secretStatements(config,
+                                                                               ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecret'],
+                                                                               ['kms:Decrypt', 'kms:GenerateDataKey']))]),
 
   // config.yaml as LiteLLM reads it; secrets are referenced through
   // os.environ/..., never written.
@@ -62,6 +93,16 @@ function(config) {
   |||,
 
   namespace: ns,
+  roles: iam.roles(config, [litellmRole, rotateRole]),
+  // The Secrets Manager secret rotate-key writes and every workspace
+  // namespace's key sync reads; sync creates it empty (no value) so
+  // External Secrets has a target on day one.
+  secrets: [{
+    name: ks.secretID,
+    awsRegion: config.region.awsRegion,
+    description: 'LiteLLM virtual key for Coder workspaces ({"LITELLM_MASTER_KEY": ...}); written by the rotate-key CronJob in %s/%s, read by key sync in every workspace namespace. Managed by coderfleet.' % [config.region.clusterName, ns],
+    tags: aws.tags(config, ks.secretID),
+  } + (if ks.kmsKeyID == '' then {} else { kmsKeyID: ks.kmsKeyID })],
   dnsLabel:: 'llm',
 
   aws: if public then {
@@ -74,7 +115,7 @@ function(config) {
   // in the primary region only).
   dependsOn: ['coder'],
   objects: [
-    k.serviceAccount(ns, 'litellm', s.roleARN),
+    iam.serviceAccount(config, litellmRole, s.roleARN),
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -134,7 +175,7 @@ function(config) {
     },
     // The generator needs no Kubernetes API access: its only Kubernetes
     // input is the master key, read from a Secret through env.
-    k.serviceAccount(ns, 'rotate-key', ks.rotateRoleARN),
+    iam.serviceAccount(config, rotateRole, ks.rotateRoleARN),
     k.cronJob(ns, 'rotate-key', ks, ks.rotateSchedule, rotateScript, {
       LITELLM_URL: 'http://litellm.litellm.svc.cluster.local:4000',
       LITELLM_MASTER_KEY: k.secretRef('litellm-keys', 'master-key'),

@@ -3,18 +3,37 @@
 // through the coderd API with the tag region=<aws region>; its
 // ServiceAccount `coder` creates the workspaces' pods, PVCs and deployments
 // in the namespace and carries the namespace's IRSA role.
+local iam = import '../lib/iam.libsonnet';
 local k = import '../lib/k.libsonnet';
 
 function(config) {
   local coder = config.settings.coder,
   local p = config.settings.provisioner,
 
+  // The provisioner's role: what the workspaces' Terraform may do in AWS,
+  // as workspaceNamespaces[].iam grants it (nothing by default). The role
+  // exists even without permissions, so the AWS SDKs in the provisioner
+  // take its web identity and never fall back to the node's role.
+  local role(ws) =
+    local w = ws.iam;
+    iam.role(config,
+             'provisioner-' + ws.name,
+             ws.name,
+             'coder',
+             'Coder provisioner (%s/coder): what workspace templates of organization %s may do in AWS' % [ws.name, ws.organization],
+             if std.length(w.statements) == 0 then [] else [iam.policy('workspace', [
+               iam.allow(st.actions, st.resources, if std.length(st.condition) == 0 then null else st.condition)
+               + (if st.sid == '' then {} else { Sid: st.sid })
+               for st in w.statements
+             ])],
+             w.managedPolicies),
+
   local perNamespace(ws) =
     local ns = ws.name;
     local selector = { 'app.kubernetes.io/name': 'coder-provisioner', 'app.kubernetes.io/instance': ns };
     local labels = k.labels('coder-provisioner', 'provisioner') + selector;
     [
-      k.serviceAccount(ns, 'coder', ws.roleARN),
+      iam.serviceAccount(config, role(ws), ws.roleARN),
       // Workspaces run as this ServiceAccount; it has no API permissions.
       k.serviceAccount(ns, ns) { automountServiceAccountToken: false },
       k.role(ns, 'coder-workspace-perms', [
@@ -71,5 +90,6 @@ function(config) {
   // Flux dependsOn (components/flux.libsonnet): the workspace namespaces
   // and the region's Coder server (coderd or the proxy) first.
   dependsOn: ['namespaces', if config.region.role == 'primary' then 'coder' else 'coder-proxy'],
+  roles: iam.roles(config, [role(ws) for ws in config.settings.workspaceNamespaces]),
   objects: std.flattenArrays([perNamespace(ws) for ws in config.settings.workspaceNamespaces]),
 }

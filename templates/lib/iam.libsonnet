@@ -65,4 +65,23 @@ local k = import 'k.libsonnet';
   // The roles a component returns: roles when coderfleet manages IAM,
   // none otherwise.
   roles(config, roles):: if $.managed(config) then roles else [],
+
+  // The ARN of Secrets Manager secret secretID in the primary region.
+  // Secrets Manager appends a hyphen and six random characters to a
+  // secret's name in its ARN, so exactly those six are matched.
+  secretARN(config, secretID)::
+    'arn:%s:secretsmanager:%s:%s:secret:%s-??????' % [$.partition(config), config.primary.awsRegion, config.fleet.awsAccountID, secretID],
+
+  // The statements that let a role use the key sync secret with actions:
+  // those actions on the secret and, when keySync.kmsKeyID names a key,
+  // kmsActions on that key through Secrets Manager in the primary region
+  // only.
+  secretStatements(config, actions, kmsActions)::
+    local ks = config.settings.keySync;
+    [$.allow(actions, [$.secretARN(config, ks.secretID)])]
+    + (if ks.kmsKeyID == '' then [] else [
+         $.allow(kmsActions, [ks.kmsKeyID], {
+           StringEquals: { 'kms:ViaService': ['secretsmanager.%s.amazonaws.com' % config.primary.awsRegion] },
+         }),
+       ]),
 }
