@@ -45,10 +45,11 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 		b.WriteString("\n")
 		width := 0
 		for _, f := range c.Fields {
-			width = max(width, len(f.Name))
+			if !isPolicyField(f.Name) { // a policy's diff starts on its own line
+				width = max(width, len(f.Name))
+			}
 		}
 		for _, f := range c.Fields {
-			pad := strings.Repeat(" ", width-len(f.Name))
 			if isPolicyField(f.Name) {
 				fmt.Fprintf(&b, "      %s:\n", f.Name)
 				for _, l := range policyDiff(f.Old, f.New) {
@@ -56,6 +57,7 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 				}
 				continue
 			}
+			pad := strings.Repeat(" ", width-len(f.Name))
 			switch {
 			case c.Action == Create:
 				fmt.Fprintf(&b, "      %s:%s %s\n", f.Name, pad, f.New)
