@@ -168,7 +168,7 @@ func (s *iamSetup) createForeignRole(t *testing.T, name, path string) {
 	ctx := context.Background()
 	if _, err := s.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), Path: aws.String(path),
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
-		Tags: []iamtypes.Tag{{Key: aws.String("team"), Value: aws.String("platform")}}}); err != nil {
+		Tags:                     []iamtypes.Tag{{Key: aws.String("team"), Value: aws.String("platform")}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("mine"),

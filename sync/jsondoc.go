@@ -73,8 +73,8 @@ type jsonWaiting struct {
 	Service string `json:"service"`
 	// ServiceAccount is a waiting role's ServiceAccount; omitted for a record.
 	ServiceAccount string `json:"serviceAccount,omitempty"`
-	Cluster   string           `json:"cluster"`
-	AWSRegion string           `json:"awsRegion"`
+	Cluster        string `json:"cluster"`
+	AWSRegion      string `json:"awsRegion"`
 }
 
 type jsonConflict struct {
