@@ -91,7 +91,13 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 			"  to create these roles.\n")
 	}
 	if len(p.Conflicts) > 0 {
-		b.WriteString("\nConflicts (objects coderfleet will not touch):\n")
+		what := "records"
+		for _, c := range p.Conflicts {
+			if c.Resource != "" {
+				what = "objects"
+			}
+		}
+		b.WriteString("\nConflicts (" + what + " coderfleet will not touch):\n")
 		for _, c := range p.Conflicts {
 			fmt.Fprintf(&b, "  ! %s\n", c)
 		}
