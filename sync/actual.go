@@ -21,6 +21,15 @@ type Actual struct {
 	// LoadBalancers maps a service reference (see LBRef.String) to its load
 	// balancer; a missing entry means the controller has not created it yet.
 	LoadBalancers map[string]LoadBalancer
+	// Clusters maps "awsRegion/name" (clusterKey) to the EKS cluster of
+	// desired roles.
+	Clusters map[string]*Cluster
+	// Roles are the IAM roles of the fleet in scope and those named like a
+	// desired role, sorted by name.
+	Roles []Role
+	// Secrets are the secrets of the fleet in scope and those named like a
+	// desired secret, sorted by AWS region and name.
+	Secrets []Secret
 }
 
 // Certificate is an owned ACM certificate.

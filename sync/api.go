@@ -6,8 +6,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -41,7 +44,51 @@ type ELBAPI interface {
 	DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, optFns ...func(*elbv2.Options)) (*elbv2.DescribeTagsOutput, error)
 }
 
-// Clients gives sync its AWS clients. ACM and ELB are per AWS region.
+// IAMAPI is the part of the IAM client that sync uses (IAM is global).
+// Policy documents it returns are URL-encoded (RFC 3986), as the IAM API
+// Reference says of GetRole and GetRolePolicy.
+type IAMAPI interface {
+	ListOpenIDConnectProviders(ctx context.Context, in *iam.ListOpenIDConnectProvidersInput, optFns ...func(*iam.Options)) (*iam.ListOpenIDConnectProvidersOutput, error)
+	ListRoles(ctx context.Context, in *iam.ListRolesInput, optFns ...func(*iam.Options)) (*iam.ListRolesOutput, error)
+	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	CreateRole(ctx context.Context, in *iam.CreateRoleInput, optFns ...func(*iam.Options)) (*iam.CreateRoleOutput, error)
+	UpdateRole(ctx context.Context, in *iam.UpdateRoleInput, optFns ...func(*iam.Options)) (*iam.UpdateRoleOutput, error)
+	UpdateAssumeRolePolicy(ctx context.Context, in *iam.UpdateAssumeRolePolicyInput, optFns ...func(*iam.Options)) (*iam.UpdateAssumeRolePolicyOutput, error)
+	DeleteRole(ctx context.Context, in *iam.DeleteRoleInput, optFns ...func(*iam.Options)) (*iam.DeleteRoleOutput, error)
+	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
+	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, optFns ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	DeleteRolePolicy(ctx context.Context, in *iam.DeleteRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
+	ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, optFns ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
+	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
+	DetachRolePolicy(ctx context.Context, in *iam.DetachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error)
+	TagRole(ctx context.Context, in *iam.TagRoleInput, optFns ...func(*iam.Options)) (*iam.TagRoleOutput, error)
+	UntagRole(ctx context.Context, in *iam.UntagRoleInput, optFns ...func(*iam.Options)) (*iam.UntagRoleOutput, error)
+}
+
+// EKSAPI is the part of the EKS client that sync uses, in one AWS region:
+// DescribeCluster gives the cluster's OIDC issuer.
+type EKSAPI interface {
+	DescribeCluster(ctx context.Context, in *eks.DescribeClusterInput, optFns ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
+}
+
+// SecretsManagerAPI is the part of the Secrets Manager client that sync
+// uses, in one AWS region. It has no call that reads or writes a secret's
+// value (GetSecretValue, PutSecretValue): sync never touches values.
+type SecretsManagerAPI interface {
+	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
+	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	UpdateSecret(ctx context.Context, in *secretsmanager.UpdateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretOutput, error)
+	RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
+	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
+	UntagResource(ctx context.Context, in *secretsmanager.UntagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UntagResourceOutput, error)
+	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+}
+
+// Clients gives sync its AWS clients. ACM, ELB, EKS and SecretsManager are
+// per AWS region. IAM, EKS and SecretsManager may be nil when the desired
+// state has no roles.yaml or secrets.yaml: sync then neither reads nor
+// changes IAM or Secrets Manager (NewClients always sets them).
 type Clients struct {
 	// Route53 is the global Route53 client.
 	Route53 Route53API
@@ -49,6 +96,12 @@ type Clients struct {
 	ACM func(awsRegion string) ACMAPI
 	// ELB returns the ELBv2 client of an AWS region.
 	ELB func(awsRegion string) ELBAPI
+	// IAM is the global IAM client.
+	IAM IAMAPI
+	// EKS returns the EKS client of an AWS region.
+	EKS func(awsRegion string) EKSAPI
+	// SecretsManager returns the Secrets Manager client of an AWS region.
+	SecretsManager func(awsRegion string) SecretsManagerAPI
 }
 
 // NewClients builds real SDK clients from cfg (the standard AWS configuration
@@ -64,8 +117,27 @@ func NewClients(cfg aws.Config) Clients {
 	cfg.ClientLogMode = 0
 	acms := map[string]ACMAPI{}
 	elbs := map[string]ELBAPI{}
+	ekss := map[string]EKSAPI{}
+	sms := map[string]SecretsManagerAPI{}
 	return Clients{
 		Route53: route53.NewFromConfig(cfg),
+		IAM:     iam.NewFromConfig(cfg),
+		EKS: func(r string) EKSAPI {
+			if c, ok := ekss[r]; ok {
+				return c
+			}
+			c := eks.NewFromConfig(cfg, func(o *eks.Options) { o.Region = r })
+			ekss[r] = c
+			return c
+		},
+		SecretsManager: func(r string) SecretsManagerAPI {
+			if c, ok := sms[r]; ok {
+				return c
+			}
+			c := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region = r })
+			sms[r] = c
+			return c
+		},
 		ACM: func(r string) ACMAPI {
 			if c, ok := acms[r]; ok {
 				return c

@@ -88,9 +88,15 @@ type ConflictError struct {
 // Error lists the conflicting records.
 func (e *ConflictError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d record(s) conflict with records coderfleet does not own:", len(e.Conflicts))
+	what := "record(s) conflict with records"
 	for _, c := range e.Conflicts {
-		fmt.Fprintf(&b, "\n  %s: %s: %s", c.Zone, c.Record, c.Reason)
+		if c.Resource != "" {
+			what = "object(s) conflict with objects"
+		}
+	}
+	fmt.Fprintf(&b, "%d %s coderfleet does not own:", len(e.Conflicts), what)
+	for _, c := range e.Conflicts {
+		fmt.Fprintf(&b, "\n  %s", c)
 	}
 	return b.String()
 }
@@ -189,6 +195,10 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 			err = s.requestCertificate(ctx, c.cert)
 		case ResourceHealthCheck:
 			err = s.putHealthCheck(ctx, c.hc)
+		case ResourceRole:
+			err = s.applyRole(ctx, c)
+		case ResourceSecret:
+			err = s.applySecret(ctx, c)
 		}
 		if err != nil {
 			return res, err
@@ -236,6 +246,10 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 			err = s.deleteHealthCheck(ctx, c.hc.actual.ID)
 		case ResourceCertificate:
 			err = s.deleteCertificate(ctx, c.cert)
+		case ResourceRole:
+			err = s.applyRole(ctx, c)
+		case ResourceSecret:
+			err = s.applySecret(ctx, c)
 		}
 		if err != nil {
 			return res, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 
 	"github.com/coderfleet/coderfleet/awsstate"
@@ -32,6 +33,11 @@ type RegionState struct {
 	HealthChecks []awsstate.HealthCheck
 	// Records are the region's alias records.
 	Records []awsstate.Record
+	// Roles are the region's IAM roles for service accounts (roles.yaml;
+	// none when the file is absent: the fleet manages IAM elsewhere).
+	Roles []awsstate.Role
+	// Secrets are the region's Secrets Manager secrets (secrets.yaml, optional).
+	Secrets []awsstate.Secret
 }
 
 // Desired is the desired state of the selected regions, sorted by region.
@@ -134,7 +140,7 @@ func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error
 	if err := errors.Join(errs...); err != nil {
 		return nil, &InputError{Err: err}
 	}
-	if err := errors.Join(append(staleFolders(repo, d), desiredRuleErrors(d)...)...); err != nil {
+	if err := errors.Join(slices.Concat(staleFolders(repo, d), desiredRuleErrors(d), iamRuleErrors(d))...); err != nil {
 		return nil, &InputError{Err: err}
 	}
 	return d, nil
@@ -167,11 +173,16 @@ func loadRegion(repo fs.FS, region string, allow []config.Allowance) (*RegionSta
 	rs := &RegionState{Region: region}
 	var errs []error
 	for _, want := range []struct {
-		file string
-		kind awsstate.Kind
-	}{{awsstate.CertificatesFile, awsstate.KindCertificateList}, {awsstate.HealthChecksFile, awsstate.KindHealthCheckList}, {awsstate.RecordsFile, awsstate.KindRecordList}} {
+		file     string
+		kind     awsstate.Kind
+		optional bool
+	}{{awsstate.CertificatesFile, awsstate.KindCertificateList, false}, {awsstate.HealthChecksFile, awsstate.KindHealthCheckList, false}, {awsstate.RecordsFile, awsstate.KindRecordList, false},
+		{awsstate.RolesFile, awsstate.KindRoleList, true}, {awsstate.SecretsFile, awsstate.KindSecretList, true}} {
 		p := path.Join(dir, want.file)
 		data, err := fs.ReadFile(repo, p)
+		if want.optional && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if config.IsInputError(err) {
 			errs = append(errs, err) // refused by the repository's filesystem, naming why
 			continue
@@ -207,6 +218,8 @@ func loadRegion(repo fs.FS, region string, allow []config.Allowance) (*RegionSta
 		rs.Certificates = append(rs.Certificates, f.Certificates...)
 		rs.HealthChecks = append(rs.HealthChecks, f.HealthChecks...)
 		rs.Records = append(rs.Records, f.Records...)
+		rs.Roles = append(rs.Roles, f.Roles...)
+		rs.Secrets = append(rs.Secrets, f.Secrets...)
 		if f.Kind == awsstate.KindRecordList {
 			rs.HostedZone = f.HostedZone
 		}

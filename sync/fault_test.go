@@ -63,6 +63,8 @@ func (f *faulty) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("read tcp 127.0.0.1: connection reset by peer")
 	case "500":
 		return response(req, 500, json, "InternalFailure", "injected internal error"), nil
+	case "nosuchentity":
+		return response(req, 404, json, "NoSuchEntity", "The role cannot be found (injected: IAM has not propagated it yet)."), nil
 	case "prior":
 		return response(req, 400, json, "PriorRequestNotComplete", "The request was rejected because Route 53 was still processing a prior request."), nil
 	default:

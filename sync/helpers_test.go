@@ -190,6 +190,11 @@ func operation(req *http.Request) string {
 var mutatingOps = map[string]bool{
 	"ChangeResourceRecordSets": true, "CreateHealthCheck": true, "UpdateHealthCheck": true, "DeleteHealthCheck": true,
 	"ChangeTagsForResource": true, "RequestCertificate": true, "DeleteCertificate": true, "AddTagsToCertificate": true,
+	// IAM (query API) and Secrets Manager (JSON API).
+	"CreateRole": true, "UpdateRole": true, "UpdateAssumeRolePolicy": true, "DeleteRole": true, "PutRolePolicy": true,
+	"DeleteRolePolicy": true, "AttachRolePolicy": true, "DetachRolePolicy": true, "TagRole": true, "UntagRole": true,
+	"CreateSecret": true, "UpdateSecret": true, "RestoreSecret": true, "TagResource": true, "UntagResource": true, "DeleteSecret": true,
+	"PutSecretValue": true,
 }
 
 func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {

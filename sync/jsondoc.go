@@ -68,10 +68,13 @@ type jsonField struct {
 }
 
 type jsonWaiting struct {
-	Resource  jsonout.Resource `json:"resource"`
-	Service   string           `json:"service"`
-	Cluster   string           `json:"cluster"`
-	AWSRegion string           `json:"awsRegion"`
+	Resource jsonout.Resource `json:"resource"`
+	// Service is a waiting record's Service; "" for a role.
+	Service string `json:"service"`
+	// ServiceAccount is a waiting role's ServiceAccount; omitted for a record.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	Cluster        string `json:"cluster"`
+	AWSRegion      string `json:"awsRegion"`
 }
 
 type jsonConflict struct {
@@ -95,12 +98,22 @@ func newPlanBody(p *Plan) planBody {
 		Outputs:         append([]string{}, p.Outputs...),
 	}
 	for _, w := range p.Waiting {
-		b.Waiting = append(b.Waiting, jsonWaiting{Resource: jsonout.NewResource(w.Region, jsonout.KindRecord, w.Record, ""),
-			Service: w.Service, Cluster: w.Cluster, AWSRegion: w.AWSRegion})
+		res := jsonout.NewResource(w.Region, jsonout.KindRecord, w.Record, "")
+		if w.Role != "" {
+			res = jsonout.NewResource(w.Region, jsonout.KindRole, w.Role, "")
+		}
+		b.Waiting = append(b.Waiting, jsonWaiting{Resource: res,
+			Service: w.Service, ServiceAccount: w.ServiceAccount, Cluster: w.Cluster, AWSRegion: w.AWSRegion})
 	}
 	for _, c := range p.Conflicts {
-		// A conflict names no region folder: the address has the fleet scope.
-		b.Conflicts = append(b.Conflicts, jsonConflict{Resource: jsonout.NewResource("", jsonout.KindRecord, c.Record, ""), Zone: c.Zone, Reason: c.Reason})
+		// A record conflict names no region folder: the address has the
+		// fleet scope. A role's or secret's is "<region>/<name>".
+		res := jsonout.NewResource("", jsonout.KindRecord, c.Record, "")
+		if c.Resource != "" {
+			region, name, _ := strings.Cut(c.Record, "/")
+			res = jsonout.NewResource(region, c.Resource, name, "")
+		}
+		b.Conflicts = append(b.Conflicts, jsonConflict{Resource: res, Zone: c.Zone, Reason: c.Reason})
 	}
 	return b
 }
@@ -143,6 +156,18 @@ func changeResource(c Change) jsonout.Resource {
 			name, id = name[:i], name[i+2:len(name)-1]
 		}
 		return jsonout.NewResource(c.Region, jsonout.KindHealthCheck, name, id)
+	case ResourceRole:
+		id := ""
+		if c.role != nil && c.role.actual != nil {
+			id = c.role.actual.ARN
+		}
+		return jsonout.NewResource(c.Region, jsonout.KindRole, strings.TrimPrefix(c.Address, c.Region+"/"), id)
+	case ResourceSecret:
+		id := ""
+		if c.secret != nil && c.secret.actual != nil {
+			id = c.secret.actual.ARN
+		}
+		return jsonout.NewResource(c.Region, jsonout.KindSecret, strings.TrimPrefix(c.Address, c.Region+"/"), id)
 	default:
 		arn := ""
 		for _, f := range c.Fields {

@@ -45,9 +45,18 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 		b.WriteString("\n")
 		width := 0
 		for _, f := range c.Fields {
-			width = max(width, len(f.Name))
+			if !isPolicyField(f.Name) { // a policy's diff starts on its own line
+				width = max(width, len(f.Name))
+			}
 		}
 		for _, f := range c.Fields {
+			if isPolicyField(f.Name) {
+				fmt.Fprintf(&b, "      %s:\n", f.Name)
+				for _, l := range policyDiff(f.Old, f.New) {
+					fmt.Fprintf(&b, "        %s\n", l)
+				}
+				continue
+			}
 			pad := strings.Repeat(" ", width-len(f.Name))
 			switch {
 			case c.Action == Create:
@@ -59,18 +68,38 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 			}
 		}
 	}
-	if len(p.Waiting) > 0 {
+	records, roles := waitingKinds(p)
+	if records > 0 {
 		b.WriteString("\nWaiting for load balancers (not an error):\n")
 		for _, wt := range p.Waiting {
-			fmt.Fprintf(&b, "  … record %s: no NLB yet for Service %s in cluster %s (%s)\n", wt.Record, wt.Service, wt.Cluster, wt.AWSRegion)
+			if wt.Role == "" {
+				fmt.Fprintf(&b, "  … record %s: no NLB yet for Service %s in cluster %s (%s)\n", wt.Record, wt.Service, wt.Cluster, wt.AWSRegion)
+			}
 		}
 		b.WriteString("  Next: commit the rendered regions/ and let Flux apply it; once the AWS Load Balancer\n" +
 			"  Controller has created the NLBs, run coderfleet sync apply again to create these records.\n")
 	}
+	if roles > 0 {
+		b.WriteString("\nWaiting for EKS clusters (not an error):\n")
+		for _, wt := range p.Waiting {
+			if wt.Role != "" {
+				fmt.Fprintf(&b, "  … %s %s/%s: no EKS cluster %s in %s yet; trust policy for ServiceAccount %s %s\n",
+					ResourceRole, wt.Region, wt.Role, wt.Cluster, wt.AWSRegion, wt.ServiceAccount, knownAfterApply)
+			}
+		}
+		b.WriteString("  Next: create the cluster and its IAM OIDC provider, then run coderfleet sync apply again\n" +
+			"  to create these roles.\n")
+	}
 	if len(p.Conflicts) > 0 {
-		b.WriteString("\nConflicts (records coderfleet will not touch):\n")
+		what := "records"
 		for _, c := range p.Conflicts {
-			fmt.Fprintf(&b, "  ! %s: %s: %s\n", c.Zone, c.Record, c.Reason)
+			if c.Resource != "" {
+				what = "objects"
+			}
+		}
+		b.WriteString("\nConflicts (" + what + " coderfleet will not touch):\n")
+		for _, c := range p.Conflicts {
+			fmt.Fprintf(&b, "  ! %s\n", c)
 		}
 	}
 	if len(p.Notes) > 0 {
@@ -130,6 +159,18 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 	return err
 }
 
+// waitingKinds counts the waiting records and the waiting roles of p.
+func waitingKinds(p *Plan) (records, roles int) {
+	for _, w := range p.Waiting {
+		if w.Role != "" {
+			roles++
+		} else {
+			records++
+		}
+	}
+	return records, roles
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
@@ -156,7 +197,15 @@ func summary(p *Plan) string {
 	case StatusChangesPending:
 		b.WriteString("Plan: " + counts)
 	case StatusWaiting:
-		b.WriteString("Nothing to apply now; records wait for their load balancers")
+		records, roles := waitingKinds(p)
+		var what []string
+		if records > 0 {
+			what = append(what, "records wait for their load balancers")
+		}
+		if roles > 0 {
+			what = append(what, "IAM roles wait for their EKS clusters")
+		}
+		b.WriteString("Nothing to apply now; " + strings.Join(what, ", "))
 	case StatusConverged:
 		if p.Kept == 0 {
 			b.WriteString("No changes. AWS matches the desired state")

@@ -33,6 +33,10 @@ const (
 	ResourceCertificate = "certificate"
 	ResourceHealthCheck = "health-check"
 	ResourceRecord      = "record"
+	// ResourceRole is an IAM role for a service account (roles.yaml).
+	ResourceRole = "iam-role"
+	// ResourceSecret is a Secrets Manager secret (secrets.yaml).
+	ResourceSecret = "secret"
 )
 
 // knownAfterApply stands for a value that only exists once an earlier change is made.
@@ -54,9 +58,11 @@ type Change struct {
 	Reason   string  `json:"reason,omitempty"`
 	Fields   []Field `json:"fields,omitempty"`
 
-	cert *certOp
-	hc   *hcOp
-	rec  *recOp
+	cert   *certOp
+	hc     *hcOp
+	rec    *recOp
+	role   *roleOp
+	secret *secretOp
 }
 
 type certOp struct {
@@ -86,20 +92,42 @@ type recOp struct {
 }
 
 // Waiting is a record that cannot be made yet because its load balancer does
-// not exist.
+// not exist, or (Role set) an IAM role whose EKS cluster does not exist yet,
+// so that its trust policy is known only after the cluster is made.
 type Waiting struct {
-	Region    string `json:"region"`
-	Record    string `json:"record"`
-	Service   string `json:"service"`
-	Cluster   string `json:"cluster"`
-	AWSRegion string `json:"awsRegion"`
+	Region string `json:"region"`
+	Record string `json:"record,omitempty"`
+	// Role is the name of a waiting IAM role; Record and Service are empty then.
+	Role string `json:"role,omitempty"`
+	// ServiceAccount is the waiting role's ServiceAccount, namespace/name.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	Service        string `json:"service,omitempty"`
+	Cluster        string `json:"cluster"`
+	AWSRegion      string `json:"awsRegion"`
 }
 
-// Conflict is a desired record that collides with a record coderfleet does not own.
+// Conflict is a desired object that collides with one coderfleet does not
+// own: a record (Resource empty; Zone is its hosted zone), an IAM role
+// (ResourceRole) or a secret (ResourceSecret; Zone is its AWS region).
+// Record is the record key, or the role's or secret's region/name.
 type Conflict struct {
-	Zone   string `json:"zone"`
-	Record string `json:"record"`
-	Reason string `json:"reason"`
+	Resource string `json:"resource,omitempty"`
+	Zone     string `json:"zone"`
+	Record   string `json:"record"`
+	Reason   string `json:"reason"`
+}
+
+// String words c as one line: "<zone>: <record>: <reason>" for a record,
+// "<kind> <region>/<name>[ (<aws region>)]: <reason>" for a role or secret.
+func (c Conflict) String() string {
+	switch c.Resource {
+	case "":
+		return fmt.Sprintf("%s: %s: %s", c.Zone, c.Record, c.Reason)
+	case ResourceSecret:
+		return fmt.Sprintf("%s %s (%s): %s", c.Resource, c.Record, c.Zone, c.Reason)
+	default:
+		return fmt.Sprintf("%s %s: %s", c.Resource, c.Record, c.Reason)
+	}
 }
 
 // Plan is the difference between desired and actual state, as plain data.
@@ -235,7 +263,9 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 			registry = append(registry, *c)
 		}
 	}
-	p.Changes = slices.Concat(registry, certs.creates, hcs.changes, records, hcs.deletes, certs.deletes)
+	roles, roleDeletes := planRoles(p, d, a, pol)
+	secrets, secretDeletes := planSecrets(p, d, a, pol)
+	p.Changes = slices.Concat(registry, certs.creates, hcs.changes, roles, secrets, records, hcs.deletes, certs.deletes, roleDeletes, secretDeletes)
 	return p
 }
 

@@ -171,10 +171,14 @@ func savePlan(p *Plan) (*SavedPlan, error) {
 	}
 	slices.Sort(sp.Regions)
 	for _, w := range p.Waiting {
+		if w.Role != "" {
+			sp.Waiting = append(sp.Waiting, fmt.Sprintf("IAM role %s of region %s waits for EKS cluster %s (%s)", w.Role, w.Region, w.Cluster, w.AWSRegion))
+			continue
+		}
 		sp.Waiting = append(sp.Waiting, fmt.Sprintf("record %s of region %s waits for the NLB of Service %s in cluster %s (%s)", w.Record, w.Region, w.Service, w.Cluster, w.AWSRegion))
 	}
 	for _, c := range p.Conflicts {
-		sp.Conflicts = append(sp.Conflicts, fmt.Sprintf("%s: %s: %s", c.Zone, c.Record, c.Reason))
+		sp.Conflicts = append(sp.Conflicts, c.String())
 	}
 	return sp, nil
 }
@@ -331,7 +335,7 @@ func touched(p *Plan) []string {
 			for _, rc := range c.rec.changes {
 				set["record "+zone+": "+fromRoute53(*rc.ResourceRecordSet).Key()] = ""
 			}
-		case c.cert != nil || c.hc != nil:
+		case c.cert != nil || c.hc != nil || c.role != nil || c.secret != nil:
 			addr, _, _ := strings.Cut(c.Address, " (")
 			set[c.Resource+" "+addr] = ""
 		}
@@ -371,6 +375,25 @@ func actualDigests(objects []string, a *Actual) []Digest {
 				}
 			}
 			state = hcs
+		case ResourceRole:
+			// IAM is global: a role is the same object whichever region
+			// folder names it.
+			_, name, _ := strings.Cut(rest, "/")
+			for _, r := range a.Roles {
+				if r.Name == name {
+					state = r
+				}
+			}
+		case ResourceSecret:
+			var secs []Secret
+			for _, sec := range a.Secrets {
+				if sec.Region+"/"+sec.Name == rest {
+					secs = append(secs, sec)
+				}
+			}
+			if secs != nil {
+				state = secs
+			}
 		}
 		b, _ := json.Marshal(state)
 		if state == nil {

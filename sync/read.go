@@ -69,6 +69,12 @@ func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 	if err := s.readLoadBalancers(ctx, d, a); err != nil {
 		return nil, err
 	}
+	if err := s.readIAM(ctx, d, a); err != nil {
+		return nil, err
+	}
+	if err := s.readSecrets(ctx, d, a); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -25,6 +25,11 @@ const (
 	KindCertificate = "certificate"
 	KindHealthCheck = "health-check"
 	KindRecord      = "record"
+	// KindRole is an IAM role (roles.yaml); its ID is the role's ARN.
+	KindRole = "iam-role"
+	// KindSecret is a Secrets Manager secret (secrets.yaml); its ID is the
+	// secret's ARN.
+	KindSecret = "secret"
 )
 
 // FleetScope is the region segment of the address of a resource that
@@ -41,7 +46,7 @@ type Resource struct {
 	// Region is the region folder the object belongs to; null for an
 	// object of the whole fleet.
 	Region *string `json:"region"`
-	// Kind is KindCertificate, KindHealthCheck or KindRecord.
+	// Kind is KindCertificate, KindHealthCheck, KindRecord, KindRole or KindSecret.
 	Kind string `json:"kind"`
 	// Name is the object's name in the desired state: a certificate's or
 	// health check's name, a record's "name TYPE [setIdentifier]".

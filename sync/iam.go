@@ -1,0 +1,384 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/url"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/coderfleet/coderfleet/awsstate"
+)
+
+// Role is an IAM role as sync read it: every role under the fleet's path
+// that carries the fleet's tags, and every role whose name a desired role
+// has (which may belong to someone else).
+type Role struct {
+	Name        string `json:"name"`
+	Path        string `json:"path"`
+	ARN         string `json:"arn"`
+	Description string `json:"description,omitempty"`
+	// Owned is true when the role carries coderfleet.io/fleet=<fleet> and a
+	// coderfleet.io/name tag; only then does sync change or delete it.
+	Owned bool `json:"owned"`
+	// Region is the coderfleet.io/region tag.
+	Region string            `json:"region,omitempty"`
+	Tags   map[string]string `json:"tags,omitempty"`
+	// Trust is the trust policy, decoded from IAM's URL encoding.
+	Trust string `json:"trust,omitempty"`
+	// Inline maps the name of each inline policy to its document (decoded);
+	// read for owned roles only.
+	Inline map[string]string `json:"inline,omitempty"`
+	// Managed lists the ARNs of the attached managed policies, sorted; read
+	// for owned roles only.
+	Managed []string `json:"managed,omitempty"`
+}
+
+// Cluster is what EKS and IAM say about the cluster of a desired role.
+type Cluster struct {
+	Name      string `json:"name"`
+	AWSRegion string `json:"awsRegion"`
+	// Found is false while EKS does not know the cluster (or it has no OIDC
+	// issuer yet): its roles wait.
+	Found bool `json:"found"`
+	// Issuer is identity.oidc.issuer without "https://".
+	Issuer string `json:"issuer,omitempty"`
+	// ProviderARN is the IAM OIDC provider of Issuer.
+	ProviderARN string `json:"providerArn,omitempty"`
+}
+
+// clusterKey identifies a cluster in Actual.Clusters: "awsRegion/name".
+func clusterKey(c awsstate.ClusterRef) string { return c.AWSRegion + "/" + c.Name }
+
+// rolePath is the IAM path of every role of fleet.
+func rolePath(fleet string) string { return "/coderfleet/" + fleet + "/" }
+
+// TrustPolicy returns the trust policy of an IAM role for service accounts
+// (IAM roles for service accounts, EKS User Guide): the principal is the
+// cluster's IAM OIDC provider providerARN, the action
+// sts:AssumeRoleWithWebIdentity, and the condition admits exactly the token
+// of sa with audience sts.amazonaws.com. issuer is the cluster's OIDC issuer
+// without "https://", the prefix of the condition keys. The bytes are
+// compact JSON, the same for the same inputs.
+func TrustPolicy(providerARN, issuer string, sa awsstate.ServiceAccountRef) string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Federated": providerARN},
+			"Action":    "sts:AssumeRoleWithWebIdentity",
+			"Condition": map[string]any{"StringEquals": map[string]any{
+				issuer + ":sub": sa.Subject(),
+				issuer + ":aud": "sts.amazonaws.com",
+			}},
+		}},
+	}
+	b, _ := json.Marshal(doc)
+	return string(b)
+}
+
+// policyJSON is the compact JSON of a policy document of roles.yaml.
+func policyJSON(d awsstate.PolicyDocument) string {
+	b, _ := json.Marshal(d)
+	return string(b)
+}
+
+// decodePolicy turns a document as IAM returns it (URL-encoded) into JSON
+// text; a document that is not URL-encoded is returned as is.
+func decodePolicy(s string) string {
+	if d, err := url.QueryUnescape(s); err == nil && strings.HasPrefix(strings.TrimSpace(d), "{") {
+		return d
+	}
+	return s
+}
+
+// samePolicy compares two policy documents as IAM does: as JSON values, with
+// a single value equal to a list holding only it ("Action": "x" and
+// "Action": ["x"] grant the same, IAM User Guide, "IAM JSON policy
+// elements"), whatever the spacing and key order.
+func samePolicy(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return a == b
+	}
+	return reflect.DeepEqual(collapse(x), collapse(y))
+}
+
+func collapse(v any) any {
+	switch t := v.(type) {
+	case []any:
+		if len(t) == 1 {
+			return collapse(t[0])
+		}
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = collapse(t[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = collapse(e)
+		}
+		return out
+	}
+	return v
+}
+
+// prettyPolicy indents a JSON document with sorted keys for the plan; text
+// that is not JSON is returned as is.
+func prettyPolicy(s string) string {
+	var v any
+	if s == "" || json.Unmarshal([]byte(s), &v) != nil {
+		return s
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
+
+// readIAM reads the clusters of the desired roles, their OIDC providers,
+// the roles of the fleet and the roles named like desired ones. A cluster
+// EKS knows whose issuer has no IAM OIDC provider is an error: sync cannot
+// write a trust policy for it.
+func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
+	a.Clusters = map[string]*Cluster{}
+	desired := map[string]bool{}
+	for _, r := range d.Regions {
+		for _, role := range r.Roles {
+			desired[role.Name] = true
+			a.Clusters[clusterKey(role.Cluster)] = &Cluster{Name: role.Cluster.Name, AWSRegion: role.Cluster.AWSRegion}
+		}
+	}
+	if s.opts.Clients.IAM == nil {
+		if len(desired) > 0 {
+			return fmt.Errorf("sync: Options.Clients.IAM and EKS are not set but roles.yaml lists roles")
+		}
+		return nil
+	}
+	if err := s.readClusters(ctx, a); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var marker *string
+	for {
+		var out *iam.ListRolesOutput
+		_, err := s.call(ctx, "listing IAM roles under "+rolePath(d.Fleet), func(ctx context.Context) (err error) {
+			out, err = s.opts.Clients.IAM.ListRoles(ctx, &iam.ListRolesInput{PathPrefix: ptr(rolePath(d.Fleet)), Marker: marker})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range out.Roles {
+			name := deref(r.RoleName)
+			seen[name] = true
+			role, err := s.readRole(ctx, d, name)
+			if err != nil {
+				return err
+			}
+			if role == nil || !desired[name] && (!role.Owned || !d.inScope(role.Region)) {
+				continue // out of scope, or someone else's: never touched
+			}
+			a.Roles = append(a.Roles, *role)
+		}
+		if !out.IsTruncated || deref(out.Marker) == "" {
+			break
+		}
+		marker = out.Marker
+	}
+	for _, name := range slices.Sorted(maps.Keys(desired)) {
+		if seen[name] {
+			continue
+		}
+		role, err := s.readRole(ctx, d, name)
+		if err != nil {
+			return err
+		}
+		if role != nil {
+			a.Roles = append(a.Roles, *role)
+		}
+	}
+	sort.Slice(a.Roles, func(i, j int) bool { return a.Roles[i].Name < a.Roles[j].Name })
+	return nil
+}
+
+// readClusters looks up the OIDC issuer of each cluster in a.Clusters and
+// its IAM OIDC provider.
+func (s *syncer) readClusters(ctx context.Context, a *Actual) error {
+	var providers []string
+	listed := false
+	for _, k := range slices.Sorted(maps.Keys(a.Clusters)) {
+		c := a.Clusters[k]
+		if s.opts.Clients.EKS == nil {
+			return fmt.Errorf("sync: Options.Clients.EKS is not set but roles.yaml lists roles")
+		}
+		var out *eks.DescribeClusterOutput
+		_, err := s.call(ctx, "describing EKS cluster "+c.Name+" in "+c.AWSRegion, func(ctx context.Context) (err error) {
+			out, err = s.opts.Clients.EKS(c.AWSRegion).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: ptr(c.Name)})
+			return err
+		})
+		if errorCode(err) == "ResourceNotFoundException" {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if out.Cluster == nil || out.Cluster.Identity == nil || out.Cluster.Identity.Oidc == nil || deref(out.Cluster.Identity.Oidc.Issuer) == "" {
+			continue // being created: no issuer yet
+		}
+		c.Found = true
+		c.Issuer = strings.TrimPrefix(deref(out.Cluster.Identity.Oidc.Issuer), "https://")
+		if !listed {
+			var po *iam.ListOpenIDConnectProvidersOutput
+			_, err := s.call(ctx, "listing IAM OIDC providers", func(ctx context.Context) (err error) {
+				po, err = s.opts.Clients.IAM.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for _, p := range po.OpenIDConnectProviderList {
+				providers = append(providers, deref(p.Arn))
+			}
+			listed = true
+		}
+		for _, arn := range providers {
+			// arn:<partition>:iam::<account>:oidc-provider/<issuer>
+			if strings.HasSuffix(arn, ":oidc-provider/"+c.Issuer) {
+				c.ProviderARN = arn
+			}
+		}
+		if c.ProviderARN == "" {
+			return &OIDCProviderError{Cluster: c.Name, AWSRegion: c.AWSRegion, Issuer: c.Issuer}
+		}
+	}
+	return nil
+}
+
+// OIDCProviderError reports an EKS cluster whose OIDC issuer has no IAM
+// OIDC provider: no role can trust its ServiceAccounts until one exists.
+type OIDCProviderError struct {
+	Cluster, AWSRegion, Issuer string
+}
+
+// Error names the cluster and the one command that creates the provider.
+func (e *OIDCProviderError) Error() string {
+	return fmt.Sprintf("EKS cluster %s (%s) has no IAM OIDC provider for its issuer https://%s, so no role can trust its ServiceAccounts (hint: create it with eksctl utils associate-iam-oidc-provider --cluster %s --region %s --approve, then run coderfleet sync again)",
+		e.Cluster, e.AWSRegion, e.Issuer, e.Cluster, e.AWSRegion)
+}
+
+// readRole reads the role name; nil when it does not exist. Policies are
+// read only for roles the fleet owns.
+func (s *syncer) readRole(ctx context.Context, d *Desired, name string) (*Role, error) {
+	client := s.opts.Clients.IAM
+	var out *iam.GetRoleOutput
+	_, err := s.call(ctx, "reading IAM role "+name, func(ctx context.Context) (err error) {
+		out, err = client.GetRole(ctx, &iam.GetRoleInput{RoleName: ptr(name)})
+		return err
+	})
+	if errorCode(err) == "NoSuchEntity" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := out.Role
+	role := &Role{Name: deref(r.RoleName), Path: deref(r.Path), ARN: deref(r.Arn), Description: deref(r.Description),
+		Tags: map[string]string{}, Trust: decodePolicy(deref(r.AssumeRolePolicyDocument))}
+	for _, t := range r.Tags {
+		role.Tags[deref(t.Key)] = deref(t.Value)
+	}
+	role.Region = role.Tags[awsstate.TagRegion]
+	role.Owned = role.Tags[awsstate.TagFleet] == d.Fleet && role.Tags[awsstate.TagName] != ""
+	if !role.Owned {
+		return role, nil
+	}
+	role.Inline = map[string]string{}
+	var names []string
+	var marker *string
+	for {
+		var lp *iam.ListRolePoliciesOutput
+		if _, err := s.call(ctx, "listing inline policies of IAM role "+name, func(ctx context.Context) (err error) {
+			lp, err = client.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: ptr(name), Marker: marker})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		names = append(names, lp.PolicyNames...)
+		if !lp.IsTruncated || deref(lp.Marker) == "" {
+			break
+		}
+		marker = lp.Marker
+	}
+	for _, pn := range names {
+		var gp *iam.GetRolePolicyOutput
+		if _, err := s.call(ctx, "reading inline policy "+pn+" of IAM role "+name, func(ctx context.Context) (err error) {
+			gp, err = client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: ptr(name), PolicyName: ptr(pn)})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		role.Inline[pn] = decodePolicy(deref(gp.PolicyDocument))
+	}
+	marker = nil
+	for {
+		var la *iam.ListAttachedRolePoliciesOutput
+		if _, err := s.call(ctx, "listing managed policies of IAM role "+name, func(ctx context.Context) (err error) {
+			la, err = client.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: ptr(name), Marker: marker})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		for _, p := range la.AttachedPolicies {
+			role.Managed = append(role.Managed, deref(p.PolicyArn))
+		}
+		if !la.IsTruncated || deref(la.Marker) == "" {
+			break
+		}
+		marker = la.Marker
+	}
+	sort.Strings(role.Managed)
+	return role, nil
+}
+
+// iamTags converts tags to IAM's, sorted by key.
+func iamTags(m map[string]string) []iamtypes.Tag {
+	var out []iamtypes.Tag
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, iamtypes.Tag{Key: ptr(k), Value: ptr(m[k])})
+	}
+	return out
+}
+
+// iamRuleErrors refuses what IAM and Secrets Manager cannot hold, between
+// region folders: one role name desired twice (IAM role names are unique
+// in the account) and one secret name desired twice in an AWS region.
+func iamRuleErrors(d *Desired) []error {
+	var errs []error
+	roles, secrets := map[string]string{}, map[string]string{}
+	for _, r := range d.Regions {
+		for i, role := range r.Roles {
+			if other, ok := roles[role.Name]; ok {
+				errs = append(errs, fmt.Errorf("regions/%s/aws/%s: roles[%d].name: role %q is also desired by region %s; IAM role names are unique in an account (hint: role names are <cluster>-<purpose>: give the clusters distinct names)", r.Region, awsstate.RolesFile, i, role.Name, other))
+				continue
+			}
+			roles[role.Name] = r.Region
+		}
+		for i, sec := range r.Secrets {
+			k := sec.AWSRegion + " " + sec.Name
+			if other, ok := secrets[k]; ok {
+				errs = append(errs, fmt.Errorf("regions/%s/aws/%s: secrets[%d].name: secret %q in %s is also desired by region %s (hint: give each region's secrets their own names)", r.Region, awsstate.SecretsFile, i, sec.Name, sec.AWSRegion, other))
+				continue
+			}
+			secrets[k] = r.Region
+		}
+	}
+	return errs
+}
