@@ -29,7 +29,7 @@ const extraPolicyARN = "arn:aws:iam::123456789012:policy/demo-extra"
 // iamFiles returns the roles.yaml and secrets.yaml of a region of the
 // example fleet: a key-sync role and secret everywhere, a LiteLLM role with
 // a managed policy in the primary region.
-func iamFiles(in awsstate.BuildInput) (roles, secrets awsstate.File) {
+func iamFiles(in regionInput) (roles, secrets awsstate.File) {
 	secretName := "demo/" + in.Region + "/key-sync"
 	secretARN := "arn:aws:secretsmanager:" + in.AWSRegion + ":123456789012:secret:" + secretName + "-*"
 	rs := []awsstate.Role{{
@@ -41,7 +41,7 @@ func iamFiles(in awsstate.BuildInput) (roles, secrets awsstate.File) {
 		}}}}},
 		Tags: awsstate.OwnedTags("demo", in.Region, in.ClusterName+"-key-sync"),
 	}}
-	if in.Role == awsstate.RolePrimary {
+	if in.Role == rolePrimary {
 		rs = append(rs, awsstate.Role{
 			Name: in.ClusterName + "-litellm", Path: rolePath("demo"),
 			ServiceAccount:  awsstate.ServiceAccountRef{Namespace: "litellm", Name: "litellm"},
