@@ -115,10 +115,11 @@ var (
 )
 
 // moto returns the package's moto_server, started on first use and reset for
-// every test. A missing moto_server fails the test.
+// every test, with AWS's managed IAM policies loaded (the rendered roles
+// attach some). A missing moto_server fails the test.
 func moto(t *testing.T) *motoserver.Server {
 	t.Helper()
-	motoOnce.Do(func() { motoSrv, motoErr = motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1") })
+	motoOnce.Do(func() { motoSrv, motoErr = motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true") })
 	if motoErr != nil {
 		t.Fatalf("moto_server is required: %v", motoErr)
 	}

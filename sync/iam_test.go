@@ -110,15 +110,23 @@ func newIAMEnv(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper, clu
 // OIDC provider of its issuer; it returns the issuer URL.
 func (s *iamSetup) createCluster(t *testing.T, awsRegion, name string, provider bool) string {
 	t.Helper()
-	c := eks.NewFromConfig(awsConfig(s.url, http.DefaultTransport), func(o *eks.Options) { o.Region = awsRegion })
+	return createEKSCluster(t, s.url, awsRegion, name, provider)
+}
+
+// createEKSCluster makes an EKS cluster in the moto at url and, with
+// provider, the IAM OIDC provider of its issuer; it returns the issuer URL.
+func createEKSCluster(t *testing.T, url, awsRegion, name string, provider bool) string {
+	t.Helper()
+	cfg := awsConfig(url, http.DefaultTransport)
+	c := eks.NewFromConfig(cfg, func(o *eks.Options) { o.Region = awsRegion })
 	out, err := c.CreateCluster(context.Background(), &eks.CreateClusterInput{Name: aws.String(name), RoleArn: aws.String("arn:aws:iam::123456789012:role/eks"),
-		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{defaultSubnet(t, s.url, awsRegion)}}})
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{defaultSubnet(t, url, awsRegion)}}})
 	if err != nil {
 		t.Fatalf("creating EKS cluster in moto: %v", err)
 	}
 	issuer := aws.ToString(out.Cluster.Identity.Oidc.Issuer)
 	if provider {
-		if _, err := s.iam.CreateOpenIDConnectProvider(context.Background(), &iam.CreateOpenIDConnectProviderInput{Url: aws.String(issuer),
+		if _, err := iam.NewFromConfig(cfg).CreateOpenIDConnectProvider(context.Background(), &iam.CreateOpenIDConnectProviderInput{Url: aws.String(issuer),
 			ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{"9e99a48a9960b14926bb7f3b02e22da2b0ab7280"}}); err != nil {
 			t.Fatal(err)
 		}

@@ -48,6 +48,20 @@ func TestRenderedExampleFleetAgainstMoto(t *testing.T) {
 			}
 		}
 	}
+	// The clusters exist (with their IAM OIDC providers), as they do when
+	// the roles' ServiceAccounts are applied.
+	clusters := map[string]bool{}
+	for _, r := range d.Regions {
+		for _, role := range r.Roles {
+			if c := role.Cluster; !clusters[c.AWSRegion+"/"+c.Name] {
+				clusters[c.AWSRegion+"/"+c.Name] = true
+				createEKSCluster(t, srv.URL, c.AWSRegion, c.Name, true)
+			}
+		}
+	}
+	if len(clusters) != len(d.Regions) {
+		t.Fatalf("want the roles of the example fleet in each region's cluster, got clusters %v", clusters)
+	}
 	snapshot := func() string {
 		want := map[string]bool{}
 		for _, rr := range foreignRecordsIn(zone) {
