@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"sigs.k8s.io/yaml"
@@ -27,13 +30,17 @@ import (
 )
 
 // TestOnboardingAgainstMoto walks DESIGN.md's region onboarding through the
-// CLI only: region add -> render -> sync apply (certificates) -> render ->
-// (Flux applies; the load balancer controller makes the NLBs) -> sync apply
-// (DNS), against a moto_server started here. The AWS SDK reaches moto through
-// the standard environment, as a user's shell would point it.
+// CLI only: region add -> render -> (the platform team creates the EKS
+// clusters and their IAM OIDC providers) -> sync apply (certificates, IAM
+// roles, secrets) -> render -> (Flux applies; the load balancer controller
+// makes the NLBs) -> sync apply (DNS), against a moto_server started here
+// (with AWS managed policies loaded, which roles attach). No IAM step is done
+// by hand: at the end every annotated ServiceAccount's role exists and trusts
+// exactly it. The AWS SDK reaches moto through the standard environment, as
+// a user's shell would point it.
 func TestOnboardingAgainstMoto(t *testing.T) {
 	ctx := context.Background()
-	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1")
+	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
 	if err != nil {
 		t.Fatalf("moto_server is required: %v", err)
 	}
@@ -99,7 +106,8 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	}
 
 	// c. The plan wants the new region's certificate (among the others: the
-	// example fleet's AWS pieces are new to this moto too).
+	// example fleet's AWS pieces are new to this moto too). No cluster exists
+	// yet: the IAM roles wait for them, with what to do next.
 	code, out, errs = cli(t, "sync", "plan", "--detailed-exitcode", "--repo", repo)
 	if code != exitChanges {
 		t.Fatalf("sync plan before apply: exit %d, want %d\n%s%s", code, exitChanges, out, errs)
@@ -114,24 +122,48 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 		"record ap-south-1.coder.example.com A: no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)",
 		"+ record example.com: _coderfleet.coderdemo.example.com TXT (registry of the AWS regions the fleet uses)",
 		"aws-regions: ap-south-1 eu-west-2 us-east-2 us-west-2",
-		"Plan: 10 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 11 waiting, 0 conflicts.")
+		"+ secret us-east-2/litellm/workspace-key",
+		"value:       (none: sync never writes a value)",
+		"Waiting for EKS clusters (not an error):",
+		"iam-role ap-south-1/coderdemo-ap-south-1-ebs-csi: no EKS cluster coderdemo-ap-south-1 in ap-south-1 yet; trust policy for ServiceAccount kube-system/ebs-csi-controller-sa (known after apply)",
+		"Next: create the cluster and its IAM OIDC provider, then run coderfleet sync apply again",
+		"Plan: 11 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 45 waiting, 0 conflicts.")
 
-	// d. The first apply issues the certificates and writes their ARNs; the
-	// records wait for their load balancers.
+	// The platform team creates each region's EKS cluster and its IAM OIDC
+	// provider before onboarding it (the example fleet's are new to this moto).
+	issuers := map[string]string{} // cluster name -> OIDC issuer URL
+	for _, c := range fleetClusters(t, repo) {
+		issuers[c.name] = createClusterWithProvider(t, ctx, cfg, moto.URL, c)
+	}
+	if len(issuers) != 4 {
+		t.Fatalf("created %d clusters, want one per region (4): %v", len(issuers), issuers)
+	}
+
+	// d. The first apply issues the certificates and writes their ARNs,
+	// creates every IAM role and the secret; the records wait for their load
+	// balancers.
 	start := time.Now()
 	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--repo", repo)
 	t.Logf("sync apply (certificates) took %s", time.Since(start).Round(time.Millisecond))
 	if code != exitOK {
 		t.Fatalf("sync apply (certificates): exit %d\n%s%s", code, out, errs)
 	}
-	// The registry of AWS regions, 5 certificates, 4 health checks and 6
-	// validation CNAMEs.
+	// The registry of AWS regions, 5 certificates, 4 health checks, 1 secret,
+	// 34 roles (11 in us-east-2, 9 in each of us-west-2 and ap-south-1, 5 in
+	// eu-west-2) and 6 validation CNAMEs.
 	mustContain(t, "sync apply stdout", out,
-		"Apply complete: 10 added, 0 changed, 0 destroyed, 6 validation record(s) known after apply added.",
+		"+ iam-role ap-south-1/coderdemo-ap-south-1-ebs-csi",
+		"Plan: 45 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 11 waiting, 0 conflicts.",
+		"Apply complete: 45 added, 0 changed, 0 destroyed, 6 validation record(s) known after apply added.",
 		"Wrote overlays/ap-south-1/outputs.yaml: run coderfleet render",
 		"no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)")
+	if strings.Contains(out, "Waiting for EKS clusters") {
+		t.Errorf("sync apply (certificates) still waits for the clusters it was given:\n%s", out)
+	}
 	mustContain(t, "sync apply stderr", errs,
 		"create certificate ap-south-1/proxy: done",
+		"create iam-role ap-south-1/coderdemo-ap-south-1-keysync-coder-ws: done",
+		"create secret us-east-2/litellm/workspace-key: done",
 		"certificate ap-south-1/proxy is ISSUED: arn:aws:acm:ap-south-1:",
 		"wrote overlays/ap-south-1/outputs.yaml")
 	if !regexp.MustCompile(`(?m)^create record example\.com: _[0-9a-f]+\.ap-south-1\.coder\.example\.com CNAME: done$`).MatchString(errs) {
@@ -245,6 +277,9 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if code, out, errs := cli(t, "check", "--repo", repo); code != exitOK {
 		t.Errorf("check at the end: exit %d\n%s%s", code, out, errs)
 	}
+	// No IAM step by hand: every ServiceAccount's role (34, as applied) trusts
+	// exactly it, and key sync's secret exists, empty.
+	checkIRSA(t, ctx, cfg, repo, issuers, 34)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -253,8 +288,9 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 
 // decommission walks DESIGN.md's decommissioning through the CLI: git rm -r
 // overlays/eu-west-2 -> render -> sync plan lists what the region left in
-// AWS (its certificate in an AWS region no folder names any more) ->
-// sync apply --prune deletes exactly that, and nothing foreign.
+// AWS (its certificate in an AWS region no folder names any more, its
+// records, health check and IAM roles) -> sync apply --prune deletes exactly
+// that, and nothing foreign.
 func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string, foreign, foreignBefore []r53types.ResourceRecordSet) {
 	ctx := context.Background()
 	euCert := readOutputs(t, repo, "eu-west-2")["proxy"]
@@ -278,6 +314,7 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		"health check eu-west-2/proxy (",
 		"record example.com: eu-west-2.coder.example.com A is owned by region eu-west-2",
 		"record example.com: *.eu-west-2.coder.example.com A is owned by region eu-west-2",
+		"IAM role eu-west-2/coderdemo-euw2-ebs-csi is an orphan: its region folder regions/eu-west-2 no longer exists; kept (use --prune to delete it)",
 		"its region folder regions/eu-west-2 no longer exists",
 	}
 	code, out, errs = cli(t, "sync", "plan", "--detailed-exitcode", "--repo", repo)
@@ -285,7 +322,7 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		t.Errorf("sync plan without --prune after decommissioning: exit %d, want 0 (apply would change nothing)\n%s%s", code, out, errs)
 	}
 	mustContain(t, "sync plan (orphans)", out, append(orphans, "Notes:",
-		"No changes. The desired state is in place; 0 waiting, 0 conflicts; 5 owned object(s) outside it kept (see Notes; --prune deletes them).")...)
+		"No changes. The desired state is in place; 0 waiting, 0 conflicts; 10 owned object(s) outside it kept (see Notes; --prune deletes them).")...)
 	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--region", "us-west-2", "--repo", repo)
 	if code != exitOK || strings.Contains(out, "eu-west-2") {
 		t.Errorf("sync plan --prune --region us-west-2 touches eu-west-2: exit %d\n%s%s", code, out, errs)
@@ -300,12 +337,28 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		"- record example.com: eu-west-2.coder.example.com A (an orphan",
 		"- record example.com: *.eu-west-2.coder.example.com A (an orphan",
 		".eu-west-2.coder.example.com CNAME (an orphan",
-		"Plan: 0 to add, 0 to change, 5 to destroy; 0 waiting, 0 conflicts.")
+		"- iam-role eu-west-2/coderdemo-euw2-aws-load-balancer-controller (an orphan: its region folder regions/eu-west-2 no longer exists)",
+		"- iam-role eu-west-2/coderdemo-euw2-ebs-csi (an orphan",
+		"- iam-role eu-west-2/coderdemo-euw2-karpenter (an orphan",
+		"- iam-role eu-west-2/coderdemo-euw2-keysync-coder-ws (an orphan",
+		"- iam-role eu-west-2/coderdemo-euw2-provisioner-coder-ws (an orphan",
+		"Plan: 0 to add, 0 to change, 10 to destroy; 0 waiting, 0 conflicts.")
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	euRoles := []string{"coderdemo-euw2-aws-load-balancer-controller", "coderdemo-euw2-ebs-csi", "coderdemo-euw2-karpenter",
+		"coderdemo-euw2-keysync-coder-ws", "coderdemo-euw2-provisioner-coder-ws"}
+	for _, name := range euRoles { // kept until --prune
+		if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}); err != nil {
+			t.Errorf("role %s of the removed region is gone before --prune: %v", name, err)
+		}
+	}
 	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--prune", "--repo", repo)
 	if code != exitOK {
 		t.Fatalf("sync apply --prune: exit %d\n%s%s", code, out, errs)
 	}
-	mustContain(t, "sync apply --prune", out, "Apply complete: 0 added, 0 changed, 5 destroyed.")
+	mustContain(t, "sync apply --prune", out, "Apply complete: 0 added, 0 changed, 10 destroyed.")
 	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--repo", repo)
 	if code != exitOK {
 		t.Errorf("sync plan --prune after the prune: exit %d, want 0\n%s%s", code, out, errs)
@@ -314,9 +367,11 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 	if rr := recordSet(t, r53, zoneID, "eu-west-2.coder.example.com.", r53types.RRTypeA); rr != nil {
 		t.Errorf("eu-west-2.coder.example.com A left after the prune: %+v", rr)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range euRoles {
+		var nse *iamtypes.NoSuchEntityException
+		if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}); !errors.As(err, &nse) {
+			t.Errorf("role %s of the removed region after --prune: %v, want NoSuchEntity", name, err)
+		}
 	}
 	certs, err := acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = "eu-west-2" }).ListCertificates(ctx, &acm.ListCertificatesInput{})
 	if err != nil || len(certs.CertificateSummaryList) != 0 {
@@ -395,6 +450,10 @@ func loadBalancerServices(t *testing.T, repo string) []lbService {
 		t.Fatal(err)
 	}
 	sort.Strings(files)
+	clusters := map[string]fleetCluster{}
+	for _, c := range fleetClusters(t, repo) {
+		clusters[c.region] = c
+	}
 	var out []lbService
 	for _, f := range files {
 		var svc struct {
@@ -414,12 +473,8 @@ func loadBalancerServices(t *testing.T, repo string) []lbService {
 		}
 		rel, _ := filepath.Rel(repo, f)
 		region := strings.Split(filepath.ToSlash(rel), "/")[1]
-		var r struct {
-			AWSRegion   string `json:"awsRegion"`
-			ClusterName string `json:"clusterName"`
-		}
-		readYAML(t, filepath.Join(repo, "overlays", region, "region.yaml"), &r)
-		out = append(out, lbService{file: filepath.ToSlash(rel), region: region, awsRegion: r.AWSRegion, cluster: r.ClusterName,
+		c := clusters[region]
+		out = append(out, lbService{file: filepath.ToSlash(rel), region: region, awsRegion: c.awsRegion, cluster: c.name,
 			namespace: svc.Metadata.Namespace, name: svc.Metadata.Name,
 			cert: svc.Metadata.Annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"]})
 	}

@@ -29,8 +29,9 @@ func TestSyncApplyTimeoutMustBePositive(t *testing.T) {
 // TestSyncApplyFailureAndWaitingPlan runs against a moto_server that keeps
 // certificates PENDING_VALIDATION: apply --timeout 1s gives up after one
 // second and says what it did before failing, never "Apply complete"; the
-// plan that follows (records wait for load balancers, nothing else to do)
-// says so alike in its summary, its JSON and its exit code.
+// plan that follows (records wait for load balancers, IAM roles for the EKS
+// cluster no one created here, nothing else to do) says so alike in its
+// summary, its JSON and its exit code.
 func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 	motoWithZone(t, "sync-apply-test", "MOTO_ACM_VALIDATION_WAIT=86400")
 	repo := exampleCopy(t)
@@ -50,7 +51,10 @@ func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 	if code != exitChanges {
 		t.Errorf("plan with only waiting records: exit %d, want %d\n%s%s", code, exitChanges, out, errs)
 	}
-	mustContain(t, "plan", out, "Nothing to apply now; records wait for their load balancers; 2 waiting, 0 conflicts.")
+	// 2 records and the region's 9 roles.
+	mustContain(t, "plan", out,
+		"iam-role us-west-2/coderdemo-usw2-karpenter: no EKS cluster coderdemo-usw2 in us-west-2 yet; trust policy for ServiceAccount karpenter/karpenter (known after apply)",
+		"Nothing to apply now; records wait for their load balancers, IAM roles wait for their EKS clusters; 11 waiting, 0 conflicts.")
 	if strings.Contains(out, "No changes") {
 		t.Errorf("plan with waiting records says there is nothing left:\n%s", out)
 	}

@@ -128,7 +128,8 @@ func coderfleetCommands(t *testing.T, blocks []string) []docCommand {
 }
 
 // volatile are the parts of sync's output that differ from run to run:
-// moto's zone IDs and certificate UUIDs, and elapsed time.
+// moto's zone IDs, certificate UUIDs and EKS OIDC issuer IDs, and elapsed
+// time.
 var volatile = []struct {
 	re   *regexp.Regexp
 	with string
@@ -136,6 +137,7 @@ var volatile = []struct {
 	{regexp.MustCompile(`hosted zone [A-Z0-9]+`), "hosted zone ZONE"},
 	{regexp.MustCompile(`certificate/[0-9a-f-]{36}`), "certificate/UUID"},
 	{regexp.MustCompile(`\(\d+s of `), "(Ns of "},
+	{regexp.MustCompile(`(oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/)[A-Za-z0-9]+`), "${1}ID"},
 }
 
 func stable(line string) string {
