@@ -254,6 +254,9 @@ func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthChe
 					degraded = append(degraded, "certificate "+c.Name+" expired")
 				}
 			}
+			if cur.Status != "ISSUED" {
+				next = append(next, "wait for ACM to issue certificate "+c.Name+" (coderfleet sync apply waits for it)")
+			}
 		}
 		st.Certificates = append(st.Certificates, cs)
 	}

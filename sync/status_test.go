@@ -53,6 +53,11 @@ func TestClassifyRegion(t *testing.T) {
 			healthy, VerdictNotYetServing, NextSyncApply},
 		{"roles wait for the cluster", actual("active", now.Add(90*24*time.Hour)),
 			&Plan{Waiting: []Waiting{{Region: "us-east-2", Role: "c1-ebs-csi"}}}, healthy, VerdictNotYetServing, NextClusters},
+		{"certificate pending validation", func() *Actual {
+			a := actual("active", time.Time{})
+			a.Certificates[0].Status = "PENDING_VALIDATION"
+			return a
+		}(), empty(), healthy, VerdictNotYetServing, "wait for ACM to issue certificate coder (coderfleet sync apply waits for it)"},
 		{"records wait for the NLB", &Actual{LoadBalancers: map[string]LoadBalancer{}},
 			&Plan{Waiting: []Waiting{{Region: "us-east-2", Record: key}}}, healthy, VerdictNotYetServing, NextWaitNLBs},
 	}
