@@ -114,7 +114,10 @@ func TestStatusAgainstMoto(t *testing.T) {
 	}
 	t.Cleanup(moto.Stop)
 	awsEnv(t, moto.URL)
-	clock := &stepClock{now: time.Now().UTC()}
+	// Whole seconds: moto's NotAfter is the issue time in whole seconds plus
+	// 365 days, so a certificate issued after this instant has at least
+	// 365 days left on this clock, whatever the sub-second timing.
+	clock := &stepClock{now: time.Now().UTC().Truncate(time.Second)}
 	statusClock = clock
 	t.Cleanup(func() { statusClock = fleetsync.RealClock{} })
 	repo := exampleCopy(t)
