@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/coderfleet/coderfleet/awsstate"
@@ -42,6 +43,9 @@ type Certificate struct {
 	SANs       []string
 	Status     string
 	InUse      bool
+	// NotAfter is the end of the certificate's validity (DescribeCertificate
+	// NotAfter); zero while it is not issued.
+	NotAfter time.Time
 	// Validation holds the DNS validation CNAMEs ACM asks for (may be empty
 	// for a few seconds after the request).
 	Validation []ValidationRecord
@@ -78,6 +82,9 @@ type LoadBalancer struct {
 	ARN          string
 	DNSName      string
 	HostedZoneID string
+	// State is the load balancer's state code (DescribeLoadBalancers
+	// State.Code): active, provisioning, active_impaired or failed.
+	State string
 }
 
 // LBRef names the Service whose load balancer an alias points at.

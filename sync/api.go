@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	gosync "sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,9 @@ type Route53API interface {
 	UpdateHealthCheck(ctx context.Context, in *route53.UpdateHealthCheckInput, optFns ...func(*route53.Options)) (*route53.UpdateHealthCheckOutput, error)
 	DeleteHealthCheck(ctx context.Context, in *route53.DeleteHealthCheckInput, optFns ...func(*route53.Options)) (*route53.DeleteHealthCheckOutput, error)
 	ChangeTagsForResource(ctx context.Context, in *route53.ChangeTagsForResourceInput, optFns ...func(*route53.Options)) (*route53.ChangeTagsForResourceOutput, error)
+	// GetHealthCheckStatus gives the latest observation of each Route53
+	// health checker (used by ReadStatus only).
+	GetHealthCheckStatus(ctx context.Context, in *route53.GetHealthCheckStatusInput, optFns ...func(*route53.Options)) (*route53.GetHealthCheckStatusOutput, error)
 }
 
 // ACMAPI is the part of the ACM client that sync uses, in one AWS region.
@@ -109,7 +113,8 @@ type Clients struct {
 // because sync retries with backoff itself, through its injected clock.
 // The SDK's own log lines (such as "WARN failed to discard ...") are
 // discarded: what the user needs to know is in sync's errors and progress.
-// Clients of the same region are built once and reused.
+// Clients of the same region are built once and reused; the functions are
+// safe for concurrent use (ReadStatus reads regions in parallel).
 func NewClients(cfg aws.Config) Clients {
 	cfg = cfg.Copy()
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
@@ -119,10 +124,13 @@ func NewClients(cfg aws.Config) Clients {
 	elbs := map[string]ELBAPI{}
 	ekss := map[string]EKSAPI{}
 	sms := map[string]SecretsManagerAPI{}
+	var mu gosync.Mutex
 	return Clients{
 		Route53: route53.NewFromConfig(cfg),
 		IAM:     iam.NewFromConfig(cfg),
 		EKS: func(r string) EKSAPI {
+			mu.Lock()
+			defer mu.Unlock()
 			if c, ok := ekss[r]; ok {
 				return c
 			}
@@ -131,6 +139,8 @@ func NewClients(cfg aws.Config) Clients {
 			return c
 		},
 		SecretsManager: func(r string) SecretsManagerAPI {
+			mu.Lock()
+			defer mu.Unlock()
 			if c, ok := sms[r]; ok {
 				return c
 			}
@@ -139,6 +149,8 @@ func NewClients(cfg aws.Config) Clients {
 			return c
 		},
 		ACM: func(r string) ACMAPI {
+			mu.Lock()
+			defer mu.Unlock()
 			if c, ok := acms[r]; ok {
 				return c
 			}
@@ -147,6 +159,8 @@ func NewClients(cfg aws.Config) Clients {
 			return c
 		},
 		ELB: func(r string) ELBAPI {
+			mu.Lock()
+			defer mu.Unlock()
 			if c, ok := elbs[r]; ok {
 				return c
 			}

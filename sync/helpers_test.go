@@ -119,7 +119,9 @@ var (
 // attach some). A missing moto_server fails the test.
 func moto(t *testing.T) *motoserver.Server {
 	t.Helper()
-	motoOnce.Do(func() { motoSrv, motoErr = motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true") })
+	motoOnce.Do(func() {
+		motoSrv, motoErr = motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
+	})
 	if motoErr != nil {
 		t.Fatalf("moto_server is required: %v", motoErr)
 	}

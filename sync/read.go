@@ -146,7 +146,7 @@ func (s *syncer) describeCertificate(ctx context.Context, c ACMAPI, arn string) 
 		return nil, err
 	}
 	d := out.Certificate
-	cert := &Certificate{ARN: arn, DomainName: deref(d.DomainName), Status: string(d.Status), InUse: len(d.InUseBy) > 0}
+	cert := &Certificate{ARN: arn, DomainName: deref(d.DomainName), Status: string(d.Status), InUse: len(d.InUseBy) > 0, NotAfter: deref(d.NotAfter)}
 	for _, san := range d.SubjectAlternativeNames {
 		if san != cert.DomainName {
 			cert.SANs = append(cert.SANs, san)
@@ -400,6 +400,11 @@ func (s *syncer) readLoadBalancers(ctx context.Context, d *Desired, a *Actual) e
 				a.LoadBalancers[ref.String()] = LoadBalancer{
 					ARN: deref(match[0].LoadBalancerArn), DNSName: normName(deref(match[0].DNSName)),
 					HostedZoneID: deref(match[0].CanonicalHostedZoneId),
+				}
+				if st := match[0].State; st != nil {
+					lb := a.LoadBalancers[ref.String()]
+					lb.State = string(st.Code)
+					a.LoadBalancers[ref.String()] = lb
 				}
 			}
 		}

@@ -57,7 +57,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 AWS pieces (ACM certificates, Route53 records) that Kubernetes cannot make.
 
 Exit codes: 0 success; 1 differences found (check, diff --exit-code);
-2 changes pending (sync plan --detailed-exitcode); 3 invalid input (fix a file);
+2 changes pending (sync plan --detailed-exitcode; status: not all serving); 3 invalid input (fix a file);
 4 runtime failure (I/O, AWS, network); 64 usage error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -92,7 +92,7 @@ Exit codes: 0 success; 1 differences found (check, diff --exit-code);
 	}
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newRenderCommand(), newCheckCommand(), newSyncCommand(), newVersionCommand())
-	root.AddCommand(newVendorCommand(), newDiffCommand(), newRegionCommand())
+	root.AddCommand(newVendorCommand(), newDiffCommand(), newRegionCommand(), newStatusCommand())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	enforceArgs(root)

@@ -562,3 +562,19 @@ func deref[T any](p *T) T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// GetHealthCheckStatus reports one checker observing the health check as
+// healthy, as moto does.
+func (f *Route53) GetHealthCheckStatus(_ context.Context, in *route53.GetHealthCheckStatusInput, _ ...func(*route53.Options)) (*route53.GetHealthCheckStatusOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.enter("GetHealthCheckStatus"); err != nil {
+		return nil, err
+	}
+	if f.hcs[deref(in.HealthCheckId)] == nil {
+		return nil, &types.NoSuchHealthCheck{Message: ptr("no health check " + deref(in.HealthCheckId))}
+	}
+	return &route53.GetHealthCheckStatusOutput{HealthCheckObservations: []types.HealthCheckObservation{{
+		Region: types.HealthCheckRegionUsEast1, StatusReport: &types.StatusReport{Status: ptr("Success: HTTP Status Code: 200. OK")},
+	}}}, nil
+}

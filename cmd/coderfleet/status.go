@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	fleetsync "github.com/coderfleet/coderfleet/sync"
+)
+
+// statusClock gives coderfleet status --watch its time and waits; tests
+// replace it with a fake clock (no real sleeps).
+var statusClock fleetsync.Clock = fleetsync.RealClock{}
+
+// statusClients, when set, wraps the AWS clients status reads through
+// (tests use it to report a failing health check, which moto cannot).
+var statusClients func(fleetsync.Clients) fleetsync.Clients
+
+// statusInterval is the wait between two rounds of status --watch.
+const statusInterval = 15 * time.Second
+
+// statusOptions are the flags of coderfleet status.
+type statusOptions struct {
+	sync         syncOptions
+	watch        bool
+	watchTimeout time.Duration
+}
+
+func newStatusCommand() *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show whether each region serves: certificates, load balancers, records, health checks, IAM roles",
+		Long: `status reads, and never changes, the AWS state of each region against the
+committed desired state (regions/<region>/aws/*.yaml), through the same AWS
+configuration chain and retry policy as sync, reading regions in parallel.
+For each region it shows:
+
+  - certificates: ACM status, ARN, days to expiry, and whether
+    overlays/<region>/outputs.yaml holds that ARN;
+  - load balancers (found by the AWS Load Balancer Controller's tags, as sync
+    finds them): state (active, provisioning, failed), DNS name, and whether
+    the region's alias records point at them;
+  - records: each desired record in-sync, missing, drifted (the fields as in
+    sync plan) or waiting for its load balancer; for a record with a health
+    check, Route53's checkers that find it healthy out of all, and the last
+    failure reported (GetHealthCheckStatus);
+  - IAM roles: in-sync, missing, drifted or waiting for their EKS cluster;
+
+and a verdict: "serving", "degraded (<what>)" or "not yet serving (<next
+step>)", the next step worded as the "Next:" lines of sync plan.
+
+Exit codes: 0 every region serves; 2 a region is degraded or not yet
+serving; 3 the repository's files are invalid; 4 reading AWS failed.
+
+--watch reads again every 15s, printing a progress line on stderr after each
+round, until every region serves (exit 0) or --watch-timeout passes (exit 2);
+it then prints the last status.
+
+-o json prints one document (schema coderfleet.io/status/v1, docs/json.md).`,
+		Example: `  coderfleet status
+  coderfleet status --region ap-south-1 --watch     # after onboarding: wait until it serves
+  coderfleet status --watch --watch-timeout 30m
+  coderfleet status -o json | jq '.regions[] | {region, verdict, reason}'`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runStatus(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	addRepoFlag(cmd, &o.sync.repo)
+	addRegionFlag(cmd, &o.sync.regions, "region folder to report (default: every region)")
+	addOutputFlag(cmd, &o.sync.output, []string{fleetsync.FormatText, fleetsync.FormatJSON})
+	cmd.Flags().BoolVar(&o.watch, "watch", false, "read again every 15s until every region serves or --watch-timeout passes")
+	cmd.Flags().DurationVar(&o.watchTimeout, "watch-timeout", 15*time.Minute, "how long --watch waits for every region to serve (a duration such as 90s, 30m or 1h)")
+	return cmd
+}
+
+func runStatus(ctx context.Context, o *statusOptions, stdout, stderr io.Writer) error {
+	if o.watch && o.watchTimeout <= 0 {
+		return &usageError{err: fmt.Errorf("--watch-timeout %s: the wait must be positive (hint: pass a duration such as --watch-timeout 15m)", o.watchTimeout)}
+	}
+	opts, creds, err := syncLibOptions(ctx, &o.sync)
+	if err != nil {
+		return err
+	}
+	opts.Progress = stderr // retries
+	opts.Clock = statusClock
+	opts.WriteFile = nil // status never writes
+	if statusClients != nil {
+		opts.Clients = statusClients(opts.Clients)
+	}
+	deadline := statusClock.Now().Add(o.watchTimeout)
+	var st *fleetsync.FleetStatus
+	for round := 1; ; round++ {
+		st, err = fleetsync.ReadStatus(ctx, opts)
+		if err != nil {
+			return syncExit(ctx, err, creds)
+		}
+		if !o.watch {
+			break
+		}
+		fmt.Fprintf(stderr, "status round %d: %s\n", round, st.ProgressLine())
+		if st.Serving() || !statusClock.Now().Before(deadline) {
+			break
+		}
+		if err := statusClock.Sleep(ctx, min(statusInterval, deadline.Sub(statusClock.Now()))); err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
+	}
+	if err := fleetsync.WriteStatus(stdout, st, o.sync.output); err != nil {
+		return &exitError{code: exitRuntime, err: err}
+	}
+	if !st.Serving() {
+		return &exitError{code: exitChanges}
+	}
+	return nil
+}

@@ -1,0 +1,351 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/coderfleet/coderfleet/awsstate"
+)
+
+// Verdict is the one-word state of a region in coderfleet status.
+type Verdict string
+
+// The verdicts of a region, from the best to the worst.
+const (
+	// VerdictServing: every desired object is in AWS as committed, the
+	// load balancers are active and every health check is healthy.
+	VerdictServing Verdict = "serving"
+	// VerdictNotYetServing: the region is still being set up; the
+	// region's Reason is the next step of the onboarding flow.
+	VerdictNotYetServing Verdict = "not-yet-serving"
+	// VerdictDegraded: something that was set up no longer serves (a
+	// failing health check, a failed load balancer, a record that drifted,
+	// an expired certificate, a conflict); Reason says what.
+	VerdictDegraded Verdict = "degraded"
+)
+
+// The next steps a not-yet-serving region names, worded as the "Next:"
+// lines of sync plan.
+const (
+	NextSyncApply = "run coderfleet sync apply"
+	NextWaitNLBs  = "commit the rendered regions/ and let Flux apply it; once the AWS Load Balancer Controller has created the NLBs, run coderfleet sync apply again"
+	NextClusters  = "create the cluster and its IAM OIDC provider, then run coderfleet sync apply again"
+)
+
+// Record and role states of a RecordStatus or RoleStatus.
+const (
+	StateInSync             = "in-sync"
+	StateMissing            = "missing"
+	StateDrift              = "drift"
+	StateWaitingForNLB      = "waiting-for-load-balancer"
+	StateWaitingForCluster  = "waiting-for-cluster"
+	StateLoadBalancerAbsent = "not-found"
+)
+
+// FleetStatus is what coderfleet status reports: one entry per region, sorted.
+type FleetStatus struct {
+	Regions []RegionStatus `json:"regions"`
+}
+
+// Serving reports whether every region serves.
+func (f *FleetStatus) Serving() bool {
+	for _, r := range f.Regions {
+		if r.Verdict != VerdictServing {
+			return false
+		}
+	}
+	return true
+}
+
+// RegionStatus is the state of one region folder in AWS against its
+// committed desired state.
+type RegionStatus struct {
+	Region  string  `json:"region"`
+	Verdict Verdict `json:"verdict"`
+	// Reason is what is degraded, or the next step; empty when serving.
+	Reason        string               `json:"reason,omitempty"`
+	Certificates  []CertificateStatus  `json:"certificates"`
+	LoadBalancers []LoadBalancerStatus `json:"loadBalancers"`
+	Records       []RecordStatus       `json:"records"`
+	Roles         []RoleStatus         `json:"roles"`
+}
+
+// CertificateStatus is a desired certificate and the ACM certificate that serves it.
+type CertificateStatus struct {
+	Name string `json:"name"`
+	// Status is the ACM status (ISSUED, PENDING_VALIDATION, ...), or
+	// "missing" when there is no usable certificate.
+	Status string `json:"status"`
+	ARN    string `json:"arn,omitempty"`
+	// DaysToExpiry counts whole days from now to NotAfter (negative once
+	// expired); absent until the certificate is issued.
+	DaysToExpiry *int `json:"daysToExpiry,omitempty"`
+	// InOutputs reports whether overlays/<region>/outputs.yaml holds ARN.
+	InOutputs bool `json:"inOutputs"`
+}
+
+// LoadBalancerStatus is the NLB of a Service that the region's records alias.
+type LoadBalancerStatus struct {
+	Service   string `json:"service"`
+	Cluster   string `json:"cluster"`
+	AWSRegion string `json:"awsRegion"`
+	// State is the ELB state code (active, provisioning, active_impaired,
+	// failed) or "not-found" when the controller has not created it.
+	State   string `json:"state"`
+	DNSName string `json:"dnsName,omitempty"`
+	// Aliased reports whether every desired record of the Service points at it.
+	Aliased bool `json:"aliased"`
+}
+
+// RecordStatus is a desired record of the region.
+type RecordStatus struct {
+	// Record is "name TYPE [set identifier]".
+	Record string `json:"record"`
+	// State is in-sync, missing, drift or waiting-for-load-balancer.
+	State string `json:"state"`
+	// Drift names the fields that differ, as sync plan shows them.
+	Drift       []Field            `json:"drift,omitempty"`
+	HealthCheck *HealthCheckStatus `json:"healthCheck,omitempty"`
+}
+
+// HealthCheckStatus is what Route53's checkers last observed of a health
+// check (GetHealthCheckStatus). A checker is healthy when its status
+// report starts with "Success" (Route53 API Reference, StatusReport).
+type HealthCheckStatus struct {
+	Name string `json:"name"`
+	// ID is empty when the health check does not exist (yet).
+	ID       string `json:"id,omitempty"`
+	Healthy  int    `json:"healthy"`
+	Checkers int    `json:"checkers"`
+	// LastFailure is the status report of the latest failing observation.
+	LastFailure string `json:"lastFailure,omitempty"`
+}
+
+// RoleStatus is a desired IAM role of the region.
+type RoleStatus struct {
+	Name string `json:"name"`
+	// State is in-sync, missing, drift or waiting-for-cluster.
+	State string `json:"state"`
+}
+
+// statusParallel bounds the regions read at once.
+const statusParallel = 4
+
+// ReadStatus reads the desired state of opts.Regions (all when empty) and
+// the actual state of each region from AWS, the regions in parallel
+// (statusParallel at a time) with opts.Retry, and classifies each region.
+// It makes no change; opts.Clock gives the time for days to expiry. An
+// *InputError is a repository problem; any other error a failed read.
+func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
+	if _, err := newSyncer(opts); err != nil {
+		return nil, err
+	}
+	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
+	if err != nil {
+		return nil, err
+	}
+	out := &FleetStatus{Regions: make([]RegionStatus, len(d.Regions))}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(statusParallel)
+	for i, r := range d.Regions {
+		g.Go(func() error {
+			s, _ := newSyncer(opts)
+			one := &Desired{Fleet: d.Fleet, Regions: []RegionState{r}}
+			a, err := s.read(gctx, one)
+			if err != nil {
+				return fmt.Errorf("reading AWS state of region %s: %w", r.Region, err)
+			}
+			p := Compute(one, a, Policy{})
+			planOutputs(p, opts.Repo, one, a)
+			hcs, err := s.healthCheckStatuses(gctx, r, a)
+			if err != nil {
+				return fmt.Errorf("reading AWS state of region %s: %w", r.Region, err)
+			}
+			out.Regions[i] = classifyRegion(r, a, p, hcs, readOutputs(opts.Repo, r.Region), s.clock.Now())
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// healthCheckStatuses reads the status of the region's owned health checks
+// that its records use, by health check name.
+func (s *syncer) healthCheckStatuses(ctx context.Context, r RegionState, a *Actual) (map[string]*HealthCheckStatus, error) {
+	out := map[string]*HealthCheckStatus{}
+	for _, rec := range r.Records {
+		if rec.HealthCheck == "" || out[rec.HealthCheck] != nil {
+			continue
+		}
+		st := &HealthCheckStatus{Name: rec.HealthCheck}
+		out[rec.HealthCheck] = st
+		i := slices.IndexFunc(a.HealthChecks, func(h HealthCheck) bool { return h.Region == r.Region && h.Name == rec.HealthCheck })
+		if i < 0 {
+			continue
+		}
+		st.ID = a.HealthChecks[i].ID
+		var res *route53.GetHealthCheckStatusOutput
+		_, err := s.call(ctx, "reading the status of health check "+st.ID, func(ctx context.Context) (err error) {
+			res, err = s.opts.Clients.Route53.GetHealthCheckStatus(ctx, &route53.GetHealthCheckStatusInput{HealthCheckId: &st.ID})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		var lastFail time.Time
+		for _, o := range res.HealthCheckObservations {
+			st.Checkers++
+			if o.StatusReport == nil {
+				continue
+			}
+			text := deref(o.StatusReport.Status)
+			if strings.HasPrefix(text, "Success") {
+				st.Healthy++
+				continue
+			}
+			if t := deref(o.StatusReport.CheckedTime); st.LastFailure == "" || t.After(lastFail) {
+				st.LastFailure, lastFail = text, t
+			}
+		}
+	}
+	return out, nil
+}
+
+// readOutputs returns the certificate ARNs of overlays/<region>/outputs.yaml
+// (none when it is missing or does not parse: the plan notes it).
+func readOutputs(repo fs.FS, region string) map[string]string {
+	file := outputsPath(region)
+	data, err := fs.ReadFile(repo, file)
+	if err != nil {
+		return nil
+	}
+	o, err := awsstate.ParseOutputs(file, data)
+	if err != nil {
+		return nil
+	}
+	return o.Certificates
+}
+
+// classifyRegion is the pure classification of one region: its desired
+// state r, the actual state a, the plan p computed from them (without
+// --prune), the health check statuses by name, the ARNs of its
+// outputs.yaml and the time now.
+func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthCheckStatus, outputs map[string]string, now time.Time) RegionStatus {
+	st := RegionStatus{Region: r.Region, Certificates: []CertificateStatus{}, LoadBalancers: []LoadBalancerStatus{}, Records: []RecordStatus{}, Roles: []RoleStatus{}}
+	var degraded, next []string
+	for _, c := range r.Certificates {
+		cs := CertificateStatus{Name: c.Name, Status: StateMissing}
+		if cur := bestCertificate(a, r.Region, c); cur != nil {
+			cs.Status, cs.ARN, cs.InOutputs = cur.Status, cur.ARN, outputs[c.Name] == cur.ARN
+			if !cur.NotAfter.IsZero() {
+				days := int(math.Floor(cur.NotAfter.Sub(now).Hours() / 24))
+				cs.DaysToExpiry = &days
+				if days < 0 {
+					degraded = append(degraded, "certificate "+c.Name+" expired")
+				}
+			}
+			if cur.Status != "ISSUED" {
+				next = append(next, "wait for ACM to issue certificate "+c.Name+" (coderfleet sync apply waits for it)")
+			}
+		}
+		st.Certificates = append(st.Certificates, cs)
+	}
+	change := func(resource, address string) *Change {
+		for i := range p.Changes {
+			if c := &p.Changes[i]; c.Resource == resource && c.Region == r.Region && c.Address == address {
+				return c
+			}
+		}
+		return nil
+	}
+	lbIndex := map[string]int{}
+	for _, rec := range r.Records {
+		rs := RecordStatus{Record: rec.Key(), State: StateInSync}
+		waiting := slices.ContainsFunc(p.Waiting, func(w Waiting) bool { return w.Region == r.Region && w.Record == rec.Key() })
+		if c := change(ResourceRecord, r.HostedZone+": "+rec.Key()); c != nil {
+			rs.State = StateMissing
+			if c.Action == Update {
+				rs.State, rs.Drift = StateDrift, c.Fields
+				degraded = append(degraded, "record "+rec.Key()+" drifted")
+			}
+		} else if waiting {
+			rs.State = StateWaitingForNLB
+		}
+		if rec.HealthCheck != "" {
+			rs.HealthCheck = hcs[rec.HealthCheck]
+			if h := rs.HealthCheck; h != nil && h.ID != "" && (h.Checkers == 0 || h.Healthy < h.Checkers) {
+				what := fmt.Sprintf("health check %s: %d/%d checkers healthy", h.Name, h.Healthy, h.Checkers)
+				if h.LastFailure != "" {
+					what += ": " + h.LastFailure
+				}
+				if !slices.Contains(degraded, what) {
+					degraded = append(degraded, what)
+				}
+			}
+		}
+		st.Records = append(st.Records, rs)
+		ref := LBRef{AWSRegion: rec.Alias.AWSRegion, Cluster: rec.Alias.Cluster, Service: rec.Alias.Service}
+		i, ok := lbIndex[ref.String()]
+		if !ok {
+			lbs := LoadBalancerStatus{Service: ref.Service, Cluster: ref.Cluster, AWSRegion: ref.AWSRegion, State: StateLoadBalancerAbsent, Aliased: true}
+			if lb, found := a.LoadBalancers[ref.String()]; found {
+				lbs.State, lbs.DNSName = lb.State, lb.DNSName
+			}
+			i = len(st.LoadBalancers)
+			lbIndex[ref.String()] = i
+			st.LoadBalancers = append(st.LoadBalancers, lbs)
+		}
+		if rs.State != StateInSync {
+			st.LoadBalancers[i].Aliased = false
+		}
+	}
+	for _, lb := range st.LoadBalancers {
+		switch lb.State {
+		case "failed":
+			degraded = append(degraded, "load balancer of "+lb.Service+" failed")
+		case "provisioning":
+			next = append(next, "wait for the load balancer of "+lb.Service+" to become active")
+		}
+	}
+	for _, role := range r.Roles {
+		rs := RoleStatus{Name: role.Name, State: StateInSync}
+		if c := change(ResourceRole, r.Region+"/"+role.Name); c != nil {
+			rs.State = StateMissing
+			if c.Action == Update {
+				rs.State = StateDrift
+			}
+		} else if slices.ContainsFunc(p.Waiting, func(w Waiting) bool { return w.Region == r.Region && w.Role == role.Name }) {
+			rs.State = StateWaitingForCluster
+		}
+		st.Roles = append(st.Roles, rs)
+	}
+	for _, c := range p.Conflicts {
+		degraded = append(degraded, "conflict: "+c.String())
+	}
+	records, roles := waitingKinds(p)
+	switch {
+	case len(degraded) > 0:
+		st.Verdict, st.Reason = VerdictDegraded, strings.Join(degraded, "; ")
+	case len(p.Changes) > 0 || len(p.Outputs) > 0:
+		st.Verdict, st.Reason = VerdictNotYetServing, NextSyncApply
+	case records > 0:
+		st.Verdict, st.Reason = VerdictNotYetServing, NextWaitNLBs
+	case roles > 0:
+		st.Verdict, st.Reason = VerdictNotYetServing, NextClusters
+	case len(next) > 0:
+		st.Verdict, st.Reason = VerdictNotYetServing, strings.Join(next, "; ")
+	default:
+		st.Verdict = VerdictServing
+	}
+	return st
+}

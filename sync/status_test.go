@@ -1,0 +1,82 @@
+package sync
+
+import (
+	"testing"
+	"time"
+
+	"github.com/coderfleet/coderfleet/awsstate"
+)
+
+// TestClassifyRegion checks the verdict of each state a region can be in,
+// from its desired state, the actual state and the plan computed from them.
+func TestClassifyRegion(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	r := RegionState{Region: "us-east-2", HostedZone: "example.com",
+		Certificates: []awsstate.Certificate{{Name: "coder", DomainName: "coder.example.com", AWSRegion: "us-east-2"}},
+		Records: []awsstate.Record{{Name: "coder.example.com", Type: "A", SetIdentifier: "us-east-2", HealthCheck: "coder",
+			Alias: awsstate.Alias{Service: "coder/coder", Cluster: "c1", AWSRegion: "us-east-2"}}},
+		Roles: []awsstate.Role{{Name: "c1-ebs-csi"}},
+	}
+	key := "coder.example.com A [us-east-2]"
+	lbKey := LBRef{AWSRegion: "us-east-2", Cluster: "c1", Service: "coder/coder"}.String()
+	actual := func(lbState string, notAfter time.Time) *Actual {
+		return &Actual{
+			Certificates:  []Certificate{{ARN: "arn:c1", AWSRegion: "us-east-2", Region: "us-east-2", Name: "coder", DomainName: "coder.example.com", Status: "ISSUED", NotAfter: notAfter}},
+			LoadBalancers: map[string]LoadBalancer{lbKey: {DNSName: "nlb-1.elb", State: lbState}},
+		}
+	}
+	healthy := map[string]*HealthCheckStatus{"coder": {Name: "coder", ID: "h1", Healthy: 3, Checkers: 3}}
+	outputs := map[string]string{"coder": "arn:c1"}
+	empty := func() *Plan { return &Plan{} }
+	tests := []struct {
+		name    string
+		a       *Actual
+		p       *Plan
+		hcs     map[string]*HealthCheckStatus
+		verdict Verdict
+		reason  string
+	}{
+		{"serving", actual("active", now.Add(90*24*time.Hour+time.Hour)), empty(), healthy, VerdictServing, ""},
+		{"provisioning NLB", actual("provisioning", now.Add(90*24*time.Hour)), empty(), healthy, VerdictNotYetServing,
+			"wait for the load balancer of coder/coder to become active"},
+		{"failed NLB", actual("failed", now.Add(90*24*time.Hour)), empty(), healthy, VerdictDegraded, "load balancer of coder/coder failed"},
+		{"expired certificate", actual("active", now.Add(-time.Hour)), empty(), healthy, VerdictDegraded, "certificate coder expired"},
+		{"no healthy checker", actual("active", now.Add(90*24*time.Hour)), empty(),
+			map[string]*HealthCheckStatus{"coder": {Name: "coder", ID: "h1", Healthy: 0, Checkers: 2, LastFailure: "Failure: timeout"}},
+			VerdictDegraded, "health check coder: 0/2 checkers healthy: Failure: timeout"},
+		{"record drift", actual("active", now.Add(90*24*time.Hour)),
+			&Plan{Changes: []Change{{Action: Update, Resource: ResourceRecord, Region: "us-east-2", Address: "example.com: " + key,
+				Fields: []Field{{Name: "alias", Old: "old.elb", New: "nlb-1.elb"}}}}},
+			healthy, VerdictDegraded, "record " + key + " drifted"},
+		{"changes pending", actual("active", now.Add(90*24*time.Hour)),
+			&Plan{Changes: []Change{{Action: Create, Resource: ResourceRole, Region: "us-east-2", Address: "us-east-2/c1-ebs-csi"}}},
+			healthy, VerdictNotYetServing, NextSyncApply},
+		{"roles wait for the cluster", actual("active", now.Add(90*24*time.Hour)),
+			&Plan{Waiting: []Waiting{{Region: "us-east-2", Role: "c1-ebs-csi"}}}, healthy, VerdictNotYetServing, NextClusters},
+		{"certificate pending validation", func() *Actual {
+			a := actual("active", time.Time{})
+			a.Certificates[0].Status = "PENDING_VALIDATION"
+			return a
+		}(), empty(), healthy, VerdictNotYetServing, "wait for ACM to issue certificate coder (coderfleet sync apply waits for it)"},
+		{"records wait for the NLB", &Actual{LoadBalancers: map[string]LoadBalancer{}},
+			&Plan{Waiting: []Waiting{{Region: "us-east-2", Record: key}}}, healthy, VerdictNotYetServing, NextWaitNLBs},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := classifyRegion(r, tc.a, tc.p, tc.hcs, outputs, now)
+			if st.Verdict != tc.verdict || st.Reason != tc.reason {
+				t.Errorf("verdict %s (%s), want %s (%s)", st.Verdict, st.Reason, tc.verdict, tc.reason)
+			}
+		})
+	}
+	st := classifyRegion(r, actual("active", now.Add(90*24*time.Hour+time.Hour)), empty(), healthy, outputs, now)
+	if c := st.Certificates[0]; c.DaysToExpiry == nil || *c.DaysToExpiry != 90 || !c.InOutputs {
+		t.Errorf("certificate status %+v, want 90 days to expiry, in outputs.yaml", c)
+	}
+	if lb := st.LoadBalancers[0]; !lb.Aliased || lb.State != "active" || lb.DNSName != "nlb-1.elb" {
+		t.Errorf("load balancer status %+v", lb)
+	}
+	if st := classifyRegion(r, actual("active", now.Add(time.Hour)), empty(), healthy, map[string]string{"coder": "arn:old"}, now); st.Certificates[0].InOutputs {
+		t.Error("a certificate whose ARN outputs.yaml does not hold reads as in outputs.yaml")
+	}
+}
