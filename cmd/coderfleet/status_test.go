@@ -12,9 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
-	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
@@ -142,12 +139,8 @@ func TestStatusAgainstMoto(t *testing.T) {
 
 	// The clusters exist (so the IAM roles can be made) and sync apply
 	// issues the certificates; the records wait for the NLBs.
-	for _, r := range []string{"us-east-2", "us-west-2", "eu-west-2"} {
-		var rc struct {
-			ClusterName string `json:"clusterName"`
-		}
-		readYAML(t, filepath.Join(repo, "overlays", r, "region.yaml"), &rc)
-		createClusterWithProvider(t, cfg, moto.URL, r, rc.ClusterName)
+	for _, c := range fleetClusters(t, repo) {
+		createClusterWithProvider(t, ctx, cfg, moto.URL, c)
 	}
 	if code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo); code != exitOK {
 		t.Fatalf("sync apply: exit %d\n%s%s", code, out, errs)
@@ -206,21 +199,4 @@ func TestStatusAgainstMoto(t *testing.T) {
 		t.Errorf("status against a closed port: %s", errs)
 	}
 	statusRun(t, exitUsage, "--repo", repo, "--watch", "--watch-timeout", "0s")
-}
-
-// createClusterWithProvider makes the EKS cluster name in awsRegion in moto
-// and the IAM OIDC provider of its issuer.
-func createClusterWithProvider(t *testing.T, cfg aws.Config, url, awsRegion, name string) {
-	t.Helper()
-	ctx := context.Background()
-	c := eks.NewFromConfig(cfg, func(o *eks.Options) { o.Region = awsRegion })
-	out, err := c.CreateCluster(ctx, &eks.CreateClusterInput{Name: aws.String(name), RoleArn: aws.String("arn:aws:iam::123456789012:role/eks"),
-		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{motoDefaultSubnet(t, url, awsRegion)}}})
-	if err != nil {
-		t.Fatalf("creating EKS cluster in moto: %v", err)
-	}
-	if _, err := iam.NewFromConfig(cfg).CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: out.Cluster.Identity.Oidc.Issuer,
-		ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{"9e99a48a9960b14926bb7f3b02e22da2b0ab7280"}}); err != nil {
-		t.Fatal(err)
-	}
 }
