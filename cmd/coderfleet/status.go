@@ -111,6 +111,10 @@ func runStatus(ctx context.Context, o *statusOptions, stdout, stderr io.Writer) 
 			return &exitError{code: exitRuntime, err: err}
 		}
 	}
+	if o.watch && !st.Serving() {
+		// Say why the watch ended, so exit 2 does not read as a failure to read AWS.
+		fmt.Fprintf(stderr, "status: --watch-timeout %s passed before every region served; the last status follows\n", o.watchTimeout)
+	}
 	if err := fleetsync.WriteStatus(stdout, st, o.sync.output); err != nil {
 		return &exitError{code: exitRuntime, err: err}
 	}
