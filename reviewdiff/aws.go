@@ -61,6 +61,12 @@ func readAWS(files map[string]*awsstate.File, skip map[string]bool) awsSide {
 		for _, r := range f.Records {
 			add(TypeRecord, r.Key(), "alias "+r.Alias.Service+" in "+r.Alias.Cluster, r)
 		}
+		for _, r := range f.Roles {
+			add(TypeRole, r.Name, "ServiceAccount "+r.ServiceAccount.Namespace+"/"+r.ServiceAccount.Name, r)
+		}
+		for _, sec := range f.Secrets {
+			add(TypeSecret, sec.Name, sec.AWSRegion, sec)
+		}
 	}
 	return s
 }
@@ -79,8 +85,8 @@ func plain(v any) any {
 }
 
 // typeOrder puts certificates first (they are made first), then health
-// checks, then records.
-var typeOrder = map[string]int{TypeFile: 0, TypeCertificate: 1, TypeHealthCheck: 2, TypeRecord: 3}
+// checks, records, IAM roles and secrets.
+var typeOrder = map[string]int{TypeFile: 0, TypeCertificate: 1, TypeHealthCheck: 2, TypeRecord: 3, TypeRole: 4, TypeSecret: 5}
 
 // diffAWS compares the aws/ files of a region. Files that are not valid
 // desired-state documents are returned as whole-file changes.

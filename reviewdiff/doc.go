@@ -4,7 +4,7 @@
 // (paths such as
 // spec.template.spec.containers[coder].env[CODER_ACCESS_URL].value), plus
 // the changes to the AWS desired state (certificates, health checks,
-// records) and to the region markers.
+// records, IAM roles, secrets) and to the region markers.
 //
 // The package is pure: Diff takes two sets of rendered trees (as
 // render.Render returns them or internal/treeio reads them from disk) and

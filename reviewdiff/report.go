@@ -100,6 +100,8 @@ const (
 	TypeCertificate = "certificate"
 	TypeHealthCheck = "healthCheck"
 	TypeRecord      = "record"
+	TypeRole        = "role"
+	TypeSecret      = "secret"
 	// TypeFile is a change to a desired-state file's own keys (fleet,
 	// region, hostedZone); Key is the file's path.
 	TypeFile = "file"
@@ -109,7 +111,7 @@ const (
 // state that was added, removed or changed.
 type AWSItem struct {
 	Change Change `json:"change"`
-	// Type is TypeCertificate, TypeHealthCheck, TypeRecord or TypeFile.
+	// Type is TypeCertificate, TypeHealthCheck, TypeRecord, TypeRole, TypeSecret or TypeFile.
 	Type string `json:"type"`
 	// Key identifies the item: a certificate's or health check's name, a
 	// record's "name TYPE [setIdentifier]".

@@ -193,7 +193,7 @@ func summary(p *Plan) string {
 	}
 	switch p.Status() {
 	case StatusConflicts:
-		fmt.Fprintf(&b, "Conflicts: %d desired record(s) cannot be made (apply makes the rest, then fails); plan: %s", len(p.Conflicts), counts)
+		fmt.Fprintf(&b, "Conflicts: %d desired object(s) cannot be made (apply makes the rest, then fails); plan: %s", len(p.Conflicts), counts)
 	case StatusChangesPending:
 		b.WriteString("Plan: " + counts)
 	case StatusWaiting:

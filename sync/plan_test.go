@@ -343,8 +343,8 @@ func TestPlanStatusDrivesSummaryAndJSON(t *testing.T) {
 		{"changes", changes, StatusChangesPending, "Plan: 17 to add, 0 to change, 0 to destroy, 5 validation record(s) known after apply to add; 0 waiting, 0 conflicts."},
 		{"outputs only", &Plan{Outputs: []string{"overlays/us-east-2/outputs.yaml"}}, StatusChangesPending, "Plan: 0 to add, 0 to change, 0 to destroy, 1 outputs file(s) to write; 0 waiting, 0 conflicts."},
 		{"waiting only", &Plan{Waiting: waiting}, StatusWaiting, "Nothing to apply now; records wait for their load balancers; 1 waiting, 0 conflicts."},
-		{"conflicts only", &Plan{Waiting: waiting, Conflicts: conflicts}, StatusConflicts, "Conflicts: 1 desired record(s) cannot be made (apply makes the rest, then fails); plan: 0 to add, 0 to change, 0 to destroy; 1 waiting, 1 conflicts."},
-		{"conflicts and changes", &Plan{Changes: changes.Changes[:1], Conflicts: conflicts}, StatusConflicts, "Conflicts: 1 desired record(s) cannot be made (apply makes the rest, then fails); plan: 1 to add,"},
+		{"conflicts only", &Plan{Waiting: waiting, Conflicts: conflicts}, StatusConflicts, "Conflicts: 1 desired object(s) cannot be made (apply makes the rest, then fails); plan: 0 to add, 0 to change, 0 to destroy; 1 waiting, 1 conflicts."},
+		{"conflicts and changes", &Plan{Changes: changes.Changes[:1], Conflicts: conflicts}, StatusConflicts, "Conflicts: 1 desired object(s) cannot be made (apply makes the rest, then fails); plan: 1 to add,"},
 	} {
 		if got := tc.plan.Status(); got != tc.status {
 			t.Errorf("%s: status %q, want %q", tc.name, got, tc.status)

@@ -48,6 +48,9 @@ const (
 	StateWaitingForNLB      = "waiting-for-load-balancer"
 	StateWaitingForCluster  = "waiting-for-cluster"
 	StateLoadBalancerAbsent = "not-found"
+	// StateConflict: an object coderfleet does not own holds the name (the
+	// plan's Conflicts say which); sync never touches it.
+	StateConflict = "conflict"
 )
 
 // FleetStatus is what coderfleet status reports: one entry per region, sorted.
@@ -109,7 +112,7 @@ type LoadBalancerStatus struct {
 type RecordStatus struct {
 	// Record is "name TYPE [set identifier]".
 	Record string `json:"record"`
-	// State is in-sync, missing, drift or waiting-for-load-balancer.
+	// State is in-sync, missing, drift, waiting-for-load-balancer or conflict.
 	State string `json:"state"`
 	// Drift names the fields that differ, as sync plan shows them.
 	Drift       []Field            `json:"drift,omitempty"`
@@ -132,7 +135,7 @@ type HealthCheckStatus struct {
 // RoleStatus is a desired IAM role of the region.
 type RoleStatus struct {
 	Name string `json:"name"`
-	// State is in-sync, missing, drift or waiting-for-cluster.
+	// State is in-sync, missing, drift, waiting-for-cluster or conflict.
 	State string `json:"state"`
 }
 
@@ -280,6 +283,8 @@ func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthChe
 			}
 		} else if waiting {
 			rs.State = StateWaitingForNLB
+		} else if slices.ContainsFunc(p.Conflicts, func(c Conflict) bool { return c.Resource == "" && c.Zone == r.HostedZone && c.Record == rec.Key() }) {
+			rs.State = StateConflict
 		}
 		if rec.HealthCheck != "" {
 			rs.HealthCheck = hcs[rec.HealthCheck]
@@ -326,6 +331,8 @@ func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthChe
 			}
 		} else if slices.ContainsFunc(p.Waiting, func(w Waiting) bool { return w.Region == r.Region && w.Role == role.Name }) {
 			rs.State = StateWaitingForCluster
+		} else if slices.ContainsFunc(p.Conflicts, func(c Conflict) bool { return c.Resource == ResourceRole && c.Record == r.Region+"/"+role.Name }) {
+			rs.State = StateConflict
 		}
 		st.Roles = append(st.Roles, rs)
 	}

@@ -79,4 +79,14 @@ func TestClassifyRegion(t *testing.T) {
 	if st := classifyRegion(r, actual("active", now.Add(time.Hour)), empty(), healthy, map[string]string{"coder": "arn:old"}, now); st.Certificates[0].InOutputs {
 		t.Error("a certificate whose ARN outputs.yaml does not hold reads as in outputs.yaml")
 	}
+	// A role or record whose name a foreign object holds is in conflict, not
+	// in-sync (the plan has no change for it, only the conflict).
+	conflicts := &Plan{Conflicts: []Conflict{
+		{Resource: ResourceRole, Record: "us-east-2/c1-ebs-csi", Reason: "foreign"},
+		{Zone: "example.com", Record: key, Reason: "foreign"},
+	}}
+	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), conflicts, healthy, outputs, now)
+	if st.Roles[0].State != StateConflict || st.Records[0].State != StateConflict || st.Verdict != VerdictDegraded {
+		t.Errorf("with conflicts: role %s, record %s, verdict %s; want conflict, conflict, degraded", st.Roles[0].State, st.Records[0].State, st.Verdict)
+	}
 }

@@ -42,7 +42,8 @@ func newDiffCommand() *cobra.Command {
 which Kubernetes objects are added, removed or changed, with a field-level diff
 of each changed object (list items matched by name, e.g.
 spec.template.spec.containers[coder].env[CODER_ACCESS_URL].value), the changes to
-the AWS desired state (certificates, health checks, records) and a summary line.
+the AWS desired state (certificates, health checks, records, IAM roles with
+their policies, secrets) and a summary line.
 
 Without --base, the base is regions/ as committed at HEAD, read from git
 (a render or an edit of regions/ not yet committed is not part of it): diff

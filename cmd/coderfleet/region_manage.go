@@ -151,9 +151,10 @@ func newRegionRemoveCommand() *cobra.Command {
 		Use:   "remove NAME",
 		Short: "Remove a region: delete overlays/NAME/ and print the decommissioning steps",
 		Long: `region remove deletes overlays/NAME/ and prints the steps that take the region
-down: render (which deletes regions/NAME/), commit, sync plan --prune and sync
-apply --prune (which delete its DNS records, health check and certificates),
-and the Flux cleanup in its cluster. It refuses, changing nothing, a name that
+down: render (which deletes regions/NAME/), commit, the Flux cleanup in its
+cluster (while the add-ons still have their IAM roles to delete the NLBs and
+nodes), then sync plan --prune and sync apply --prune (which delete its DNS
+records, health check, certificates and IAM roles). It refuses, changing nothing, a name that
 is no region folder (exit 64), the primary, and a region that another YAML file
 under overlays/ mentions (exit 3, naming file, line and key). It holds both
 lock files of the repository, .coderfleet/render.lock and .coderfleet/sync.lock,
@@ -196,9 +197,9 @@ func runRegionRemove(repo, name string, out io.Writer) error {
 	steps := []nextStep{
 		{"render, which deletes regions/" + name + "/ (the Flux Kustomizations with it):", "coderfleet render"},
 		{"commit the removal of overlays/" + name + " and regions/" + name + " and merge it", ""},
-		{"see what AWS still holds for the region (records, health check, certificates, planned as\ndeletions, \"-\"):", "coderfleet sync plan --prune"},
-		{"delete them (ACM keeps a certificate while a load balancer still uses it; run it again after step 5):", "coderfleet sync apply --prune"},
-		{"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\nis gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n(prune: true), or, when the cluster itself goes away: flux uninstall", ""},
+		{"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\nis gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n(prune: true), or, when the cluster itself goes away: flux uninstall. Do this before pruning AWS: the load\nbalancer controller and Karpenter need their IAM roles to delete the NLBs and nodes", ""},
+		{"see what AWS still holds for the region (records, health check, certificates, IAM roles, planned as\ndeletions, \"-\"):", "coderfleet sync plan --prune"},
+		{"delete them (ACM keeps a certificate while a load balancer still uses it: wait until the NLBs are gone):", "coderfleet sync apply --prune"},
 	}
 	printSteps(out, steps)
 	return nil

@@ -69,7 +69,7 @@ func TestRegionRemove(t *testing.T) {
 	}
 	// The steps in decommissioning order.
 	last := -1
-	for _, want := range []string{"removed overlays/eu-west-2/", "coderfleet render", "commit the removal", "coderfleet sync plan --prune", "coderfleet sync apply --prune", "in cluster coderdemo-euw2, delete the Flux Kustomization"} {
+	for _, want := range []string{"removed overlays/eu-west-2/", "coderfleet render", "commit the removal", "in cluster coderdemo-euw2, delete the Flux Kustomization", "Do this before pruning AWS", "coderfleet sync plan --prune", "coderfleet sync apply --prune"} {
 		i := strings.Index(out, want)
 		if i <= last {
 			t.Errorf("output lacks %q after the previous step:\n%s", want, out)

@@ -45,10 +45,11 @@ For each region it shows:
     finds them): state (active, provisioning, failed), DNS name, and whether
     the region's alias records point at them;
   - records: each desired record in-sync, missing, drifted (the fields as in
-    sync plan) or waiting for its load balancer; for a record with a health
+    sync plan), waiting for its load balancer or in conflict with a foreign one; for a record with a health
     check, Route53's checkers that find it healthy out of all, and the last
     failure reported (GetHealthCheckStatus);
-  - IAM roles: in-sync, missing, drifted or waiting for their EKS cluster;
+  - IAM roles: in-sync, missing, drifted, waiting for their EKS cluster or in
+    conflict (a role coderfleet does not own has the name);
 
 and a verdict: "serving", "degraded (<what>)" or "not yet serving (<next
 step>)", the next step worded as the "Next:" lines of sync plan.
@@ -109,6 +110,10 @@ func runStatus(ctx context.Context, o *statusOptions, stdout, stderr io.Writer) 
 		if err := statusClock.Sleep(ctx, min(statusInterval, deadline.Sub(statusClock.Now()))); err != nil {
 			return &exitError{code: exitRuntime, err: err}
 		}
+	}
+	if o.watch && !st.Serving() {
+		// Say why the watch ended, so exit 2 does not read as a failure to read AWS.
+		fmt.Fprintf(stderr, "status: --watch-timeout %s passed before every region served; the last status follows\n", o.watchTimeout)
 	}
 	if err := fleetsync.WriteStatus(stdout, st, o.sync.output); err != nil {
 		return &exitError{code: exitRuntime, err: err}

@@ -188,6 +188,9 @@ func TestStatusAgainstMoto(t *testing.T) {
 	if n := strings.Count(errs, "status round "); n != 4 {
 		t.Errorf("--watch --watch-timeout 40s: %d rounds, want 4 (at 0s, 15s, 30s, 40s):\n%s", n, errs)
 	}
+	if !strings.Contains(errs, "status: --watch-timeout 40s passed before every region served") {
+		t.Errorf("--watch --watch-timeout 40s does not say the timeout ended it:\n%s", errs)
+	}
 	if !slices.Equal(clock.sleeps, []time.Duration{15 * time.Second, 15 * time.Second, 10 * time.Second}) {
 		t.Errorf("--watch slept %v", clock.sleeps)
 	}
