@@ -144,8 +144,8 @@ type RoleStatus struct {
 	Name string `json:"name"`
 	// State is in-sync, missing, drift, waiting-for-cluster or conflict.
 	State string `json:"state"`
-	// Drift names the fields that differ, as sync plan shows them (trust
-	// policy, inline policy <name>, managed policy <arn>, tags, ...).
+	// Drift names the fields that differ, as sync plan shows them (trust,
+	// inline-policy <name>, managed-policies, tags, description).
 	Drift []Field `json:"drift,omitempty"`
 }
 
