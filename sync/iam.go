@@ -52,6 +52,10 @@ type Cluster struct {
 	Issuer string `json:"issuer,omitempty"`
 	// ProviderARN is the IAM OIDC provider of Issuer.
 	ProviderARN string `json:"providerArn,omitempty"`
+	// NoProvider is set, and Found cleared, when the cluster exists but its
+	// issuer has no IAM OIDC provider and the read was told to note this
+	// (status) rather than fail with an *OIDCProviderError (plan, apply).
+	NoProvider bool `json:"-"`
 }
 
 // clusterKey identifies a cluster in Actual.Clusters: "awsRegion/name".
@@ -254,6 +258,10 @@ func (s *syncer) readClusters(ctx context.Context, a *Actual) error {
 			if strings.HasSuffix(arn, ":oidc-provider/"+c.Issuer) {
 				c.ProviderARN = arn
 			}
+		}
+		if c.ProviderARN == "" && s.noteNoProvider {
+			c.Found, c.NoProvider = false, true // its roles wait; status names the step
+			continue
 		}
 		if c.ProviderARN == "" {
 			return &OIDCProviderError{Cluster: c.Name, AWSRegion: c.AWSRegion, Issuer: c.Issuer}

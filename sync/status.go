@@ -40,6 +40,13 @@ const (
 	NextClusters  = "create the cluster and its IAM OIDC provider, then run coderfleet sync apply again"
 )
 
+// NextProvider is the next step of a region whose EKS cluster (name, in
+// awsRegion) exists without an IAM OIDC provider for its issuer (the
+// condition sync plan reports as an *OIDCProviderError).
+func NextProvider(cluster, awsRegion string) string {
+	return fmt.Sprintf("create the cluster's IAM OIDC provider: eksctl utils associate-iam-oidc-provider --cluster %s --region %s --approve", cluster, awsRegion)
+}
+
 // Record and role states of a RecordStatus or RoleStatus.
 const (
 	StateInSync             = "in-sync"
@@ -137,6 +144,9 @@ type RoleStatus struct {
 	Name string `json:"name"`
 	// State is in-sync, missing, drift, waiting-for-cluster or conflict.
 	State string `json:"state"`
+	// Drift names the fields that differ, as sync plan shows them (trust,
+	// inline-policy <name>, managed-policies, tags, description).
+	Drift []Field `json:"drift,omitempty"`
 }
 
 // statusParallel bounds the regions read at once.
@@ -161,6 +171,7 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 	for i, r := range d.Regions {
 		g.Go(func() error {
 			s, _ := newSyncer(opts)
+			s.noteNoProvider = true // a cluster without provider is this region's verdict
 			one := &Desired{Fleet: d.Fleet, Regions: []RegionState{r}}
 			a, err := s.read(gctx, one)
 			if err != nil {
@@ -327,7 +338,8 @@ func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthChe
 		if c := change(ResourceRole, r.Region+"/"+role.Name); c != nil {
 			rs.State = StateMissing
 			if c.Action == Update {
-				rs.State = StateDrift
+				rs.State, rs.Drift = StateDrift, c.Fields
+				degraded = append(degraded, ResourceRole+" "+role.Name+" drifted")
 			}
 		} else if slices.ContainsFunc(p.Waiting, func(w Waiting) bool { return w.Region == r.Region && w.Role == role.Name }) {
 			rs.State = StateWaitingForCluster
@@ -339,16 +351,29 @@ func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthChe
 	for _, c := range p.Conflicts {
 		degraded = append(degraded, "conflict: "+c.String())
 	}
+	var providers []string
+	for _, role := range r.Roles {
+		if c := a.Clusters[clusterKey(role.Cluster)]; c != nil && c.NoProvider {
+			step := NextProvider(c.Name, c.AWSRegion)
+			if !slices.Contains(providers, step) {
+				providers = append(providers, step)
+			}
+		}
+	}
 	records, roles := waitingKinds(p)
+	// The cluster comes before its load balancers (the controller runs in
+	// it): waiting roles are the next step before waiting records.
 	switch {
 	case len(degraded) > 0:
 		st.Verdict, st.Reason = VerdictDegraded, strings.Join(degraded, "; ")
+	case len(providers) > 0:
+		st.Verdict, st.Reason = VerdictNotYetServing, strings.Join(providers, "; ")
 	case len(p.Changes) > 0 || len(p.Outputs) > 0:
 		st.Verdict, st.Reason = VerdictNotYetServing, NextSyncApply
-	case records > 0:
-		st.Verdict, st.Reason = VerdictNotYetServing, NextWaitNLBs
 	case roles > 0:
 		st.Verdict, st.Reason = VerdictNotYetServing, NextClusters
+	case records > 0:
+		st.Verdict, st.Reason = VerdictNotYetServing, NextWaitNLBs
 	case len(next) > 0:
 		st.Verdict, st.Reason = VerdictNotYetServing, strings.Join(next, "; ")
 	default:

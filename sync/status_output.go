@@ -117,9 +117,7 @@ func WriteStatus(w io.Writer, f *FleetStatus, format string) error {
 		}
 		for _, rec := range r.Records {
 			fmt.Fprintf(&b, "  record %s: %s\n", rec.Record, rec.State)
-			for _, f := range rec.Drift {
-				fmt.Fprintf(&b, "      %s: %s -> %s\n", f.Name, orNone(f.Old), orNone(f.New))
-			}
+			writeDrift(&b, rec.Drift)
 			if h := rec.HealthCheck; h != nil {
 				if h.ID == "" {
 					fmt.Fprintf(&b, "    health check %s: missing\n", h.Name)
@@ -134,10 +132,18 @@ func WriteStatus(w io.Writer, f *FleetStatus, format string) error {
 		}
 		for _, role := range r.Roles {
 			fmt.Fprintf(&b, "  %s %s: %s\n", ResourceRole, role.Name, role.State)
+			writeDrift(&b, role.Drift)
 		}
 	}
 	s := f.summary()
 	fmt.Fprintf(&b, "\nStatus: %d of %d regions serving, %d degraded, %d not yet serving.\n", s.Serving, s.Regions, s.Degraded, s.NotYetServing)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeDrift prints the fields of a drifted record or role, as sync plan does.
+func writeDrift(b *strings.Builder, fields []Field) {
+	for _, f := range fields {
+		fmt.Fprintf(b, "      %s: %s -> %s\n", f.Name, orNone(f.Old), orNone(f.New))
+	}
 }

@@ -15,7 +15,7 @@ func TestClassifyRegion(t *testing.T) {
 		Certificates: []awsstate.Certificate{{Name: "coder", DomainName: "coder.example.com", AWSRegion: "us-east-2"}},
 		Records: []awsstate.Record{{Name: "coder.example.com", Type: "A", SetIdentifier: "us-east-2", HealthCheck: "coder",
 			Alias: awsstate.Alias{Service: "coder/coder", Cluster: "c1", AWSRegion: "us-east-2"}}},
-		Roles: []awsstate.Role{{Name: "c1-ebs-csi"}},
+		Roles: []awsstate.Role{{Name: "c1-ebs-csi", Cluster: awsstate.ClusterRef{Name: "c1", AWSRegion: "us-east-2"}}},
 	}
 	key := "coder.example.com A [us-east-2]"
 	lbKey := LBRef{AWSRegion: "us-east-2", Cluster: "c1", Service: "coder/coder"}.String()
@@ -60,6 +60,20 @@ func TestClassifyRegion(t *testing.T) {
 		}(), empty(), healthy, VerdictNotYetServing, "wait for ACM to issue certificate coder (coderfleet sync apply waits for it)"},
 		{"records wait for the NLB", &Actual{LoadBalancers: map[string]LoadBalancer{}},
 			&Plan{Waiting: []Waiting{{Region: "us-east-2", Record: key}}}, healthy, VerdictNotYetServing, NextWaitNLBs},
+		// Before the cluster exists both its roles and its NLBs wait: the
+		// cluster comes first.
+		{"roles and records wait for the cluster", &Actual{LoadBalancers: map[string]LoadBalancer{}},
+			&Plan{Waiting: []Waiting{{Region: "us-east-2", Record: key}, {Region: "us-east-2", Role: "c1-ebs-csi"}}}, healthy, VerdictNotYetServing, NextClusters},
+		{"cluster without IAM OIDC provider", func() *Actual {
+			a := actual("active", now.Add(90*24*time.Hour))
+			a.Clusters = map[string]*Cluster{"us-east-2/c1": {Name: "c1", AWSRegion: "us-east-2", Issuer: "oidc.eks/id/1", NoProvider: true}}
+			return a
+		}(), &Plan{Waiting: []Waiting{{Region: "us-east-2", Role: "c1-ebs-csi"}}}, healthy, VerdictNotYetServing,
+			"create the cluster's IAM OIDC provider: eksctl utils associate-iam-oidc-provider --cluster c1 --region us-east-2 --approve"},
+		{"role drift", actual("active", now.Add(90*24*time.Hour)),
+			&Plan{Changes: []Change{{Action: Update, Resource: ResourceRole, Region: "us-east-2", Address: "us-east-2/c1-ebs-csi",
+				Fields: []Field{{Name: "managed-policies", Old: "arn:aws:iam::aws:policy/AdministratorAccess, arn:ebs", New: "arn:ebs"}}}}},
+			healthy, VerdictDegraded, ResourceRole + " c1-ebs-csi drifted"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +92,12 @@ func TestClassifyRegion(t *testing.T) {
 	}
 	if st := classifyRegion(r, actual("active", now.Add(time.Hour)), empty(), healthy, map[string]string{"coder": "arn:old"}, now); st.Certificates[0].InOutputs {
 		t.Error("a certificate whose ARN outputs.yaml does not hold reads as in outputs.yaml")
+	}
+	drifted := &Plan{Changes: []Change{{Action: Update, Resource: ResourceRole, Region: "us-east-2", Address: "us-east-2/c1-ebs-csi",
+		Fields: []Field{{Name: "managed-policies", Old: "admin, ebs", New: "ebs"}}}}}
+	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), drifted, healthy, outputs, now)
+	if ro := st.Roles[0]; ro.State != StateDrift || len(ro.Drift) != 1 || ro.Drift[0].Name != "managed-policies" || ro.Drift[0].Old != "admin, ebs" {
+		t.Errorf("drifted role status %+v, want drift with its managed-policies field", ro)
 	}
 	// A role or record whose name a foreign object holds is in conflict, not
 	// in-sync (the plan has no change for it, only the conflict).

@@ -60,6 +60,10 @@ type syncer struct {
 	opts    Options
 	clock   Clock
 	retries int
+	// noteNoProvider makes readClusters mark a cluster without an IAM OIDC
+	// provider (Cluster.NoProvider) instead of failing: status judges it
+	// per region.
+	noteNoProvider bool
 }
 
 func newSyncer(opts Options) (*syncer, error) {

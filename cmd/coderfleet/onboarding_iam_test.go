@@ -48,6 +48,15 @@ func fleetClusters(t *testing.T, repo string) []fleetCluster {
 // returns the issuer URL.
 func createClusterWithProvider(t *testing.T, ctx context.Context, cfg aws.Config, url string, c fleetCluster) string {
 	t.Helper()
+	issuer := createCluster(t, ctx, cfg, url, c)
+	createProvider(t, ctx, cfg, c, issuer)
+	return issuer
+}
+
+// createCluster creates the EKS cluster c in moto, without an IAM OIDC
+// provider, and returns its OIDC issuer URL.
+func createCluster(t *testing.T, ctx context.Context, cfg aws.Config, url string, c fleetCluster) string {
+	t.Helper()
 	out, err := eks.NewFromConfig(cfg, func(o *eks.Options) { o.Region = c.awsRegion }).CreateCluster(ctx, &eks.CreateClusterInput{
 		Name: aws.String(c.name), RoleArn: aws.String("arn:aws:iam::123456789012:role/eks-cluster"),
 		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: []string{motoDefaultSubnet(t, url, c.awsRegion)}}})
@@ -57,12 +66,16 @@ func createClusterWithProvider(t *testing.T, ctx context.Context, cfg aws.Config
 	if out.Cluster.Identity == nil || out.Cluster.Identity.Oidc == nil || aws.ToString(out.Cluster.Identity.Oidc.Issuer) == "" {
 		t.Fatalf("moto's EKS cluster %s has no OIDC issuer: %+v", c.name, out.Cluster)
 	}
-	issuer := aws.ToString(out.Cluster.Identity.Oidc.Issuer)
+	return aws.ToString(out.Cluster.Identity.Oidc.Issuer)
+}
+
+// createProvider creates the IAM OIDC provider of cluster c's issuer.
+func createProvider(t *testing.T, ctx context.Context, cfg aws.Config, c fleetCluster, issuer string) {
+	t.Helper()
 	if _, err := iam.NewFromConfig(cfg).CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String(issuer),
 		ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{"9e99a48a9960b14926bb7f3b02e22da2b0ab7280"}}); err != nil {
 		t.Fatalf("creating the IAM OIDC provider of %s: %v", c.name, err)
 	}
-	return issuer
 }
 
 // irsaServiceAccount is a rendered ServiceAccount with an

@@ -48,11 +48,16 @@ For each region it shows:
     sync plan), waiting for its load balancer or in conflict with a foreign one; for a record with a health
     check, Route53's checkers that find it healthy out of all, and the last
     failure reported (GetHealthCheckStatus);
-  - IAM roles: in-sync, missing, drifted, waiting for their EKS cluster or in
+  - IAM roles: in-sync, missing, drifted (the fields as in sync plan: trust,
+    inline or managed policies, tags), waiting for their EKS cluster or in
     conflict (a role coderfleet does not own has the name);
 
 and a verdict: "serving", "degraded (<what>)" or "not yet serving (<next
-step>)", the next step worded as the "Next:" lines of sync plan.
+step>)", the next step worded as the "Next:" lines of sync plan. Roles
+waiting for their cluster come before records waiting for its load
+balancers; a cluster that exists without an IAM OIDC provider makes its
+region "not yet serving (create the cluster's IAM OIDC provider: eksctl
+...)" while the other regions are judged as usual.
 
 Exit codes: 0 every region serves; 2 a region is degraded or not yet
 serving; 3 the repository's files are invalid; 4 reading AWS failed.

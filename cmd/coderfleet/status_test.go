@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
@@ -137,9 +138,22 @@ func TestStatusAgainstMoto(t *testing.T) {
 	// Before sync: nothing exists; the next step is sync apply.
 	both("before-sync", exitChanges)
 
+	// One cluster exists without its IAM OIDC provider: that region's
+	// verdict names the step; the others are judged as before (exit 2, not 4).
+	clusters := fleetClusters(t, repo)
+	first := clusters[0]
+	issuer := createCluster(t, ctx, cfg, moto.URL, first)
+	out, _ := statusRun(t, exitChanges, "--repo", repo)
+	want := first.region + ": not yet serving (create the cluster's IAM OIDC provider: eksctl utils associate-iam-oidc-provider --cluster " +
+		first.name + " --region " + first.awsRegion + " --approve)\n"
+	if !strings.HasPrefix(out, want) || strings.Count(out, "not yet serving (run coderfleet sync apply)") != len(clusters)-1 {
+		t.Errorf("status with cluster %s lacking its IAM OIDC provider:\n%s", first.name, out)
+	}
+	createProvider(t, ctx, cfg, first, issuer)
+
 	// The clusters exist (so the IAM roles can be made) and sync apply
 	// issues the certificates; the records wait for the NLBs.
-	for _, c := range fleetClusters(t, repo) {
+	for _, c := range clusters[1:] {
 		createClusterWithProvider(t, ctx, cfg, moto.URL, c)
 	}
 	if code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo); code != exitOK {
@@ -156,10 +170,29 @@ func TestStatusAgainstMoto(t *testing.T) {
 	}
 	both("serving", exitOK)
 
+	// A role given AdministratorAccess by hand is degraded, with the field.
+	role := first.name + "-ebs-csi"
+	admin := "arn:aws:iam::aws:policy/AdministratorAccess"
+	iamc := iam.NewFromConfig(cfg)
+	if _, err := iamc.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(role), PolicyArn: aws.String(admin)}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = statusRun(t, exitChanges, "--repo", repo, "--region", first.region)
+	if !strings.HasPrefix(out, first.region+": degraded (iam-role "+role+" drifted)\n") || !strings.Contains(out, "  iam-role "+role+": drift\n      managed-policies: ") || !strings.Contains(out, admin) {
+		t.Errorf("status with %s attached to %s:\n%s", admin, role, out)
+	}
+	jsonDoc(t, "status", exitChanges, "status", "--repo", repo, "--region", first.region, "-o", "json") // role drift valid against docs/schemas/status.json
+	if out, _ = statusRun(t, exitChanges, "--repo", repo, "--region", first.region, "-o", "json"); !strings.Contains(out, `"name": "managed-policies"`) {
+		t.Errorf("status -o json with %s attached to %s has no managed-policies drift:\n%s", admin, role, out)
+	}
+	if _, err := iamc.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(role), PolicyArn: aws.String(admin)}); err != nil {
+		t.Fatal(err)
+	}
+
 	// A failing health check degrades its regions.
 	failHealthChecks(t, func() bool { return true })
 	both("degraded", exitChanges)
-	out, _ := statusRun(t, exitChanges, "--repo", repo, "--region", "us-east-2")
+	out, _ = statusRun(t, exitChanges, "--repo", repo, "--region", "us-east-2")
 	if !strings.HasPrefix(out, "us-east-2: degraded (health check coder: 1/3 checkers healthy: Failure: HTTP Status Code 503, Service Unavailable)\n") {
 		t.Errorf("status --region us-east-2:\n%s", out)
 	}
