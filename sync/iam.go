@@ -167,6 +167,9 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 		return nil
 	}
 	if err := s.readClusters(ctx, a); err != nil {
+		if oe, ok := err.(*OIDCProviderError); ok {
+			oe.Others = otherRegions(d, oe.Cluster, oe.AWSRegion)
+		}
 		return err
 	}
 	seen := map[string]bool{}
@@ -274,12 +277,41 @@ func (s *syncer) readClusters(ctx context.Context, a *Actual) error {
 // OIDC provider: no role can trust its ServiceAccounts until one exists.
 type OIDCProviderError struct {
 	Cluster, AWSRegion, Issuer string
+	// Others are the region folders of the run whose roles do not use the
+	// cluster, sorted: a run limited to them (--region) does not read it.
+	Others []string
 }
 
-// Error names the cluster and the one command that creates the provider.
+// Error names the cluster and the one command that creates the provider,
+// and the --region that lets the other regions of the run go on meanwhile.
 func (e *OIDCProviderError) Error() string {
-	return fmt.Sprintf("EKS cluster %s (%s) has no IAM OIDC provider for its issuer https://%s, so no role can trust its ServiceAccounts (hint: create it with eksctl utils associate-iam-oidc-provider --cluster %s --region %s --approve, then run coderfleet sync again)",
-		e.Cluster, e.AWSRegion, e.Issuer, e.Cluster, e.AWSRegion)
+	others := ""
+	if len(e.Others) > 0 {
+		others = "; meanwhile the other regions can go on: run it with --region " + strings.Join(e.Others, ",")
+	}
+	return fmt.Sprintf("EKS cluster %s (%s) has no IAM OIDC provider for its issuer https://%s, so no role can trust its ServiceAccounts (hint: create it with eksctl utils associate-iam-oidc-provider --cluster %s --region %s --approve, then run coderfleet sync again%s)",
+		e.Cluster, e.AWSRegion, e.Issuer, e.Cluster, e.AWSRegion, others)
+}
+
+// otherRegions returns the region folders of d, sorted, with no role in
+// the EKS cluster name of awsRegion. sync reads only the clusters of the
+// roles of its regions (see docs/sync.md "Scope"), so --region naming them
+// leaves the cluster out.
+func otherRegions(d *Desired, cluster, awsRegion string) []string {
+	var out []string
+	for _, r := range d.Regions {
+		uses := false
+		for _, role := range r.Roles {
+			if role.Cluster.Name == cluster && role.Cluster.AWSRegion == awsRegion {
+				uses = true
+			}
+		}
+		if !uses {
+			out = append(out, r.Region)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // readRole reads the role name; nil when it does not exist. Policies are

@@ -421,17 +421,34 @@ func TestIAMRolesWaitForTheirCluster(t *testing.T) {
 }
 
 // TestIAMMissingOIDCProviderIsAnError: a cluster without its IAM OIDC
-// provider stops the plan with the command that creates it.
+// provider stops the plan with the command that creates it, and names the
+// --region that lets the other regions go on; a run limited to them does
+// not read that cluster (here it stops at the next one, none left after).
 func TestIAMMissingOIDCProviderIsAnError(t *testing.T) {
 	s := newIAMEnv(t, nil, true, false)
-	_, err := PlanChanges(context.Background(), s.options(iamRepo(t), newFakeClock()))
+	r := iamRepo(t)
+	opts := s.options(r, newFakeClock())
+	_, err := PlanChanges(context.Background(), opts)
 	var oe *OIDCProviderError
 	if !errors.As(err, &oe) {
 		t.Fatalf("want *OIDCProviderError, got %v", err)
 	}
 	if !strings.Contains(err.Error(), "EKS cluster coder-eu-west-2 (eu-west-2) has no IAM OIDC provider") ||
-		!strings.Contains(err.Error(), "eksctl utils associate-iam-oidc-provider --cluster coder-eu-west-2 --region eu-west-2 --approve") {
+		!strings.Contains(err.Error(), "(hint: create it with eksctl utils associate-iam-oidc-provider --cluster coder-eu-west-2 --region eu-west-2 --approve, then run coderfleet sync again; meanwhile the other regions can go on: run it with --region us-east-2,us-west-2)") {
 		t.Errorf("message: %v", err)
+	}
+
+	opts.Regions = oe.Others
+	_, err = PlanChanges(context.Background(), opts)
+	if !errors.As(err, &oe) || oe.Cluster != "coder-us-east-2" ||
+		!strings.HasSuffix(err.Error(), "then run coderfleet sync again; meanwhile the other regions can go on: run it with --region us-west-2)") {
+		t.Errorf("with --region us-east-2,us-west-2: want the error of cluster coder-us-east-2 naming --region us-west-2, got %v", err)
+	}
+
+	opts.Regions = []string{"eu-west-2"}
+	_, err = PlanChanges(context.Background(), opts)
+	if !errors.As(err, &oe) || strings.Contains(err.Error(), "meanwhile") {
+		t.Errorf("with --region eu-west-2 alone: want the error without other regions, got %v", err)
 	}
 }
 

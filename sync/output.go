@@ -23,6 +23,18 @@ var actionSymbol = map[Action]string{Create: "+", Update: "~", Delete: "-"}
 // WritePlan prints p like terraform plan (format "text") or as JSON, the
 // PlanSchema document of docs/json.md.
 func WritePlan(w io.Writer, p *Plan, format string) error {
+	return writePlan(w, p, format, true)
+}
+
+// WriteApplyPlan prints p as text, the plan sync apply shows before it
+// changes anything: WritePlan's text without the "Waiting for ..." blocks
+// (its summary line still counts them). WriteResult prints those after
+// applying, with what is then still waiting, so they are printed once.
+func WriteApplyPlan(w io.Writer, p *Plan) error {
+	return writePlan(w, p, FormatText, false)
+}
+
+func writePlan(w io.Writer, p *Plan, format string, waiting bool) error {
 	switch format {
 	case FormatJSON:
 		if err := jsonout.Encode(w, planDocument{PlanSchema, newPlanBody(p)}); err != nil {
@@ -69,6 +81,9 @@ func WritePlan(w io.Writer, p *Plan, format string) error {
 		}
 	}
 	records, roles := waitingKinds(p)
+	if !waiting {
+		records, roles = 0, 0
+	}
 	if records > 0 {
 		b.WriteString("\nWaiting for load balancers (not an error):\n")
 		for _, wt := range p.Waiting {
@@ -140,7 +155,13 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 	for _, o := range r.Outputs {
 		fmt.Fprintf(&b, "Wrote %s: run coderfleet render so the Services use the certificates, then commit.\n", o)
 	}
-	if f := r.Final; f != nil {
+	// What is still waiting: the plan after applying, or the one before
+	// when Apply stopped early (sync apply printed it without its waiting).
+	f := r.Final
+	if f == nil && r.Plan != nil {
+		f = &Plan{Waiting: r.Plan.Waiting}
+	}
+	if f != nil {
 		if len(f.Waiting) > 0 || len(f.Conflicts) > 0 || len(f.Notes) > 0 {
 			left := &Plan{Waiting: f.Waiting, Conflicts: f.Conflicts, Notes: f.Notes}
 			var rest strings.Builder

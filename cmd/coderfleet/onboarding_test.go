@@ -160,6 +160,12 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if strings.Contains(out, "Waiting for EKS clusters") {
 		t.Errorf("sync apply (certificates) still waits for the clusters it was given:\n%s", out)
 	}
+	// What still waits is told once, after applying; the plan before it
+	// only counts it.
+	if n := strings.Count(out, "Waiting for load balancers (not an error):"); n != 1 ||
+		strings.Index(out, "Waiting for load balancers") < strings.Index(out, "Apply complete:") {
+		t.Errorf("sync apply (certificates) prints the waiting records %d time(s), want once after \"Apply complete\":\n%s", n, out)
+	}
 	mustContain(t, "sync apply stderr", errs,
 		"create certificate ap-south-1/proxy: done",
 		"create iam-role ap-south-1/coderdemo-ap-south-1-keysync-coder-ws: done",

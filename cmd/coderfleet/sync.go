@@ -321,7 +321,8 @@ func runSyncApply(ctx context.Context, o *syncOptions, file string, stdout, stde
 	opts.Progress = stderr
 	opts.OnPlan = func(p *fleetsync.Plan) error {
 		if o.output == fleetsync.FormatText {
-			_ = fleetsync.WritePlan(stdout, p, fleetsync.FormatText)
+			// What waits is printed once, after applying (WriteResult).
+			_ = fleetsync.WriteApplyPlan(stdout, p)
 			fmt.Fprintln(stdout)
 		}
 		if file != "" || o.autoApprove || len(p.Changes) == 0 {
