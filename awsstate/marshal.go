@@ -24,6 +24,10 @@ func Marshal(f File) ([]byte, error) {
 		doc = roleList{h, nonNil(f.Roles)}
 	case KindSecretList:
 		doc = secretList{h, nonNil(f.Secrets)}
+	case KindWorkspaceProxyList:
+		doc = workspaceProxyList{h, nonNil(f.WorkspaceProxies)}
+	case KindProvisionerKeyList:
+		doc = provisionerKeyList{h, nonNil(f.ProvisionerKeys)}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", f.Kind)
 	}

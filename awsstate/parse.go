@@ -2,6 +2,7 @@ package awsstate
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -49,6 +50,14 @@ type (
 	secretList struct {
 		header  `yaml:",inline"`
 		Secrets []Secret `yaml:"secrets"`
+	}
+	workspaceProxyList struct {
+		header           `yaml:",inline"`
+		WorkspaceProxies []WorkspaceProxy `yaml:"workspaceProxies"`
+	}
+	provisionerKeyList struct {
+		header          `yaml:",inline"`
+		ProvisionerKeys []ProvisionerKey `yaml:"provisionerKeys"`
 	}
 )
 
@@ -170,6 +179,12 @@ func Parse(path string, data []byte) (*File, error) {
 		case KindSecretList:
 			l := &secretList{}
 			doc, h = l, &l.header
+		case KindWorkspaceProxyList:
+			l := &workspaceProxyList{}
+			doc, h = l, &l.header
+		case KindProvisionerKeyList:
+			l := &provisionerKeyList{}
+			doc, h = l, &l.header
 		default:
 			h = &header{}
 			doc = h
@@ -182,7 +197,7 @@ func Parse(path string, data []byte) (*File, error) {
 	if c.written("apiVersion") && h.APIVersion != APIVersion {
 		c.fail("apiVersion", "unsupported apiVersion %q; this coderfleet reads %q (re-render the region with this version)", h.APIVersion, APIVersion)
 	}
-	c.enum("kind", string(h.Kind), string(KindCertificateList), string(KindHealthCheckList), string(KindRecordList), string(KindRoleList), string(KindSecretList))
+	c.enum("kind", string(h.Kind), string(KindCertificateList), string(KindHealthCheckList), string(KindRecordList), string(KindRoleList), string(KindSecretList), string(KindWorkspaceProxyList), string(KindProvisionerKeyList))
 	c.nonEmpty("fleet", h.Fleet)
 	c.nonEmpty("region", h.Region)
 	f := &File{Kind: h.Kind, Fleet: h.Fleet, Region: h.Region}
@@ -220,6 +235,20 @@ func Parse(path string, data []byte) (*File, error) {
 			c.secret(strictyaml.Item("secrets", i), &f.Secrets[i])
 		}
 		c.unique("secrets", len(f.Secrets), func(i int) string { return f.Secrets[i].AWSRegion + " " + f.Secrets[i].Name })
+	case *workspaceProxyList:
+		f.WorkspaceProxies = l.WorkspaceProxies
+		for i := range f.WorkspaceProxies {
+			c.workspaceProxy(strictyaml.Item("workspaceProxies", i), &f.WorkspaceProxies[i])
+		}
+		c.unique("workspaceProxies", len(f.WorkspaceProxies), func(i int) string { return f.WorkspaceProxies[i].Name })
+	case *provisionerKeyList:
+		f.ProvisionerKeys = l.ProvisionerKeys
+		for i := range f.ProvisionerKeys {
+			c.provisionerKey(strictyaml.Item("provisionerKeys", i), &f.ProvisionerKeys[i])
+		}
+		c.unique("provisionerKeys", len(f.ProvisionerKeys), func(i int) string {
+			return f.ProvisionerKeys[i].Organization + "/" + f.ProvisionerKeys[i].Name
+		})
 	}
 	if err := c.d.Errs.Sorted().Err(); err != nil {
 		return nil, err
@@ -433,4 +462,41 @@ func (c *checker) secret(at string, s *Secret) {
 	}
 	c.region(key("awsRegion"), s.AWSRegion)
 	c.tags(key("tags"), s.Tags, 50, "Secrets Manager secret")
+}
+
+// coderNameRE is Coder's rule for names (codersdk NameValid): letters and
+// digits in groups joined by single hyphens.
+var coderNameRE = regexp.MustCompile(`^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$`)
+
+// coderName checks a Coder object name of at most max characters.
+func (c *checker) coderName(key, v string, max int) {
+	if v != "" && (len(v) > max || !coderNameRE.MatchString(v)) {
+		c.fail(key, "%q is not a valid Coder name: at most %d letters, digits and single hyphens, starting and ending with a letter or digit", v, max)
+	}
+}
+
+func (c *checker) workspaceProxy(at string, p *WorkspaceProxy) {
+	key := func(k string) string { return strictyaml.Join(at, k) }
+	c.nonEmpty(key("name"), p.Name)
+	c.coderName(key("name"), p.Name, 32)
+	c.nonEmpty(key("displayName"), p.DisplayName)
+	if len(p.DisplayName) > 64 {
+		c.fail(key("displayName"), "Coder display names are at most 64 characters, got %d", len(p.DisplayName))
+	}
+	c.secret(key("tokenSecret"), &p.TokenSecret)
+}
+
+func (c *checker) provisionerKey(at string, k *ProvisionerKey) {
+	key := func(s string) string { return strictyaml.Join(at, s) }
+	c.nonEmpty(key("name"), k.Name)
+	if len(k.Name) > 64 {
+		c.fail(key("name"), "Coder provisioner key names are at most 64 characters, got %d", len(k.Name))
+	}
+	for _, reserved := range []string{"built-in", "user-auth", "psk"} {
+		if strings.EqualFold(k.Name, reserved) {
+			c.fail(key("name"), "%q is a name Coder reserves for its own provisioner keys", k.Name)
+		}
+	}
+	c.nonEmpty(key("organization"), k.Organization)
+	c.secret(key("tokenSecret"), &k.TokenSecret)
 }

@@ -56,7 +56,8 @@ const (
 // File is one parsed desired-state document. Parse decodes the types below
 // by their yaml tags with internal/strictyaml; `cf:"required"` marks the
 // keys a file must write. Exactly one of Certificates,
-// HealthChecks, Records, Roles and Secrets is used, according to Kind.
+// HealthChecks, Records, Roles, Secrets, WorkspaceProxies and
+// ProvisionerKeys is used, according to Kind.
 type File struct {
 	// Kind says which list the file holds.
 	Kind Kind
@@ -76,6 +77,10 @@ type File struct {
 	Roles []Role
 	// Secrets is set for KindSecretList.
 	Secrets []Secret
+	// WorkspaceProxies is set for KindWorkspaceProxyList.
+	WorkspaceProxies []WorkspaceProxy
+	// ProvisionerKeys is set for KindProvisionerKeyList.
+	ProvisionerKeys []ProvisionerKey
 }
 
 // Certificate is an ACM certificate requested with DNS validation.
@@ -211,6 +216,24 @@ const (
 	SecretsFile = "secrets.yaml"
 )
 
+// The kinds and files of the Coder desired state: what sync registers on
+// the primary region's coderd (domain-spec E). They live under
+// regions/<region>/aws/ beside the AWS files because sync reads them the
+// same way; the objects they describe are Coder's.
+const (
+	// KindWorkspaceProxyList is the kind of workspaceproxies.yaml: the
+	// Coder workspace proxy of a proxy region (one item, or none).
+	KindWorkspaceProxyList Kind = "WorkspaceProxyList"
+	// KindProvisionerKeyList is the kind of provisionerkeys.yaml: one Coder
+	// provisioner key per workspace namespace of the region.
+	KindProvisionerKeyList Kind = "ProvisionerKeyList"
+
+	// WorkspaceProxiesFile holds the region's workspace proxy.
+	WorkspaceProxiesFile = "workspaceproxies.yaml"
+	// ProvisionerKeysFile holds the region's provisioner keys.
+	ProvisionerKeysFile = "provisionerkeys.yaml"
+)
+
 // Role is an IAM role assumed by exactly one Kubernetes ServiceAccount
 // through the cluster's OIDC provider (IAM roles for service accounts,
 // https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html).
@@ -316,4 +339,44 @@ type Secret struct {
 	KMSKeyID string `yaml:"kmsKeyID,omitempty"`
 	// Tags are put on the secret; the ownership tags (OwnedTags) among them.
 	Tags map[string]string `yaml:"tags,omitempty"`
+}
+
+// WorkspaceProxy is a Coder workspace proxy registered on the primary
+// region's coderd (POST /api/v2/workspaceproxies, Coder's API reference
+// docs/reference/api/enterprise.md). Its one-time session token goes
+// straight into TokenSecret; the proxy Deployment reads it from there
+// through an ExternalSecret.
+type WorkspaceProxy struct {
+	// Name is the proxy's name in Coder (the region folder name): letters,
+	// digits and single hyphens, at most 32 characters (Coder's name rule).
+	Name string `yaml:"name" cf:"required"`
+	// DisplayName is what Coder's region picker shows, such as "Oregon"
+	// (at most 64 characters).
+	DisplayName string `yaml:"displayName" cf:"required"`
+	// Icon is the icon URL or Coder path (such as /emojis/1f1fa-1f1f8.png);
+	// empty leaves Coder's default.
+	Icon string `yaml:"icon,omitempty"`
+	// TokenSecret is the Secrets Manager secret that receives the proxy's
+	// session token (its value is the token, a plain string). It lives in
+	// the proxy region's AWS region.
+	TokenSecret Secret `yaml:"tokenSecret" cf:"required"`
+}
+
+// ProvisionerKey is a Coder provisioner key of an organization
+// (POST /api/v2/organizations/{organization}/provisionerkeys). Provisioner
+// daemons authenticating with it take only jobs whose tags match Tags. Its
+// one-time key goes straight into TokenSecret.
+type ProvisionerKey struct {
+	// Name is the key's name, unique in its organization (at most 64
+	// characters; Coder reserves built-in, user-auth and psk).
+	Name string `yaml:"name" cf:"required"`
+	// Organization is the Coder organization's name.
+	Organization string `yaml:"organization" cf:"required"`
+	// Tags are the provisioner tags of the key, such as region=<awsRegion>
+	// and namespace=<namespace>; the provisioner Deployment of that
+	// namespace runs with this key.
+	Tags map[string]string `yaml:"tags" cf:"required"`
+	// TokenSecret is the Secrets Manager secret that receives the key (a
+	// plain string), in the AWS region of the key's cluster.
+	TokenSecret Secret `yaml:"tokenSecret" cf:"required"`
 }
