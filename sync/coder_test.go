@@ -459,3 +459,48 @@ func TestCoderErrors(t *testing.T) {
 		t.Errorf("missing organization: %v", err)
 	}
 }
+
+// TestCoderScopeAndSavedPlan: --region keeps other regions' Coder objects
+// out of a run, even with --prune; a saved plan is refused when coderd
+// changed an object it touches since it was made.
+func TestCoderScopeAndSavedPlan(t *testing.T) {
+	e := newCoderEnv(t, fakecoderd.Options{Premium: true})
+	o := e.opts(e.client)
+	o.Regions = []string{"eu-west-2"}
+	e.apply(t, o)
+	if got := e.fake.Proxies(); len(got) != 1 || got[0].Name != "eu-west-2" {
+		t.Fatalf("--region eu-west-2 registered %+v", got)
+	}
+	delete(e.repo.fs, "regions/eu-west-2/aws/"+awsstate.WorkspaceProxiesFile)
+	o.Regions, o.Prune = []string{"us-west-2"}, true
+	p, err := PlanChanges(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Join(changeLines(p), "\n"); strings.Contains(lines, "eu-west-2") || p.Kept != 0 {
+		t.Fatalf("a run limited to us-west-2 plans eu-west-2's objects: %s (kept %d)", lines, p.Kept)
+	}
+	data, err := p.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := LoadPlanFile("coder.plan", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone registers a proxy of the planned name meanwhile.
+	if _, err := e.client.CreateWorkspaceProxy(context.Background(), coderapi.CreateWorkspaceProxyRequest{Name: "us-west-2", DisplayName: "Theirs", Icon: "/theirs.png"}); err != nil {
+		t.Fatal(err)
+	}
+	so := e.opts(e.client)
+	so.Saved = saved
+	before := len(e.fake.MutatingRequests())
+	_, err = Apply(context.Background(), so)
+	var stale *StalePlanError
+	if !errors.As(err, &stale) || !strings.Contains(strings.Join(stale.Changed, "\n"), "workspace-proxy us-west-2/us-west-2 changed since the plan was made") {
+		t.Fatalf("saved plan after coderd changed: %v", err)
+	}
+	if n := len(e.fake.MutatingRequests()) - before; n != 0 {
+		t.Errorf("a stale saved plan made %d mutating requests", n)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,5 +140,21 @@ func TestSyncCoderEnvironment(t *testing.T) {
 		if tok == "" || strings.Contains(all, tok) {
 			t.Errorf("a token (or an empty one) appears in the output")
 		}
+	}
+	// Nor anywhere in the repository (the lock file, outputs.yaml...).
+	err = filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, tok := range tokens {
+			if err == nil && strings.Contains(string(b), tok) {
+				t.Errorf("a token is in %s", p)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
