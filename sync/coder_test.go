@@ -504,3 +504,56 @@ func TestCoderScopeAndSavedPlan(t *testing.T) {
 		t.Errorf("a stale saved plan made %d mutating requests", n)
 	}
 }
+
+// flakyCoder answers the first list and create with coderd's 429 and 503,
+// and makes the first provisioner key but answers 502: sync retries them
+// all (the key's 409 on the retry means the first attempt made it).
+type flakyCoder struct {
+	*coderapi.Client
+	listed, created, keyed bool
+}
+
+func (f *flakyCoder) WorkspaceProxies(ctx context.Context) ([]coderapi.WorkspaceProxy, error) {
+	if !f.listed {
+		f.listed = true
+		return nil, &coderapi.Error{Method: "GET", Path: "/api/v2/workspaceproxies", StatusCode: 429, Message: "rate limited"}
+	}
+	return f.Client.WorkspaceProxies(ctx)
+}
+
+func (f *flakyCoder) CreateWorkspaceProxy(ctx context.Context, req coderapi.CreateWorkspaceProxyRequest) (coderapi.UpdateWorkspaceProxyResponse, error) {
+	if !f.created {
+		f.created = true
+		return coderapi.UpdateWorkspaceProxyResponse{}, &coderapi.Error{Method: "POST", Path: "/api/v2/workspaceproxies", StatusCode: 503, Message: "restarting"}
+	}
+	return f.Client.CreateWorkspaceProxy(ctx, req)
+}
+
+func (f *flakyCoder) CreateProvisionerKey(ctx context.Context, orgID string, req coderapi.CreateProvisionerKeyRequest) (coderapi.CreateProvisionerKeyResponse, error) {
+	out, err := f.Client.CreateProvisionerKey(ctx, orgID, req)
+	if !f.keyed && err == nil {
+		f.keyed = true
+		return coderapi.CreateProvisionerKeyResponse{}, &coderapi.Error{Method: "POST", Path: "/api/v2/organizations/x/provisionerkeys", StatusCode: 502, Message: "bad gateway"}
+	}
+	return out, err
+}
+
+func TestCoderRetries(t *testing.T) {
+	e := newCoderEnv(t, fakecoderd.Options{Premium: true})
+	o := e.opts(&flakyCoder{Client: e.client})
+	res := e.apply(t, o)
+	if res.Retries < 3 {
+		t.Errorf("%d retries, want at least 3\n%s", res.Retries, e.out.String())
+	}
+	if got := len(e.fake.ProvisionerKeys("coder")); got != 4 {
+		t.Errorf("%d keys, want 4 (no duplicate after the ambiguous create)", got)
+	}
+	for _, ns := range []string{"coder-ws", "team-a"} {
+		if _, err := e.client.ProvisionerKeyByToken(context.Background(), e.value(t, "us-east-2", "demo/us-east-2/provisioner-key-"+ns)); err != nil {
+			t.Errorf("stored key %s: %v", ns, err)
+		}
+	}
+	if p, err := PlanChanges(context.Background(), e.opts(e.client)); err != nil || !p.Converged() {
+		t.Errorf("not converged: %v %v", err, changeLines(p))
+	}
+}
