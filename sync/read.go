@@ -75,6 +75,9 @@ func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 	if err := s.readSecrets(ctx, d, a); err != nil {
 		return nil, err
 	}
+	if err := s.readCoder(ctx, d, a); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

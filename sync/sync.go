@@ -23,6 +23,14 @@ type Options struct {
 	Prune bool
 	// Clients are the AWS clients.
 	Clients Clients
+	// Coder is the primary region's coderd, on which sync registers the
+	// desired workspace proxies and provisioner keys; nil skips the Coder
+	// part (Plan.Coder.Skipped): nothing of Coder is read or changed.
+	Coder CoderAPI
+	// ReissueTokens allows re-issuing the token of a Coder object whose
+	// token secret lost its value, and adopting a Coder object of a desired
+	// name that no token secret of the fleet names (--reissue-tokens).
+	ReissueTokens bool
 	// Clock gives time and sleeps; nil means the wall clock.
 	Clock Clock
 	// Progress receives progress lines while applying; nil discards them.
@@ -117,7 +125,7 @@ func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading AWS state: %w", err)
 	}
-	pol := Policy{Prune: opts.Prune}
+	pol := Policy{Prune: opts.Prune, ReissueTokens: opts.ReissueTokens}
 	p := Compute(d, a, pol)
 	if err := checkRoute53Rules(p, a, d, pol); err != nil {
 		return nil, err
