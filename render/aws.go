@@ -34,13 +34,15 @@ var awsLists = []awsList{
 	{"records", awsstate.RecordsFile, awsstate.KindRecordList, false},
 	{"roles", awsstate.RolesFile, awsstate.KindRoleList, true},
 	{"secrets", awsstate.SecretsFile, awsstate.KindSecretList, true},
+	{"workspaceProxies", awsstate.WorkspaceProxiesFile, awsstate.KindWorkspaceProxyList, true},
+	{"provisionerKeys", awsstate.ProvisionerKeysFile, awsstate.KindProvisionerKeyList, true},
 }
 
 // awsHostedZoneKey is the key of `aws` naming the records' Route53 zone.
 const awsHostedZoneKey = "hostedZone"
 
 // awsShapeHint is the hint of a problem in the templates' `aws` result.
-const awsShapeHint = "main.jsonnet returns aws: {hostedZone, certificates, healthChecks, records, roles?, secrets?}, each item with the keys docs/sync.md (\"Files under regions/<region>/aws/\") lists; templates/lib/aws.libsonnet builds them"
+const awsShapeHint = "main.jsonnet returns aws: {hostedZone, certificates, healthChecks, records, roles?, secrets?, workspaceProxies?, provisionerKeys?}, each item with the keys docs/sync.md (\"Files under regions/<region>/aws/\") lists; templates/lib/aws.libsonnet builds them"
 
 // awsState is a region's AWS desired state as the templates returned it,
 // parsed: the files by name, as sync reads them.
