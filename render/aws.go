@@ -199,15 +199,20 @@ func (ro regionObjects) all() []placedObject {
 //     ARN of a certificate of aws.certificates, by name;
 //   - when roles.yaml is written (IAM managed): every ServiceAccount's
 //     eks.amazonaws.com/role-arn is the ARN of the role of aws.roles for
-//     that ServiceAccount, and every role's ServiceAccount is rendered.
-func crossCheck(accountID string, r *config.RegionConfig, state awsState, ro regionObjects, bl *blamer) Errors {
+//     that ServiceAccount, and every role's ServiceAccount is rendered;
+//   - every ExternalSecret reads through a SecretStore of its namespace
+//     whose role may read each of its secrets (checkExternalSecrets); the
+//     secrets the region does not list itself are returned, for
+//     checkSecretRefs once every region is rendered.
+func crossCheck(accountID string, r *config.RegionConfig, state awsState, ro regionObjects, bl *blamer) (Errors, []secretRef) {
 	var errs Errors
 	errs = append(errs, checkRecordAliases(r.Region.Name, state, ro)...)
 	errs = append(errs, checkCertificateRefs(r, state, ro, bl)...)
 	if roles := state[awsstate.RolesFile]; roles != nil {
 		errs = append(errs, checkRoles(accountID, r, roles.Roles, ro, bl)...)
 	}
-	return errs
+	secretErrs, pending := checkExternalSecrets(accountID, r, state, ro, bl)
+	return append(errs, secretErrs...), pending
 }
 
 // checkRecordAliases refuses a record whose alias names no Service of
