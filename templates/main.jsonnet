@@ -41,10 +41,11 @@ function(config)
   ) + (
     if withLiteLLM then { litellm: litellm(config) } else {}
   ) + (
-    if std.length(workspaces) > 0 then {
-      provisioners: provisioners(config),
-      keysync: keysync(config),
-    } else {}
+    if std.length(workspaces) > 0 then { provisioners: provisioners(config) } else {}
+  ) + (
+    // Key sync copies the key LiteLLM's rotate-key CronJob writes: without
+    // LiteLLM (litellm.enabled: false) nothing writes or lists that secret.
+    if std.length(workspaces) > 0 && s.litellm.enabled then { keysync: keysync(config) } else {}
   );
   local components = base { secretstores: secretstores(config, readsOf(base)) };
 

@@ -38,7 +38,7 @@ function(config) {
     name: config.region.name + '-' + ws.name,
     organization: ws.organization,
     tags: { region: config.region.awsRegion, namespace: ws.name },
-    tokenSecret: secrets.tokenSecret(config, ws.name, 'psk', 'Coder provisioner key %s-%s of organization %s' % [config.region.name, ws.name, ws.organization]),
+    tokenSecret: secrets.tokenSecret(config, ws.name, 'psk', 'token.key', 'Coder provisioner key %s-%s of organization %s' % [config.region.name, ws.name, ws.organization]),
   },
   local read(ws) = secrets.read(ws.name, 'psk', key(ws).tokenSecret, { 'token.key': null }, config.settings.secrets.refreshInterval),
 

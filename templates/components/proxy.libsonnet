@@ -41,7 +41,7 @@ function(config) {
 
   // The proxy sync registers on coderd (domain-spec E), named after the
   // region, and the secret that receives its token.
-  local token = secrets.tokenSecret(config, ns, 'coder-proxy', 'Coder workspace proxy ' + config.region.name),
+  local token = secrets.tokenSecret(config, ns, 'coder-proxy', 'proxy.key', 'Coder workspace proxy ' + config.region.name),
   workspaceProxies: [{
     name: config.region.name,
     displayName: config.region.displayName,

@@ -58,14 +58,15 @@ local aws = import 'aws.libsonnet';
     },
 
   // The token secret of a Coder object (workspace proxy, provisioner key)
-  // whose Secret is ns/secret: sync stores the one-time token there as a
-  // plain string.
-  tokenSecret(config, ns, secret, what)::
+  // whose Secret is ns/secret (key key): sync stores the one-time token
+  // there as a plain string.
+  tokenSecret(config, ns, secret, key, what)::
     local n = $.name(config, ns, secret);
+    local to = if $.external(config) then 'External Secrets copies it into' else 'copy it into (secrets.mode manual)';
     {
       name: n,
       awsRegion: config.region.awsRegion,
-      description: 'The token of %s, written by coderfleet sync when it registers it; External Secrets copies it into Secret %s/%s of cluster %s. Managed by coderfleet.' % [what, ns, secret, config.region.clusterName],
+      description: 'The token of %s, written by coderfleet sync when it registers it; %s Secret %s/%s key %s of cluster %s. Managed by coderfleet.' % [what, to, ns, secret, key, config.region.clusterName],
       tags: aws.tags(config, n),
     },
 
