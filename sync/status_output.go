@@ -101,6 +101,15 @@ func WriteStatus(w io.Writer, f *FleetStatus, format string) error {
 					b.WriteString(", not in outputs.yaml")
 				}
 			}
+			switch {
+			case c.InService == nil:
+			case *c.InService:
+				fmt.Fprintf(&b, ", Service %s uses it", c.Service)
+			case c.ServiceARN == "":
+				fmt.Fprintf(&b, ", Service %s has no certificate annotation", c.Service)
+			default:
+				fmt.Fprintf(&b, ", Service %s uses %s", c.Service, c.ServiceARN)
+			}
 			b.WriteString("\n")
 		}
 		for _, lb := range r.LoadBalancers {

@@ -39,8 +39,11 @@ committed desired state (regions/<region>/aws/*.yaml), through the same AWS
 configuration chain and retry policy as sync, reading regions in parallel.
 For each region it shows:
 
-  - certificates: ACM status, ARN, days to expiry, and whether
-    overlays/<region>/outputs.yaml holds that ARN;
+  - certificates: ACM status, ARN, days to expiry, whether
+    overlays/<region>/outputs.yaml holds that ARN, and whether the Service
+    its records alias, as committed in regions/<region>/, names it in its
+    service.beta.kubernetes.io/aws-load-balancer-ssl-cert annotation (not:
+    degraded once its NLB exists; run coderfleet render and commit);
   - load balancers (found by the AWS Load Balancer Controller's tags, as sync
     finds them): state (active, provisioning, failed), DNS name, and whether
     the region's alias records point at them;

@@ -168,6 +168,16 @@ func TestStatusAgainstMoto(t *testing.T) {
 	if code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo); code != exitOK {
 		t.Fatalf("sync apply (records): exit %d\n%s%s", code, out, errs)
 	}
+	// The committed Services still name the certificates of the example
+	// render, not those sync issued (outputs.yaml): degraded until render.
+	out, _ = statusRun(t, exitChanges, "--repo", repo, "--region", "us-east-2")
+	if !strings.HasPrefix(out, "us-east-2: degraded (Service coder/coder is committed with another certificate, not certificate coder (run coderfleet render and commit regions/); Service litellm/litellm is committed with another certificate, not certificate litellm (run coderfleet render and commit regions/))\n") ||
+		!strings.Contains(out, ", in outputs.yaml, Service coder/coder uses arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-000000000001\n") {
+		t.Errorf("status before rendering the issued certificates:\n%s", out)
+	}
+	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
+		t.Fatalf("render: exit %d\n%s%s", code, out, errs)
+	}
 	both("serving", exitOK)
 
 	// A role given AdministratorAccess by hand is degraded, with the field.
