@@ -166,18 +166,29 @@ type RoleStatus struct {
 	Drift []Field `json:"drift,omitempty"`
 }
 
-// statusParallel bounds the regions read at once.
-const statusParallel = 4
+// statusParallel bounds the regions read at once; statusInFlight the AWS
+// calls in flight across them.
+const (
+	statusParallel = 8
+	statusInFlight = 8
+)
 
 // ReadStatus reads the desired state of opts.Regions (all when empty) and
 // the actual state of each region from AWS, the regions in parallel
 // (statusParallel at a time) with opts.Retry, and classifies each region.
+// The regions' readers share one read cache (see readCache): a listing
+// every region needs (the hosted zone's records, the certificates of an
+// AWS region, the health checks, roles and load balancers) is made once
+// per call of ReadStatus, and the objects a listing names are read at
+// once, statusInFlight calls at a time.
 // It makes no change; opts.Clock gives the time for days to expiry. An
 // *InputError is a repository problem; any other error a failed read.
 func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 	if _, err := newSyncer(opts); err != nil {
 		return nil, err
 	}
+	share := newReadCache(statusInFlight)
+	opts.Clients = share.wrap(opts.Clients)
 	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err
@@ -188,6 +199,7 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 	for i, r := range d.Regions {
 		g.Go(func() error {
 			s, _ := newSyncer(opts)
+			s.share = share
 			s.noteNoProvider = true // a cluster without provider is this region's verdict
 			one := &Desired{Fleet: d.Fleet, Regions: []RegionState{r}}
 			a, err := s.read(gctx, one)
