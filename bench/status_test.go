@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -141,9 +143,12 @@ func BenchmarkStatus(b *testing.B) {
 		b.Fatalf("sync apply (records): %v", err)
 	}
 	serving := 0
+	var took []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
+		start := time.Now()
 		st, err := fleetsync.ReadStatus(ctx, opts)
+		took = append(took, time.Since(start))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -157,6 +162,8 @@ func BenchmarkStatus(b *testing.B) {
 			}
 		}
 	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "median-ms")
 	b.ReportMetric(float64(serving), "serving-regions")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/statusRegions/1e6, "ms/region")
 }

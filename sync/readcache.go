@@ -113,11 +113,15 @@ type cachedRoute53 struct {
 }
 
 func (r cachedRoute53) ListHostedZonesByName(ctx context.Context, in *route53.ListHostedZonesByNameInput, o ...func(*route53.Options)) (*route53.ListHostedZonesByNameOutput, error) {
-	return cached(ctx, r.c, "ListHostedZonesByName", "", in, func() (*route53.ListHostedZonesByNameOutput, error) { return r.Route53API.ListHostedZonesByName(ctx, in, o...) })
+	return cached(ctx, r.c, "ListHostedZonesByName", "", in, func() (*route53.ListHostedZonesByNameOutput, error) {
+		return r.Route53API.ListHostedZonesByName(ctx, in, o...)
+	})
 }
 
 func (r cachedRoute53) ListResourceRecordSets(ctx context.Context, in *route53.ListResourceRecordSetsInput, o ...func(*route53.Options)) (*route53.ListResourceRecordSetsOutput, error) {
-	return cached(ctx, r.c, "ListResourceRecordSets", "", in, func() (*route53.ListResourceRecordSetsOutput, error) { return r.Route53API.ListResourceRecordSets(ctx, in, o...) })
+	return cached(ctx, r.c, "ListResourceRecordSets", "", in, func() (*route53.ListResourceRecordSetsOutput, error) {
+		return r.Route53API.ListResourceRecordSets(ctx, in, o...)
+	})
 }
 
 func (r cachedRoute53) ListHealthChecks(ctx context.Context, in *route53.ListHealthChecksInput, o ...func(*route53.Options)) (*route53.ListHealthChecksOutput, error) {
@@ -125,7 +129,9 @@ func (r cachedRoute53) ListHealthChecks(ctx context.Context, in *route53.ListHea
 }
 
 func (r cachedRoute53) ListTagsForResource(ctx context.Context, in *route53.ListTagsForResourceInput, o ...func(*route53.Options)) (*route53.ListTagsForResourceOutput, error) {
-	return cached(ctx, r.c, "ListTagsForResource", "", in, func() (*route53.ListTagsForResourceOutput, error) { return r.Route53API.ListTagsForResource(ctx, in, o...) })
+	return cached(ctx, r.c, "ListTagsForResource", "", in, func() (*route53.ListTagsForResourceOutput, error) {
+		return r.Route53API.ListTagsForResource(ctx, in, o...)
+	})
 }
 
 func (r cachedRoute53) GetHealthCheckStatus(ctx context.Context, in *route53.GetHealthCheckStatusInput, o ...func(*route53.Options)) (out *route53.GetHealthCheckStatusOutput, err error) {
@@ -144,7 +150,9 @@ func (a cachedACM) ListCertificates(ctx context.Context, in *acm.ListCertificate
 }
 
 func (a cachedACM) ListTagsForCertificate(ctx context.Context, in *acm.ListTagsForCertificateInput, o ...func(*acm.Options)) (*acm.ListTagsForCertificateOutput, error) {
-	return cached(ctx, a.c, "ListTagsForCertificate", a.r, in, func() (*acm.ListTagsForCertificateOutput, error) { return a.ACMAPI.ListTagsForCertificate(ctx, in, o...) })
+	return cached(ctx, a.c, "ListTagsForCertificate", a.r, in, func() (*acm.ListTagsForCertificateOutput, error) {
+		return a.ACMAPI.ListTagsForCertificate(ctx, in, o...)
+	})
 }
 
 func (a cachedACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCertificateInput, o ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error) {
@@ -158,7 +166,9 @@ type cachedELB struct {
 }
 
 func (e cachedELB) DescribeLoadBalancers(ctx context.Context, in *elbv2.DescribeLoadBalancersInput, o ...func(*elbv2.Options)) (*elbv2.DescribeLoadBalancersOutput, error) {
-	return cached(ctx, e.c, "DescribeLoadBalancers", e.r, in, func() (*elbv2.DescribeLoadBalancersOutput, error) { return e.ELBAPI.DescribeLoadBalancers(ctx, in, o...) })
+	return cached(ctx, e.c, "DescribeLoadBalancers", e.r, in, func() (*elbv2.DescribeLoadBalancersOutput, error) {
+		return e.ELBAPI.DescribeLoadBalancers(ctx, in, o...)
+	})
 }
 
 func (e cachedELB) DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, o ...func(*elbv2.Options)) (*elbv2.DescribeTagsOutput, error) {
@@ -215,7 +225,9 @@ type cachedSecrets struct {
 }
 
 func (s cachedSecrets) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, o ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
-	return cached(ctx, s.c, "ListSecrets", s.r, in, func() (*secretsmanager.ListSecretsOutput, error) { return s.SecretsManagerAPI.ListSecrets(ctx, in, o...) })
+	return cached(ctx, s.c, "ListSecrets", s.r, in, func() (*secretsmanager.ListSecretsOutput, error) {
+		return s.SecretsManagerAPI.ListSecrets(ctx, in, o...)
+	})
 }
 
 // each runs f for 0..n-1: one after the other in sync plan and apply (their

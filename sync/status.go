@@ -69,6 +69,9 @@ const (
 // FleetStatus is what coderfleet status reports: one entry per region, sorted.
 type FleetStatus struct {
 	Regions []RegionStatus `json:"regions"`
+	// Coder is what was read of the primary's Coder deployment (see
+	// ReadCoderStatus), or why it was not; nil until then.
+	Coder *CoderStatus `json:"coder,omitempty"`
 }
 
 // Serving reports whether every region serves.
@@ -92,6 +95,9 @@ type RegionStatus struct {
 	LoadBalancers []LoadBalancerStatus `json:"loadBalancers"`
 	Records       []RecordStatus       `json:"records"`
 	Roles         []RoleStatus         `json:"roles"`
+	// Coder is the region's workspace proxy and provisioner daemons as
+	// coderd reports them; nil when Coder was not read.
+	Coder *CoderRegionStatus `json:"coder,omitempty"`
 }
 
 // CertificateStatus is a desired certificate and the ACM certificate that serves it.
