@@ -186,7 +186,7 @@ func TestStatusAgainstMoto(t *testing.T) {
 	}
 	both("serving", exitOK)
 
-	statusCoder(t, repo, clusters)
+	statusCoder(t, repo, clusters, clock)
 
 	// A role given AdministratorAccess by hand is degraded, with the field.
 	role := first.name + "-ebs-csi"
@@ -261,7 +261,7 @@ func TestStatusAgainstMoto(t *testing.T) {
 // coderd: proxies registered but not started keep their regions from
 // serving; once coderd reports them ok, the namespace without a connected
 // provisioner daemon is what degrades its region.
-func statusCoder(t *testing.T, repo string, clusters []fleetCluster) {
+func statusCoder(t *testing.T, repo string, clusters []fleetCluster, clock *stepClock) {
 	t.Helper()
 	ctx := context.Background()
 	namespaces := map[string][]string{"us-east-2": {"coder-ws", "coder-ws-demo", "coder-ws-experiment"}, "us-west-2": {"coder-ws"}, "eu-west-2": {"coder-ws"}}
@@ -317,8 +317,19 @@ func statusCoder(t *testing.T, repo string, clusters []fleetCluster) {
 		}
 	}
 	coderBoth("coder-ok")
+	// --watch until the namespace's provisioner connects: the end of the
+	// README's onboarding flow (TestReadmeStatus checks it against these).
+	clock.onSleep = func() {
+		if err := fake.AddProvisionerDaemon("coder", map[string]string{"region": "us-east-2", "namespace": "coder-ws-demo"}, "v2.24.1"); err != nil {
+			t.Error(err)
+		}
+	}
+	out, errs := statusRun(t, exitOK, "--repo", repo, "--watch")
+	clock.onSleep = nil
+	goldenStatus(t, "coder-watch.txt", errs)
+	goldenStatus(t, "coder-serving.txt", strings.ReplaceAll(out, url, "<coder-url>"))
 	for _, r := range fake.MutatingRequests() {
-		if !strings.HasSuffix(r.Path, "/workspaceproxies") || r.Method != "POST" {
+		if !strings.HasSuffix(r.Path, "/workspaceproxies") || r.Method != "POST" { // the test's own creates
 			t.Errorf("status changed something in Coder: %s %s", r.Method, r.Path)
 		}
 	}
