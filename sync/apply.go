@@ -167,7 +167,7 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	res := &Result{Plan: plan, Applied: []Change{}, Outputs: []string{}}
-	defer func() { res.Retries = s.retries }()
+	defer func() { res.Retries = int(s.retries.Load()) }()
 
 	// The registry of AWS regions comes first: once a certificate exists in
 	// an AWS region, the registry must name it, or a later run that lost the

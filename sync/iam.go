@@ -183,13 +183,17 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range out.Roles {
+		roles := make([]*Role, len(out.Roles))
+		if err := s.each(ctx, len(out.Roles), func(ctx context.Context, i int) (err error) {
+			roles[i], err = s.readRole(ctx, d, deref(out.Roles[i].RoleName))
+			return err
+		}); err != nil {
+			return err
+		}
+		for i, r := range out.Roles {
 			name := deref(r.RoleName)
 			seen[name] = true
-			role, err := s.readRole(ctx, d, name)
-			if err != nil {
-				return err
-			}
+			role := roles[i]
 			if role == nil || !desired[name] && (!role.Owned || !d.inScope(role.Region)) {
 				continue // out of scope, or someone else's: never touched
 			}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	gosync "sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,7 +69,12 @@ type Options struct {
 type syncer struct {
 	opts    Options
 	clock   Clock
-	retries int
+	retries atomic.Int64
+	// share, set by ReadStatus, is the read cache its per-region readers
+	// share; with it, reads of independent objects run at once (each).
+	share *readCache
+	// progressMu keeps concurrent progress lines whole.
+	progressMu gosync.Mutex
 	// noteNoProvider makes readClusters mark a cluster without an IAM OIDC
 	// provider (Cluster.NoProvider) instead of failing: status judges it
 	// per region.
@@ -105,6 +112,8 @@ func newSyncer(opts Options) (*syncer, error) {
 
 func (s *syncer) progressf(format string, args ...any) {
 	if s.opts.Progress != nil {
+		s.progressMu.Lock()
+		defer s.progressMu.Unlock()
 		fmt.Fprintf(s.opts.Progress, format, args...)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -560,28 +558,14 @@ func createControllerNLB(t *testing.T, ctx context.Context, cfg aws.Config, url 
 	}
 }
 
-// motoDefaultSubnet asks moto's EC2 query API for a default subnet of
-// awsRegion; moto routes by the region in the credential scope and does
-// not verify signatures, so no EC2 SDK is needed.
+// motoDefaultSubnet returns a default subnet of awsRegion in the moto at url.
 func motoDefaultSubnet(t *testing.T, url, awsRegion string) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url+"/", strings.NewReader("Action=DescribeSubnets&Version=2016-11-15&Filter.1.Name=default-for-az&Filter.1.Value.1=true"))
+	id, err := (&motoserver.Server{URL: url}).DefaultSubnet(awsRegion)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDONBOARDING/20260101/"+awsRegion+"/ec2/aws4_request, SignedHeaders=host, Signature=0")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("asking moto for a subnet in %s: %v", awsRegion, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`<subnetId>([^<]+)</subnetId>`).FindSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("no default subnet in moto's %s (%s): %s", awsRegion, resp.Status, body)
-	}
-	return string(m[1])
+	return id
 }
 
 func mustContain(t *testing.T, what, got string, wants ...string) {
