@@ -323,7 +323,7 @@ func TestIAMOnboardingAgainstMoto(t *testing.T) {
 		}
 	}
 	for _, op := range []string{"GetSecretValue", "PutSecretValue", "BatchGetSecretValue"} {
-		if n := s.counter.count(op); n != 0 {
+		if n := s.counter.Count(op); n != 0 {
 			t.Errorf("%d %s calls: sync never reads or writes a value", n, op)
 		}
 	}

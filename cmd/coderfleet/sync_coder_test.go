@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/internal/coderapi"
 	"github.com/coderfleet/coderfleet/internal/fakecoderd"
 )
 
@@ -70,7 +73,12 @@ func addCoderFiles(t *testing.T, repo string) {
 // readFleetName is the fleet of the rendered regions/us-west-2.
 func readFleetName(t *testing.T, repo string) string {
 	t.Helper()
-	p := filepath.Join(repo, "regions", "us-west-2", "aws", awsstate.RecordsFile)
+	return readAWSFile(t, filepath.Join(repo, "regions", "us-west-2", "aws", awsstate.RecordsFile)).Fleet
+}
+
+// readAWSFile reads and parses a desired-state file of regions/<r>/aws/.
+func readAWSFile(t *testing.T, p string) *awsstate.File {
+	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +87,7 @@ func readFleetName(t *testing.T, repo string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.Fleet
+	return f
 }
 
 // TestSyncCoderEnvironment: without CODER_URL, sync plan says once that the
@@ -135,26 +143,72 @@ func TestSyncCoderEnvironment(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "us-west-2/us-west-2: registered, coderd reports unregistered") {
 		t.Errorf("plan after apply: exit %d\n%s%s", code, out, errs)
 	}
-	all := pout + perrs + aout + aerrs + out + errs
-	for _, tok := range tokens {
-		if tok == "" || strings.Contains(all, tok) {
-			t.Errorf("a token (or an empty one) appears in the output")
+	checkNoTokens(t, tokens, repo, map[string]string{"the output": pout + perrs + aout + aerrs + out + errs})
+}
+
+// TestSyncApplyInterruptedAfterProxyCreate interrupts a sync apply process
+// the way Ctrl-C does (its context is cancelled) as soon as coderd has
+// created the workspace proxy, before the token is stored (sync's own test,
+// TestCoderApplyKilledBetweenCreateAndStore, interrupts the library at the
+// same point): the run fails without printing a token, the next plan says
+// the proxy is recovered, and the next apply re-issues the token without a
+// second proxy.
+func TestSyncApplyInterruptedAfterProxyCreate(t *testing.T) {
+	motoWithZone(t, "sync-coder-interrupted")
+	repo := exampleCopy(t) // its rendered workspaceproxies.yaml and provisionerkeys.yaml
+	const session = "session-token-of-the-interrupted-run-7d1e"
+	fake := fakecoderd.New(fakecoderd.Options{OwnerToken: session, Premium: true, Organizations: []string{"coder", "experiment", "demo"}})
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fake.Handler().ServeHTTP(w, r)
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v2/workspaceproxies" {
+			interrupt()
 		}
+	}))
+	t.Cleanup(srv.Close)
+	coderEnv(t, map[string]string{envCoderURL: srv.URL, envCoderToken: session})
+
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2"}, &out, &errb)
+	said := out.String() + errb.String()
+	if code != exitRuntime || len(fake.Proxies()) != 1 {
+		t.Fatalf("interrupted apply: exit %d (want %d), %d proxies in coderd (want the 1 created)\n%s", code, exitRuntime, len(fake.Proxies()), said)
 	}
-	// Nor anywhere in the repository (the lock file, outputs.yaml...).
-	err = filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		for _, tok := range tokens {
-			if err == nil && strings.Contains(string(b), tok) {
-				t.Errorf("a token is in %s", p)
-			}
-		}
-		return err
-	})
+	id := fake.Proxies()[0].ID
+	code, pout, perrs := cli(t, "sync", "plan", "--repo", repo, "--region", "us-west-2")
+	if code != exitOK || !strings.Contains(pout, "interrupted before storing its token") {
+		t.Errorf("plan after the interruption: exit %d, does not recover the proxy\n%s%s", code, pout, perrs)
+	}
+	code, aout, aerrs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo, "--region", "us-west-2")
+	if code != exitOK {
+		t.Fatalf("apply after the interruption: exit %d\n%s%s", code, aout, aerrs)
+	}
+	if p := fake.Proxies(); len(p) != 1 || p[0].ID != id {
+		t.Errorf("after recovery coderd has %d proxies, want the one created before (%s): %+v", len(p), id, p)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-west-2"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	v, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("coderdemo/us-west-2/coder-proxy/coder-proxy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := aws.ToString(v.SecretString)
+	c, err := coderapi.New(srv.URL, session, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RegisterWorkspaceProxy(context.Background(), token, coderapi.RegisterWorkspaceProxyRequest{
+		AccessURL: "https://us-west-2.coder.example.com", ReplicaID: "0c6d5d1e-3f4a-4b7e-9d2a-6f1e8b7c5a40", Version: "v2.26.3"}); err != nil {
+		t.Errorf("the re-issued token does not register the proxy: %v", err)
+	}
+	// Only the region's records and roles wait (no NLB, no cluster): no
+	// Coder change is left.
+	if code, out, errs := cli(t, "sync", "plan", "--repo", repo, "--region", "us-west-2"); code != exitOK ||
+		strings.Contains(out, "workspace-proxy") || strings.Contains(out, "provisioner-key") || !strings.Contains(out, "us-west-2/us-west-2: registered, coderd reports ok") {
+		t.Errorf("plan after recovery: exit %d, Coder changes left\n%s%s", code, out, errs)
+	}
+	checkNoTokens(t, []string{token, session}, repo, map[string]string{"the output": said + pout + perrs + aout + aerrs})
 }
