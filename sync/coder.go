@@ -234,11 +234,8 @@ func (s *syncer) issueProxyToken(ctx context.Context, op *coderOp) (token, id st
 // token when regenerate is set (the old token stops working).
 func (s *syncer) patchProxy(ctx context.Context, op *coderOp, regenerate bool) (coderapi.UpdateWorkspaceProxyResponse, error) {
 	cur, p := op.curProxy, op.proxy
-	icon := p.Icon
-	if icon == "" {
-		icon = cur.Icon // Coder's PATCH needs one; an empty desired icon keeps it
-	}
-	req := coderapi.PatchWorkspaceProxy{ID: cur.ID, Name: p.Name, DisplayName: p.DisplayName, Icon: icon, RegenerateToken: regenerate}
+	// Coder's PATCH needs every field; awsstate.Parse refuses an empty icon.
+	req := coderapi.PatchWorkspaceProxy{ID: cur.ID, Name: p.Name, DisplayName: p.DisplayName, Icon: p.Icon, RegenerateToken: regenerate}
 	what := "updating workspace proxy " + p.Name
 	if regenerate {
 		what = "re-issuing the token of workspace proxy " + p.Name

@@ -350,7 +350,7 @@ func planCoderTarget(p *Plan, d *Desired, a *Actual, pol Policy, t coderTarget) 
 			op.patch = true
 			fields = append(fields, Field{Name: "display-name", Old: op.curProxy.DisplayName, New: t.proxy.DisplayName})
 		}
-		if t.proxy.Icon != "" && op.curProxy.Icon != t.proxy.Icon {
+		if op.curProxy.Icon != t.proxy.Icon {
 			op.patch = true
 			fields = append(fields, Field{Name: "icon", Old: op.curProxy.Icon, New: t.proxy.Icon})
 		}
@@ -378,10 +378,7 @@ func planCoderTarget(p *Plan, d *Desired, a *Actual, pol Policy, t coderTarget) 
 func createFields(t coderTarget, sec awsstate.Secret) []Field {
 	var f []Field
 	if t.proxy != nil {
-		f = append(f, Field{Name: "display-name", New: t.proxy.DisplayName})
-		if t.proxy.Icon != "" {
-			f = append(f, Field{Name: "icon", New: t.proxy.Icon})
-		}
+		f = append(f, Field{Name: "display-name", New: t.proxy.DisplayName}, Field{Name: "icon", New: t.proxy.Icon})
 	} else {
 		f = append(f, Field{Name: "organization", New: t.key.Organization}, Field{Name: "tags", New: tagString(t.key.Tags)})
 	}

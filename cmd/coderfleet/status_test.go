@@ -281,7 +281,7 @@ func statusCoder(t *testing.T, repo string, clusters []fleetCluster, clock *step
 		}
 		if c.region != "us-east-2" {
 			writeAWSState(t, repo, c.region, awsstate.File{Kind: awsstate.KindWorkspaceProxyList, Fleet: "coderdemo", Region: c.region,
-				WorkspaceProxies: []awsstate.WorkspaceProxy{{Name: c.region, DisplayName: c.region, TokenSecret: token("coder-proxy-token")}}})
+				WorkspaceProxies: []awsstate.WorkspaceProxy{{Name: c.region, DisplayName: c.region, Icon: "/emojis/1f310.png", TokenSecret: token("coder-proxy-token")}}})
 			if _, err := client.CreateWorkspaceProxy(ctx, coderapi.CreateWorkspaceProxyRequest{Name: c.region, DisplayName: c.region, Icon: "/emojis/1f310.png"}); err != nil {
 				t.Fatal(err)
 			}

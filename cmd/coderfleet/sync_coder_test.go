@@ -54,7 +54,7 @@ func addCoderFiles(t *testing.T, repo string) {
 	}
 	for name, f := range map[string]awsstate.File{
 		awsstate.WorkspaceProxiesFile: {Kind: awsstate.KindWorkspaceProxyList, WorkspaceProxies: []awsstate.WorkspaceProxy{{
-			Name: "us-west-2", DisplayName: "Oregon", TokenSecret: tok("coder-proxy-token")}}},
+			Name: "us-west-2", DisplayName: "Oregon", Icon: "/emojis/1f310.png", TokenSecret: tok("coder-proxy-token")}}},
 		awsstate.ProvisionerKeysFile: {Kind: awsstate.KindProvisionerKeyList, ProvisionerKeys: []awsstate.ProvisionerKey{{
 			Name: "us-west-2-coder-ws", Organization: "coder", Tags: map[string]string{"region": "us-west-2", "namespace": "coder-ws"},
 			TokenSecret: tok("provisioner-key-coder-ws")}}},
