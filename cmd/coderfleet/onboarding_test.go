@@ -127,7 +127,7 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 		"Waiting for EKS clusters (not an error):",
 		"iam-role ap-south-1/coderdemo-ap-south-1-ebs-csi: no EKS cluster coderdemo-ap-south-1 in ap-south-1 yet; trust policy for ServiceAccount kube-system/ebs-csi-controller-sa (known after apply)",
 		"Next: create the cluster and its IAM OIDC provider, then run coderfleet sync apply again",
-		"Plan: 11 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 45 waiting, 0 conflicts.")
+		"Plan: 18 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 50 waiting, 0 conflicts.")
 
 	// The platform team creates each region's EKS cluster and its IAM OIDC
 	// provider before onboarding it (the example fleet's are new to this moto).
@@ -148,13 +148,14 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("sync apply (certificates): exit %d\n%s%s", code, out, errs)
 	}
-	// The registry of AWS regions, 5 certificates, 4 health checks, 1 secret,
-	// 34 roles (11 in us-east-2, 9 in each of us-west-2 and ap-south-1, 5 in
-	// eu-west-2) and 6 validation CNAMEs.
+	// The registry of AWS regions, 5 certificates, 4 health checks, 8
+	// secrets (key sync's and the 7 the user fills), 39 roles (13 in
+	// us-east-2, 10 in each of us-west-2 and ap-south-1, 6 in eu-west-2) and
+	// 6 validation CNAMEs.
 	mustContain(t, "sync apply stdout", out,
 		"+ iam-role ap-south-1/coderdemo-ap-south-1-ebs-csi",
-		"Plan: 45 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 11 waiting, 0 conflicts.",
-		"Apply complete: 45 added, 0 changed, 0 destroyed, 6 validation record(s) known after apply added.",
+		"Plan: 57 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 11 waiting, 0 conflicts.",
+		"Apply complete: 57 added, 0 changed, 0 destroyed, 6 validation record(s) known after apply added.",
 		"Wrote overlays/ap-south-1/outputs.yaml: run coderfleet render",
 		"no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)")
 	if strings.Contains(out, "Waiting for EKS clusters") {
@@ -168,7 +169,7 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	}
 	mustContain(t, "sync apply stderr", errs,
 		"create certificate ap-south-1/proxy: done",
-		"create iam-role ap-south-1/coderdemo-ap-south-1-keysync-coder-ws: done",
+		"create iam-role ap-south-1/coderdemo-ap-south-1-secrets-coder-ws: done",
 		"create secret us-east-2/litellm/workspace-key: done",
 		"certificate ap-south-1/proxy is ISSUED: arn:aws:acm:ap-south-1:",
 		"wrote overlays/ap-south-1/outputs.yaml")
@@ -283,9 +284,9 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if code, out, errs := cli(t, "check", "--repo", repo); code != exitOK {
 		t.Errorf("check at the end: exit %d\n%s%s", code, out, errs)
 	}
-	// No IAM step by hand: every ServiceAccount's role (34, as applied) trusts
+	// No IAM step by hand: every ServiceAccount's role (39, as applied) trusts
 	// exactly it, and key sync's secret exists, empty.
-	checkIRSA(t, ctx, cfg, repo, issuers, 34)
+	checkIRSA(t, ctx, cfg, repo, issuers, 39)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -328,7 +329,7 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		t.Errorf("sync plan without --prune after decommissioning: exit %d, want 0 (apply would change nothing)\n%s%s", code, out, errs)
 	}
 	mustContain(t, "sync plan (orphans)", out, append(orphans, "Notes:",
-		"No changes. The desired state is in place; 0 waiting, 0 conflicts; 10 owned object(s) outside it kept (see Notes; --prune deletes them).")...)
+		"No changes. The desired state is in place; 0 waiting, 0 conflicts; 11 owned object(s) outside it kept (see Notes; --prune deletes them).")...)
 	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--region", "us-west-2", "--repo", repo)
 	if code != exitOK || strings.Contains(out, "eu-west-2") {
 		t.Errorf("sync plan --prune --region us-west-2 touches eu-west-2: exit %d\n%s%s", code, out, errs)
@@ -346,15 +347,16 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		"- iam-role eu-west-2/coderdemo-euw2-aws-load-balancer-controller (an orphan: its region folder regions/eu-west-2 no longer exists)",
 		"- iam-role eu-west-2/coderdemo-euw2-ebs-csi (an orphan",
 		"- iam-role eu-west-2/coderdemo-euw2-karpenter (an orphan",
-		"- iam-role eu-west-2/coderdemo-euw2-keysync-coder-ws (an orphan",
+		"- iam-role eu-west-2/coderdemo-euw2-secrets-coder-proxy (an orphan",
+		"- iam-role eu-west-2/coderdemo-euw2-secrets-coder-ws (an orphan",
 		"- iam-role eu-west-2/coderdemo-euw2-provisioner-coder-ws (an orphan",
-		"Plan: 0 to add, 0 to change, 10 to destroy; 0 waiting, 0 conflicts.")
+		"Plan: 0 to add, 0 to change, 11 to destroy; 0 waiting, 0 conflicts.")
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	euRoles := []string{"coderdemo-euw2-aws-load-balancer-controller", "coderdemo-euw2-ebs-csi", "coderdemo-euw2-karpenter",
-		"coderdemo-euw2-keysync-coder-ws", "coderdemo-euw2-provisioner-coder-ws"}
+		"coderdemo-euw2-secrets-coder-proxy", "coderdemo-euw2-secrets-coder-ws", "coderdemo-euw2-provisioner-coder-ws"}
 	for _, name := range euRoles { // kept until --prune
 		if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}); err != nil {
 			t.Errorf("role %s of the removed region is gone before --prune: %v", name, err)
@@ -364,7 +366,7 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 	if code != exitOK {
 		t.Fatalf("sync apply --prune: exit %d\n%s%s", code, out, errs)
 	}
-	mustContain(t, "sync apply --prune", out, "Apply complete: 0 added, 0 changed, 10 destroyed.")
+	mustContain(t, "sync apply --prune", out, "Apply complete: 0 added, 0 changed, 11 destroyed.")
 	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--repo", repo)
 	if code != exitOK {
 		t.Errorf("sync plan --prune after the prune: exit %d, want 0\n%s%s", code, out, errs)
