@@ -97,7 +97,7 @@ function(config)
       hint: 'pick a namespace of its own, such as coder-ws-<team>',
       // Later entries win where two describe one name: namespaces first.
       names: {
-        [n]: 'a ServiceAccount the provisioner or key sync creates in every workspace namespace, where the workspaces get a ServiceAccount named after the namespace'
+        [n]: "a ServiceAccount the provisioner, key sync or the namespace's SecretStores create in every workspace namespace, where the workspaces get a ServiceAccount named after the namespace"
         for n in workspaceAccounts
       } + {
         // The add-on side is a setting too: name it, so a user who moved

