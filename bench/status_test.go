@@ -190,36 +190,43 @@ type countingTransport struct {
 	n    atomic.Int64
 	mu   gosync.Mutex
 	ops  map[string]int
+	took map[string]time.Duration
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.n.Add(1)
 	op := awsmiddleware.GetServiceID(r.Context()) + " " + awsmiddleware.GetOperationName(r.Context())
+	start := time.Now()
+	resp, err := c.next.RoundTrip(r)
 	c.mu.Lock()
 	if c.ops == nil {
-		c.ops = map[string]int{}
+		c.ops, c.took = map[string]int{}, map[string]time.Duration{}
 	}
 	c.ops[op]++
+	c.took[op] += time.Since(start)
 	c.mu.Unlock()
-	return c.next.RoundTrip(r)
+	return resp, err
 }
 
 // reset sets the counts to zero.
 func (c *countingTransport) reset() {
 	c.n.Store(0)
 	c.mu.Lock()
-	c.ops = nil
+	c.ops, c.took = nil, nil
 	c.mu.Unlock()
 }
 
-// logOps logs the calls per operation, divided by reads, most first.
+// logOps logs the calls per operation and the time until their response
+// headers (summed over calls in flight at once), divided by reads, most
+// calls first.
 func (c *countingTransport) logOps(b *testing.B, reads int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ops := slices.Collect(maps.Keys(c.ops))
 	slices.SortFunc(ops, func(x, y string) int { return cmp.Or(c.ops[y]-c.ops[x], strings.Compare(x, y)) })
 	for _, op := range ops {
-		b.Logf("%-50s %8.1f calls/read", op, float64(c.ops[op])/float64(reads))
+		b.Logf("%-50s %8.1f calls/read %8.0f ms/read %6.1f ms/call", op, float64(c.ops[op])/float64(reads),
+			float64(c.took[op].Milliseconds())/float64(reads), float64(c.took[op].Microseconds())/1e3/float64(c.ops[op]))
 	}
 }
 
