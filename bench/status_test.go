@@ -1,20 +1,24 @@
 package bench_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
@@ -152,7 +156,7 @@ func BenchmarkStatus(b *testing.B) {
 	}
 	serving := 0
 	var took []time.Duration
-	calls.n.Store(0)
+	calls.reset()
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
@@ -171,6 +175,7 @@ func BenchmarkStatus(b *testing.B) {
 			}
 		}
 	}
+	calls.logOps(b, len(took))
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "median-ms")
 	b.ReportMetric(float64(serving), "serving-regions")
@@ -178,15 +183,51 @@ func BenchmarkStatus(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/statusRegions/1e6, "ms/region")
 }
 
-// countingTransport counts the HTTP requests that reach moto.
+// countingTransport counts the HTTP requests that reach moto, in all and
+// by "service operation" (the SDK's names, from the request's context).
 type countingTransport struct {
 	next http.RoundTripper
 	n    atomic.Int64
+	mu   gosync.Mutex
+	ops  map[string]int
+	took map[string]time.Duration
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.n.Add(1)
-	return c.next.RoundTrip(r)
+	op := awsmiddleware.GetServiceID(r.Context()) + " " + awsmiddleware.GetOperationName(r.Context())
+	start := time.Now()
+	resp, err := c.next.RoundTrip(r)
+	c.mu.Lock()
+	if c.ops == nil {
+		c.ops, c.took = map[string]int{}, map[string]time.Duration{}
+	}
+	c.ops[op]++
+	c.took[op] += time.Since(start)
+	c.mu.Unlock()
+	return resp, err
+}
+
+// reset sets the counts to zero.
+func (c *countingTransport) reset() {
+	c.n.Store(0)
+	c.mu.Lock()
+	c.ops, c.took = nil, nil
+	c.mu.Unlock()
+}
+
+// logOps logs the calls per operation and the time until their response
+// headers (summed over calls in flight at once), divided by reads, most
+// calls first.
+func (c *countingTransport) logOps(b *testing.B, reads int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ops := slices.Collect(maps.Keys(c.ops))
+	slices.SortFunc(ops, func(x, y string) int { return cmp.Or(c.ops[y]-c.ops[x], strings.Compare(x, y)) })
+	for _, op := range ops {
+		b.Logf("%-50s %8.1f calls/read %8.0f ms/read %6.1f ms/call", op, float64(c.ops[op])/float64(reads),
+			float64(c.took[op].Milliseconds())/float64(reads), float64(c.took[op].Microseconds())/1e3/float64(c.ops[op]))
+	}
 }
 
 // motoRegions are AWS regions in which moto_server serves ACM, EC2, ELBv2

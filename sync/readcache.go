@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"golang.org/x/sync/errgroup"
@@ -25,6 +26,38 @@ type readCache struct {
 	sem chan struct{}
 	mu  gosync.Mutex
 	m   map[string]*cacheEntry
+	// roleDetails is every IAM role of the account, by name (see
+	// syncer.roleDetails).
+	roleDetails once[map[string]iamtypes.RoleDetail]
+}
+
+// once holds a value made by the first get that succeeds; the others wait
+// for it. A failed attempt is not kept: the next get tries again.
+type once[T any] struct {
+	mu   gosync.Mutex
+	done bool
+	val  T
+}
+
+// get returns the kept value or makes it with fn. fn runs with mu held:
+// it must not hold one of the cache's in-flight slots while waiting (its
+// calls take their own).
+func (o *once[T]) get(ctx context.Context, fn func() (T, error)) (T, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return o.val, nil
+	}
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := fn()
+	if err != nil {
+		return v, err
+	}
+	o.val, o.done = v, true
+	return v, nil
 }
 
 type cacheEntry struct {
@@ -188,6 +221,11 @@ func (i cachedIAM) ListOpenIDConnectProviders(ctx context.Context, in *iam.ListO
 
 func (i cachedIAM) ListRoles(ctx context.Context, in *iam.ListRolesInput, o ...func(*iam.Options)) (*iam.ListRolesOutput, error) {
 	return cached(ctx, i.c, "ListRoles", "", in, func() (*iam.ListRolesOutput, error) { return i.IAMAPI.ListRoles(ctx, in, o...) })
+}
+
+func (i cachedIAM) GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, o ...func(*iam.Options)) (out *iam.GetAccountAuthorizationDetailsOutput, err error) {
+	err = i.c.limit(ctx, func() (err error) { out, err = i.IAMAPI.GetAccountAuthorizationDetails(ctx, in, o...); return err })
+	return out, err
 }
 
 func (i cachedIAM) GetRole(ctx context.Context, in *iam.GetRoleInput, o ...func(*iam.Options)) (*iam.GetRoleOutput, error) {
