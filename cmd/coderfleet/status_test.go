@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
@@ -118,9 +119,9 @@ func TestStatusAgainstMoto(t *testing.T) {
 	awsEnv(t, moto.URL)
 	t.Setenv("CODER_URL", "") // Coder is read only in statusCoder
 	t.Setenv("CODER_SESSION_TOKEN", "")
-	// Whole seconds: moto's NotAfter is the issue time in whole seconds plus
-	// 365 days, so a certificate issued after this instant has at least
-	// 365 days left on this clock, whatever the sub-second timing.
+	// The clock is set again once the certificates are issued (see
+	// clockAfterIssue), so that days to expiry do not depend on how long
+	// the machine took to get there.
 	clock := &stepClock{now: time.Now().UTC().Truncate(time.Second)}
 	statusClock = clock
 	t.Cleanup(func() { statusClock = fleetsync.RealClock{} })
@@ -165,6 +166,7 @@ func TestStatusAgainstMoto(t *testing.T) {
 	if code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo); code != exitOK {
 		t.Fatalf("sync apply: exit %d\n%s%s", code, out, errs)
 	}
+	clockAfterIssue(t, ctx, cfg, clusters, clock)
 	both("after-certificates", exitChanges)
 
 	// The controller makes the NLBs and sync apply the records: serving.
@@ -367,4 +369,36 @@ func writeAWSState(t *testing.T, repo, region string, f awsstate.File) {
 	if err := os.WriteFile(filepath.Join(repo, "regions", region, "aws", name), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// clockAfterIssue sets clock to one hour after the latest certificate of
+// the account was issued (its NotAfter less moto's 365 days): every
+// certificate then has 364 whole days left on the clock, and keeps them
+// through the watch rounds the test sleeps, however long the machine took
+// to issue them in real time.
+func clockAfterIssue(t *testing.T, ctx context.Context, cfg aws.Config, clusters []fleetCluster, clock *stepClock) {
+	t.Helper()
+	var latest time.Time
+	for _, cl := range clusters {
+		c := acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = cl.awsRegion })
+		list, err := c.ListCertificates(ctx, &acm.ListCertificatesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range list.CertificateSummaryList {
+			d, err := c.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: s.CertificateArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if na := d.Certificate.NotAfter; na != nil && na.After(latest) {
+				latest = *na
+			}
+		}
+	}
+	if latest.IsZero() {
+		t.Fatal("no issued certificate in moto after sync apply")
+	}
+	clock.mu.Lock()
+	clock.now = latest.AddDate(0, 0, -365).Add(time.Hour).UTC()
+	clock.mu.Unlock()
 }
