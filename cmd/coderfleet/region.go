@@ -47,8 +47,9 @@ the steps that bring it up. It refuses a name that exists or is not a DNS
 label, an unknown AWS region code (suggesting the nearest), and a second
 primary. It holds the repository's lock file .coderfleet/render.lock while it
 runs (see render), so a render never reads a half-made overlay and two region
-verbs never race; --lock-timeout waits for a holder. Defaults: --cluster-name <fleet>-NAME, --display-name the AWS region's
-location (e.g. Oregon), --icon the globe emoji. -o json prints one document,
+verbs never race; --lock-timeout waits for a holder. Defaults: --cluster-name
+<fleet>-NAME, --display-name the AWS region's location (e.g. Oregon), --icon
+the globe emoji. -o json prints one document,
 schema ` + regionAddSchema + ` (docs/json.md): the region as written and the
 next steps, each with its command.`,
 		Example: `  # A workspace proxy in Mumbai

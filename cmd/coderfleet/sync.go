@@ -85,17 +85,20 @@ func newSyncCommand() *cobra.Command {
 	o := &syncOptions{}
 	cmd := &cobra.Command{
 		Use:   "sync",
-		Short: "Plan and apply the AWS pieces (ACM certificates, Route53 health checks and records) and the Coder proxies and provisioner keys",
-		Long: `sync applies regions/<region>/aws/*.yaml, exactly as committed, to ACM and Route53
-through the standard AWS configuration chain (profiles, environment variables,
-AWS_ENDPOINT_URL; AWS_MAX_ATTEMPTS bounds the retries of each call, 8 by
-default, each retry shown on stderr; missing credentials or an endpoint that
-does not answer end in one line with the fix, exit 4). It changes only what it owns: certificates and health checks
-tagged by coderfleet and records with a coderfleet ownership TXT record. It reads
-what the fleet owns in every AWS region it has used (a registry TXT record in the
-hosted zone lists them), so the objects of a region folder that was removed or
-renamed are listed under Notes; owned objects that left the desired state are
-deleted only with --prune, and --region keeps other regions' objects out of it.
+		Short: "Plan and apply the AWS pieces (ACM certificates, Route53 health checks and records, IAM roles, Secrets Manager secrets) and the Coder proxies and provisioner keys",
+		Long: `sync applies regions/<region>/aws/*.yaml, exactly as committed, to ACM,
+Route53, IAM and Secrets Manager through the standard AWS configuration chain
+(profiles, environment variables, AWS_ENDPOINT_URL; AWS_MAX_ATTEMPTS bounds the
+retries of each call, 8 by default, each retry shown on stderr; missing
+credentials or an endpoint that does not answer end in one line with the fix,
+exit 4). It changes only what it owns: certificates, health checks, IAM roles
+and secrets tagged by coderfleet and records with a coderfleet ownership TXT
+record; it creates a secret without a value and never writes one, except the
+Coder tokens below. It reads what the fleet owns in every AWS region it has
+used (a registry TXT record in the hosted zone lists them), so the objects of a
+region folder that was removed or renamed are listed under Notes; owned objects
+that left the desired state are deleted only with --prune, and --region keeps
+other regions' objects out of it.
 A plan real Route53 would reject (say, a second latency record of one name, type
 and AWS region) is refused before any call.
 
