@@ -43,7 +43,7 @@ func TestCoderListsRoundTrip(t *testing.T) {
 // TestParseCoderListsRefuse covers the checks of the Coder lists.
 func TestParseCoderListsRefuse(t *testing.T) {
 	proxies := "apiVersion: coderfleet.io/aws/v1alpha1\nkind: WorkspaceProxyList\nfleet: demo\nregion: r\nworkspaceProxies:\n"
-	proxy := "  - name: us-west-2\n    displayName: Oregon\n    tokenSecret: {name: demo/r/t, awsRegion: us-west-2}\n"
+	proxy := "  - name: us-west-2\n    displayName: Oregon\n    icon: /emojis/1f310.png\n    tokenSecret: {name: demo/r/t, awsRegion: us-west-2}\n"
 	keys := "apiVersion: coderfleet.io/aws/v1alpha1\nkind: ProvisionerKeyList\nfleet: demo\nregion: r\nprovisionerKeys:\n"
 	key := "  - name: r-ws\n    organization: coder\n    tags: {region: us-west-2}\n    tokenSecret: {name: demo/r/k, awsRegion: us-west-2}\n"
 	for _, tc := range []struct{ name, doc, want string }{
@@ -51,7 +51,9 @@ func TestParseCoderListsRefuse(t *testing.T) {
 		{"proxy name rule", proxies + strings.Replace(proxy, "name: us-west-2", "name: us--west", 1), "not a valid Coder name"},
 		{"proxy name length", proxies + strings.Replace(proxy, "name: us-west-2", "name: "+strings.Repeat("a", 33), 1), "at most 32"},
 		{"display name length", proxies + strings.Replace(proxy, "Oregon", strings.Repeat("O", 65), 1), "at most 64 characters, got 65"},
-		{"missing token secret", proxies + "  - name: a\n    displayName: A\n", "tokenSecret"},
+		{"missing token secret", proxies + "  - name: a\n    displayName: A\n    icon: /i.png\n", "tokenSecret"},
+		{"missing icon", proxies + "  - name: a\n    displayName: A\n    tokenSecret: {name: n, awsRegion: us-west-2}\n", "icon"},
+		{"empty icon", proxies + strings.Replace(proxy, "icon: /emojis/1f310.png", "icon: ''", 1), "icon"},
 		{"bad token secret name", proxies + strings.Replace(proxy, "demo/r/t", "demo r", 1), "not a valid secret name"},
 		{"duplicate key", keys + key + key, `"coder/r-ws" is also defined by provisionerKeys[0]`},
 		{"reserved key name", keys + strings.Replace(key, "name: r-ws", "name: PSK", 1), "reserves"},

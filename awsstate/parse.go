@@ -483,6 +483,7 @@ func (c *checker) workspaceProxy(at string, p *WorkspaceProxy) {
 	if len(p.DisplayName) > 64 {
 		c.fail(key("displayName"), "Coder display names are at most 64 characters, got %d", len(p.DisplayName))
 	}
+	c.nonEmpty(key("icon"), p.Icon)
 	c.secret(key("tokenSecret"), &p.TokenSecret)
 }
 

@@ -353,9 +353,11 @@ type WorkspaceProxy struct {
 	// DisplayName is what Coder's region picker shows, such as "Oregon"
 	// (at most 64 characters).
 	DisplayName string `yaml:"displayName" cf:"required"`
-	// Icon is the icon URL or Coder path (such as /emojis/1f1fa-1f1f8.png);
-	// empty leaves Coder's default.
-	Icon string `yaml:"icon,omitempty"`
+	// Icon is the icon URL or Coder path (such as /emojis/1f1fa-1f1f8.png).
+	// Required: Coder's PATCH /api/v2/workspaceproxies/{id} refuses an
+	// empty icon, so a proxy without one could never be updated or have
+	// its token regenerated (region.yaml's icon defaults to /emojis/1f310.png).
+	Icon string `yaml:"icon" cf:"required"`
 	// TokenSecret is the Secrets Manager secret that receives the proxy's
 	// session token (its value is the token, a plain string). It lives in
 	// the proxy region's AWS region.

@@ -17,11 +17,11 @@ import (
 // Sizes are the fleet sizes the benchmarks and `make bench` measure.
 var sizes = []int{1, 10, 100}
 
-// renderCold renders the fleet at /repo in fsys as every CLI render does
+// renderCold renders the fleet at dir in fsys as every CLI render does
 // (fleet.Prepare: vendored charts checked, helmTemplate offered), with no
 // previous render to skip regions against.
-func renderCold(fsys filesys.FileSystem) (*render.Result, error) {
-	opts, err := fleet.Prepare(fsys, "/repo", nil)
+func renderCold(fsys filesys.FileSystem, dir string) (*render.Result, error) {
+	opts, err := fleet.Prepare(fsys, dir, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func BenchmarkRender(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				res, err := renderCold(fsys)
+				res, err := renderCold(fsys, "/repo")
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -75,7 +75,7 @@ func BenchmarkRenderExample(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := renderCold(fsys); err != nil {
+		if _, err := renderCold(fsys, "/repo"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -147,6 +147,12 @@ func crossFieldRules(r, p *RegionConfig) ErrorList {
 			setting{r, "addons.external-secrets.enabled"}, setting{r, "keySync.mode"}))
 	}
 
+	if eso := s.Addons["external-secrets"]; s.Secrets.Mode == SecretsExternal && (eso == nil || !eso.Enabled) {
+		errs = append(errs, blame("secrets.mode externalsecrets needs the external-secrets add-on, which is disabled",
+			"enable addons.external-secrets, or use secrets.mode: manual and create the Secrets yourself",
+			setting{r, "addons.external-secrets.enabled"}, setting{r, "secrets.mode"}))
+	}
+
 	// A certificate and load balancer settings are used only by the NLB
 	// that exposure: public makes.
 	if r.Region.Role == RolePrimary && s.LiteLLM.Enabled && s.LiteLLM.Exposure != "public" {

@@ -76,7 +76,7 @@ var sidRE = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // external uses: in managed mode their defaults must not reach the
 // templates.
 func clearRoleARNs(s *Settings) {
-	s.Coder.ServiceAccountRoleARN, s.LiteLLM.RoleARN, s.KeySync.RoleARN, s.KeySync.RotateRoleARN = "", "", "", ""
+	s.Coder.ServiceAccountRoleARN, s.LiteLLM.RoleARN, s.KeySync.RoleARN, s.KeySync.RotateRoleARN, s.Secrets.RoleARN = "", "", "", "", ""
 	for i := range s.WorkspaceNamespaces {
 		s.WorkspaceNamespaces[i].RoleARN = ""
 	}

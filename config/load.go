@@ -331,7 +331,7 @@ func expandPlaceholders(rc *RegionConfig, f *Fleet) map[string]string {
 		}
 	}
 	s := &rc.Settings
-	for _, p := range []*string{&s.Coder.ServiceAccountRoleARN, &s.LiteLLM.RoleARN, &s.KeySync.RoleARN, &s.KeySync.RotateRoleARN} {
+	for _, p := range []*string{&s.Coder.ServiceAccountRoleARN, &s.LiteLLM.RoleARN, &s.KeySync.RoleARN, &s.KeySync.RotateRoleARN, &s.Secrets.RoleARN} {
 		expand(p)
 	}
 	for i := range s.WorkspaceNamespaces {

@@ -38,6 +38,7 @@ type Settings struct {
 	WorkspaceNamespaces []WorkspaceNamespace `json:"workspaceNamespaces"`
 	LiteLLM             LiteLLM              `json:"litellm"`
 	KeySync             KeySync              `json:"keySync"`
+	Secrets             Secrets              `json:"secrets"`
 	IAM                 IAM                  `json:"iam"`
 	Addons              map[string]*Addon    `json:"addons"`
 	SecretGuard         SecretGuard          `json:"secretGuard"`
@@ -200,6 +201,31 @@ type KeySync struct {
 	KMSKeyID string `json:"kmsKeyID"`
 }
 
+// Secrets modes (setting secrets.mode).
+const (
+	// SecretsExternal: every Secret the manifests reference is an
+	// ExternalSecret read from AWS Secrets Manager through a SecretStore of
+	// its namespace (External Secrets Operator).
+	SecretsExternal = "externalsecrets"
+	// SecretsManual: the team makes those Secrets itself; coderfleet renders
+	// no ExternalSecret, SecretStore or role for them.
+	SecretsManual = "manual"
+)
+
+// Secrets says how the Kubernetes Secrets the manifests reference (coderd's
+// database URL and sign-in clients, the proxy's token, the provisioner
+// keys, LiteLLM's credentials) reach the clusters.
+type Secrets struct {
+	// Mode is SecretsExternal (default) or SecretsManual.
+	Mode string `json:"mode"`
+	// RefreshInterval is how often External Secrets re-reads each secret
+	// (a Go duration such as 1h).
+	RefreshInterval string `json:"refreshInterval"`
+	// RoleARN is, in iam.mode external, the IRSA role of every SecretStore's
+	// ServiceAccount (secret-reader in each namespace that reads secrets).
+	RoleARN string `json:"roleARN"`
+}
+
 // IAM modes (setting iam.mode).
 const (
 	// IAMManaged: coderfleet writes regions/<region>/aws/roles.yaml and
@@ -335,8 +361,9 @@ func DefaultSettings() Settings {
 			RoleARN:       "arn:aws:iam::{account}:role/{cluster}-keysync",
 			RotateRoleARN: "arn:aws:iam::{account}:role/{cluster}-keyrotate",
 		},
-		IAM:    IAM{Mode: IAMManaged},
-		Addons: DefaultAddons(),
+		Secrets: Secrets{Mode: SecretsExternal, RefreshInterval: "1h", RoleARN: "arn:aws:iam::{account}:role/{cluster}-secrets"},
+		IAM:     IAM{Mode: IAMManaged},
+		Addons:  DefaultAddons(),
 	}
 }
 

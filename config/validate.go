@@ -337,11 +337,18 @@ func validateSettings(s *Settings, pos positions, file, prefix string, r *Region
 	}
 	c.image("keySync.image", ks.Image)
 	c.resources("keySync.resources", ks.Resources)
-	c.roleARN("keySync.roleARN", ks.RoleARN, len(s.WorkspaceNamespaces) > 0)
+	c.roleARN("keySync.roleARN", ks.RoleARN, len(s.WorkspaceNamespaces) > 0 && ks.Mode == "cronjob")
 	c.roleARN("keySync.rotateRoleARN", ks.RotateRoleARN, false)
 	if ks.KMSKeyID != "" {
 		c.aws("keySync.kmsKeyID", awsrules.KMSKeyARN(ks.KMSKeyID, ""))
 	}
+
+	c.oneOf("secrets.mode", s.Secrets.Mode, SecretsExternal, SecretsManual)
+	c.duration("secrets.refreshInterval", s.Secrets.RefreshInterval)
+	// Every namespace reading a secret has a SecretStore; in manual mode
+	// only key sync's externalsecrets mode makes one.
+	stores := s.Secrets.Mode == SecretsExternal || (ks.Mode == "externalsecrets" && len(s.WorkspaceNamespaces) > 0)
+	c.roleARN("secrets.roleARN", s.Secrets.RoleARN, stores)
 
 	for _, name := range slices.Sorted(maps.Keys(s.Addons)) {
 		a := s.Addons[name]

@@ -15,13 +15,13 @@ import (
 // input error that names the component and the key, from
 // components/flux.libsonnet.
 func TestComponentDependsOnIsChecked(t *testing.T) {
-	const file, decl = "templates/components/litellm.libsonnet", "dependsOn: ['coder'],"
+	const file, decl = "templates/components/litellm.libsonnet", "dependsOn: ['coder', 'secretstores'],"
 	for _, tc := range []struct {
 		name, replace string
 		want          []string
 	}{
 		{"unknown component", "dependsOn: ['coder', 'litelm'],",
-			[]string{`component litellm: key dependsOn names "litelm", which is not a component of region us-east-2 (its components: addons, coder, keysync, litellm, namespaces, provisioners)`}},
+			[]string{`component litellm: key dependsOn names "litelm", which is not a component of region us-east-2 (its components: addons, coder, keysync, litellm, namespaces, provisioners, secretstores)`}},
 		{"component of another role", "dependsOn: ['coder-proxy'],",
 			[]string{`component litellm: key dependsOn names "coder-proxy", which is not a component of region us-east-2`}},
 		{"missing", "", []string{"component litellm: key dependsOn is missing"}},

@@ -34,13 +34,15 @@ var awsLists = []awsList{
 	{"records", awsstate.RecordsFile, awsstate.KindRecordList, false},
 	{"roles", awsstate.RolesFile, awsstate.KindRoleList, true},
 	{"secrets", awsstate.SecretsFile, awsstate.KindSecretList, true},
+	{"workspaceProxies", awsstate.WorkspaceProxiesFile, awsstate.KindWorkspaceProxyList, true},
+	{"provisionerKeys", awsstate.ProvisionerKeysFile, awsstate.KindProvisionerKeyList, true},
 }
 
 // awsHostedZoneKey is the key of `aws` naming the records' Route53 zone.
 const awsHostedZoneKey = "hostedZone"
 
 // awsShapeHint is the hint of a problem in the templates' `aws` result.
-const awsShapeHint = "main.jsonnet returns aws: {hostedZone, certificates, healthChecks, records, roles?, secrets?}, each item with the keys docs/sync.md (\"Files under regions/<region>/aws/\") lists; templates/lib/aws.libsonnet builds them"
+const awsShapeHint = "main.jsonnet returns aws: {hostedZone, certificates, healthChecks, records, roles?, secrets?, workspaceProxies?, provisionerKeys?}, each item with the keys docs/sync.md (\"Files under regions/<region>/aws/\") lists; templates/lib/aws.libsonnet builds them"
 
 // awsState is a region's AWS desired state as the templates returned it,
 // parsed: the files by name, as sync reads them.
@@ -197,15 +199,20 @@ func (ro regionObjects) all() []placedObject {
 //     ARN of a certificate of aws.certificates, by name;
 //   - when roles.yaml is written (IAM managed): every ServiceAccount's
 //     eks.amazonaws.com/role-arn is the ARN of the role of aws.roles for
-//     that ServiceAccount, and every role's ServiceAccount is rendered.
-func crossCheck(accountID string, r *config.RegionConfig, state awsState, ro regionObjects, bl *blamer) Errors {
+//     that ServiceAccount, and every role's ServiceAccount is rendered;
+//   - every ExternalSecret reads through a SecretStore of its namespace
+//     whose role may read each of its secrets (checkExternalSecrets); the
+//     secrets the region does not list itself are returned, for
+//     checkSecretRefs once every region is rendered.
+func crossCheck(accountID string, r *config.RegionConfig, state awsState, ro regionObjects, bl *blamer) (Errors, []secretRef) {
 	var errs Errors
 	errs = append(errs, checkRecordAliases(r.Region.Name, state, ro)...)
 	errs = append(errs, checkCertificateRefs(r, state, ro, bl)...)
 	if roles := state[awsstate.RolesFile]; roles != nil {
 		errs = append(errs, checkRoles(accountID, r, roles.Roles, ro, bl)...)
 	}
-	return errs
+	secretErrs, pending := checkExternalSecrets(accountID, r, state, ro, bl)
+	return append(errs, secretErrs...), pending
 }
 
 // checkRecordAliases refuses a record whose alias names no Service of

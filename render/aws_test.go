@@ -99,7 +99,7 @@ func TestParseAWSRefusesWhatSyncWouldRefuse(t *testing.T) {
 
 func TestCrossCheckAcceptsMatchingObjects(t *testing.T) {
 	r := webRegion()
-	if errs := crossCheck("123456789012", r, parsed(t, awsInput), webObjects("LoadBalancer", r.Certificates["web"], webRoleARN), &blamer{region: r}); len(errs) > 0 {
+	if errs, _ := crossCheck("123456789012", r, parsed(t, awsInput), webObjects("LoadBalancer", r.Certificates["web"], webRoleARN), &blamer{region: r}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 }
@@ -126,7 +126,7 @@ func TestCrossCheckRefusals(t *testing.T) {
 			[]string{"ServiceAccount web/web assumes role " + webRoleARN + ", but roles.yaml has no role for it"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			errs := crossCheck("123456789012", r, parsed(t, c.in), c.objs, &blamer{region: r, changed: map[string]bool{}})
+			errs, _ := crossCheck("123456789012", r, parsed(t, c.in), c.objs, &blamer{region: r, changed: map[string]bool{}})
 			if len(errs) == 0 {
 				t.Fatal("accepted")
 			}
@@ -144,7 +144,7 @@ func TestCrossCheckRolesOnlyWhenRolesAreWritten(t *testing.T) {
 	i := strings.Index(awsInput, `,
   "roles"`)
 	external := awsInput[:i] + "\n}"
-	if errs := crossCheck("123456789012", r, parsed(t, external), webObjects("LoadBalancer", r.Certificates["web"], "arn:aws:iam::123456789012:role/set-by-hand"), &blamer{region: r}); len(errs) > 0 {
+	if errs, _ := crossCheck("123456789012", r, parsed(t, external), webObjects("LoadBalancer", r.Certificates["web"], "arn:aws:iam::123456789012:role/set-by-hand"), &blamer{region: r}); len(errs) > 0 {
 		t.Fatalf("IAM managed elsewhere, yet: %v", errs)
 	}
 }
@@ -157,12 +157,12 @@ func TestCrossCheckAcceptsAHelmReleaseServiceAccount(t *testing.T) {
 		"spec": map[string]any{"targetNamespace": "kube-system", "values": map[string]any{"serviceAccount": map[string]any{"name": "controller",
 			"annotations": map[string]any{annotationRoleARN: webRoleARN}}}}}
 	objs.byComp["addons"] = []map[string]any{hr}
-	if errs := crossCheck("123456789012", r, parsed(t, in), objs, &blamer{region: r}); len(errs) > 0 {
+	if errs, _ := crossCheck("123456789012", r, parsed(t, in), objs, &blamer{region: r}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	// The annotation in the values is checked like a ServiceAccount's.
 	hr["spec"].(map[string]any)["values"].(map[string]any)["serviceAccount"].(map[string]any)["annotations"] = map[string]any{annotationRoleARN: "arn:aws:iam::123456789012:role/x"}
-	errs := crossCheck("123456789012", r, parsed(t, in), objs, &blamer{region: r, changed: map[string]bool{}})
+	errs, _ := crossCheck("123456789012", r, parsed(t, in), objs, &blamer{region: r, changed: map[string]bool{}})
 	if len(errs) != 1 || !strings.Contains(errs.Error(), "field spec.values.serviceAccount.annotations.eks.amazonaws.com/role-arn") {
 		t.Fatalf("errors: %v", errs)
 	}

@@ -85,7 +85,7 @@ func TestOwnedNamesMatchWhatIsRendered(t *testing.T) {
 		t.Fatalf("found %d coder Deployments", deployments)
 	}
 	for _, n := range []string{"karpenter", "cert-manager", "external-secrets", "kube-system", "kube-public", "kube-node-lease",
-		"default", "flux-system", "coder", "coder-proxy", "litellm", "rotate-key", "litellm-key-sync"} {
+		"default", "flux-system", "coder", "coder-proxy", "litellm", "rotate-key", "secret-reader"} {
 		if namespaces[n] == "" {
 			t.Errorf("workspace namespace %q is not refused", n)
 		}

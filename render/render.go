@@ -121,7 +121,46 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(cfg, selected, outcomes, len(opts.Regions) == 0)
+	res, err := collect(cfg, selected, outcomes, len(opts.Regions) == 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := crossCheckSecrets(cfg, opts, selected, outcomes); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// crossCheckSecrets reports the secrets the rendered regions' ExternalSecrets
+// read that neither their own region nor any other lists (see
+// checkSecretRefs): regions not rendered in this run are read from their
+// committed folders.
+func crossCheckSecrets(cfg *config.Config, opts Options, selected []*config.RegionConfig, outcomes []outcome) error {
+	fleet := secretIndex{}
+	rendered := map[string]bool{}
+	var pending []secretRef
+	for i, r := range selected {
+		if outcomes[i].skipped {
+			continue
+		}
+		rendered[r.Region.Name] = true
+		maps.Copy(fleet, outcomes[i].secrets.listed)
+		pending = append(pending, outcomes[i].secrets.pending...)
+	}
+	errs, err := checkSecretRefs(cfg, fleet, rendered, pending, func(rel string) ([]byte, error) {
+		p := filepath.Join(opts.Repo, filepath.FromSlash(rel))
+		if !opts.FS.Exists(p) {
+			return nil, nil
+		}
+		return opts.FS.ReadFile(p)
+	})
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 // selectedRegions returns the regions named by requested (see
@@ -151,6 +190,7 @@ type outcome struct {
 	digest   string // inputs digest; "" when the template files could not be listed
 	warnings []string
 	skipped  bool // the inputs digest equals Options.Previous
+	secrets  regionSecrets
 	err      error
 }
 
@@ -201,7 +241,7 @@ func (rr *regionRenderer) render(r *config.RegionConfig, ev *evaluator) outcome 
 		// now, beside the template evaluation.
 		warmKustomize.Do(func() { go openapi.Schema() })
 	}
-	o.tree, o.warnings, o.err = renderRegion(rr.cfg, r, ev, rr.opts, input)
+	o.tree, o.warnings, o.secrets, o.err = renderRegion(rr.cfg, r, ev, rr.opts, input)
 	return o
 }
 
@@ -402,42 +442,43 @@ func templateInput(cfg *config.Config, r *config.RegionConfig, version string) (
 	return json.Marshal(in)
 }
 
-func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options, input []byte) (Tree, []string, error) {
-	tree, err := renderRegionTree(cfg, r, ev, opts, input)
+func renderRegion(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options, input []byte) (Tree, []string, regionSecrets, error) {
+	tree, secrets, err := renderRegionTree(cfg, r, ev, opts, input)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, regionSecrets{}, err
 	}
 	tree[MarkerFile] = Marker{Region: r.Region.Name, Version: opts.Version}.Bytes()
-	return tree, pendingCertificates(r.Region.Name, tree), nil
+	return tree, pendingCertificates(r.Region.Name, tree), secrets, nil
 }
 
 // renderRegionTree evaluates region r's templates, applies its overlay,
 // validates the result and lays it out as the region's folder (without the
 // marker). Each step is one function below; the first error stops it.
-func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options, input []byte) (Tree, error) {
+func renderRegionTree(cfg *config.Config, r *config.RegionConfig, ev *evaluator, opts Options, input []byte) (Tree, regionSecrets, error) {
 	out, err := ev.evaluate(r.Region.Name, input)
 	if err != nil {
-		return nil, err
+		return nil, regionSecrets{}, err
 	}
 	if err := checkOwned(r, input, out.Owned); err != nil {
-		return nil, err
+		return nil, regionSecrets{}, err
 	}
 	objs, err := componentObjects(r.Region.Name, out)
 	if err != nil {
-		return nil, err
+		return nil, regionSecrets{}, err
 	}
 	rt := &regionTree{cfg: cfg, r: r, opts: opts, out: out,
 		bl: &blamer{opts: opts, ev: ev, region: r, changed: map[string]bool{}}}
 	if objs, err = rt.applyOverlay(objs); err != nil {
-		return nil, err
+		return nil, regionSecrets{}, err
 	}
 	if err := rt.groupByComponent(objs); err != nil {
-		return nil, err
+		return nil, regionSecrets{}, err
 	}
 	if err := rt.prepareReview(); err != nil {
-		return nil, err
+		return nil, regionSecrets{}, err
 	}
-	return rt.layOut()
+	tree, err := rt.layOut()
+	return tree, rt.secrets, err
 }
 
 // componentObjects checks the component names and object shapes the
@@ -474,6 +515,9 @@ type regionTree struct {
 	origin map[string]string
 	// byComp holds the objects after the overlay, by component.
 	byComp map[string][]map[string]any
+	// secrets are the secrets the region's AWS desired state lists and
+	// those its ExternalSecrets read that it does not list.
+	secrets regionSecrets
 }
 
 // applyOverlay refuses an object rendered by two components, then runs
@@ -656,9 +700,11 @@ func (rt *regionTree) awsFiles(tree Tree, vopts validate.Options) ([]*validate.P
 		}
 		return nil, nil, err
 	}
-	if errs := crossCheck(rt.cfg.Fleet.AWSAccountID, rt.r, state, regionObjects{rt.byComp, rt.out.Review}, rt.bl); len(errs) > 0 {
+	errs, pending := crossCheck(rt.cfg.Fleet.AWSAccountID, rt.r, state, regionObjects{rt.byComp, rt.out.Review}, rt.bl)
+	if len(errs) > 0 {
 		return nil, errs, nil
 	}
+	rt.secrets = regionSecrets{listed: state.secrets(name), pending: pending}
 	files, err := state.files()
 	if err != nil {
 		return nil, nil, &Error{Region: name, Msg: "writing the AWS desired state", Err: err}

@@ -31,6 +31,9 @@ type Actual struct {
 	// Secrets are the secrets of the fleet in scope and those named like a
 	// desired secret, sorted by AWS region and name.
 	Secrets []Secret
+	// Coder is what the primary's coderd holds; nil when the run has no
+	// coderd (Options.Coder is nil).
+	Coder *CoderState
 }
 
 // Certificate is an owned ACM certificate.

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/coderfleet/coderfleet/internal/coderapi"
 )
 
 // Route53API is the part of the Route53 client that sync uses.
@@ -54,6 +56,7 @@ type ELBAPI interface {
 type IAMAPI interface {
 	ListOpenIDConnectProviders(ctx context.Context, in *iam.ListOpenIDConnectProvidersInput, optFns ...func(*iam.Options)) (*iam.ListOpenIDConnectProvidersOutput, error)
 	ListRoles(ctx context.Context, in *iam.ListRolesInput, optFns ...func(*iam.Options)) (*iam.ListRolesOutput, error)
+	GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
 	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 	CreateRole(ctx context.Context, in *iam.CreateRoleInput, optFns ...func(*iam.Options)) (*iam.CreateRoleOutput, error)
 	UpdateRole(ctx context.Context, in *iam.UpdateRoleInput, optFns ...func(*iam.Options)) (*iam.UpdateRoleOutput, error)
@@ -77,8 +80,11 @@ type EKSAPI interface {
 }
 
 // SecretsManagerAPI is the part of the Secrets Manager client that sync
-// uses, in one AWS region. It has no call that reads or writes a secret's
-// value (GetSecretValue, PutSecretValue): sync never touches values.
+// uses, in one AWS region. It has no call that reads a secret's value
+// (GetSecretValue): sync never reads values. Its one value call,
+// PutSecretValue, stores the one-time token of a Coder workspace proxy or
+// provisioner key that sync itself just obtained from coderd; the values
+// of secrets.yaml's secrets are never written.
 type SecretsManagerAPI interface {
 	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
@@ -87,6 +93,24 @@ type SecretsManagerAPI interface {
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 	UntagResource(ctx context.Context, in *secretsmanager.UntagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UntagResourceOutput, error)
 	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+}
+
+// CoderAPI is the part of the Coder REST client that sync uses, on the
+// primary region's coderd. *coderapi.Client satisfies it; errors are
+// *coderapi.Error (whose HTTPStatusCode lets sync's retries classify them)
+// and never hold a token.
+type CoderAPI interface {
+	// URL is coderd's base URL, for messages.
+	URL() string
+	WorkspaceProxies(ctx context.Context) ([]coderapi.WorkspaceProxy, error)
+	CreateWorkspaceProxy(ctx context.Context, req coderapi.CreateWorkspaceProxyRequest) (coderapi.UpdateWorkspaceProxyResponse, error)
+	PatchWorkspaceProxy(ctx context.Context, req coderapi.PatchWorkspaceProxy) (coderapi.UpdateWorkspaceProxyResponse, error)
+	DeleteWorkspaceProxy(ctx context.Context, id string) error
+	Organization(ctx context.Context, nameOrID string) (coderapi.Organization, error)
+	ProvisionerKeys(ctx context.Context, orgID string) ([]coderapi.ProvisionerKey, error)
+	CreateProvisionerKey(ctx context.Context, orgID string, req coderapi.CreateProvisionerKeyRequest) (coderapi.CreateProvisionerKeyResponse, error)
+	DeleteProvisionerKey(ctx context.Context, orgID, name string) error
 }
 
 // Clients gives sync its AWS clients. ACM, ELB, EKS and SecretsManager are

@@ -133,13 +133,13 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("sync: Options.WriteFile is not set")
 	}
 	if opts.Saved != nil {
-		opts.Regions, opts.Prune = opts.Saved.Regions, opts.Saved.Prune
+		opts.Regions, opts.Prune, opts.ReissueTokens = opts.Saved.Regions, opts.Saved.Prune, opts.Saved.ReissueTokens
 	}
 	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err
 	}
-	pol := Policy{Prune: opts.Prune}
+	pol := Policy{Prune: opts.Prune, ReissueTokens: opts.ReissueTokens}
 	a, err := s.read(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("reading AWS state: %w", err)
@@ -167,7 +167,7 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	res := &Result{Plan: plan, Applied: []Change{}, Outputs: []string{}}
-	defer func() { res.Retries = s.retries }()
+	defer func() { res.Retries = int(s.retries.Load()) }()
 
 	// The registry of AWS regions comes first: once a certificate exists in
 	// an AWS region, the registry must name it, or a later run that lost the
@@ -199,6 +199,8 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 			err = s.applyRole(ctx, c)
 		case ResourceSecret:
 			err = s.applySecret(ctx, c)
+		case ResourceWorkspaceProxy, ResourceProvisionerKey:
+			err = s.applyCoder(ctx, c.coder)
 		}
 		if err != nil {
 			return res, err
@@ -250,6 +252,8 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 			err = s.applyRole(ctx, c)
 		case ResourceSecret:
 			err = s.applySecret(ctx, c)
+		case ResourceWorkspaceProxy, ResourceProvisionerKey:
+			err = s.applyCoder(ctx, c.coder)
 		}
 		if err != nil {
 			return res, err

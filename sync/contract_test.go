@@ -71,7 +71,7 @@ func fakeEnv(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *env 
 }
 
 func (e *env) mutating() int {
-	n := e.counter.mutating()
+	n := e.counter.Mutating()
 	if e.fake != nil {
 		n += e.fake.Mutating()
 	}
@@ -257,7 +257,7 @@ func contractApply(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	if n := e.mutating() - mut; n != 0 {
-		t.Errorf("second apply made %d mutating calls, want 0 (calls: %v)", n, e.counter.calls)
+		t.Errorf("second apply made %d mutating calls, want 0 (calls: %v)", n, e.counter.Calls())
 	}
 	if r.writes != writes {
 		t.Errorf("second apply rewrote outputs")
@@ -280,7 +280,7 @@ func contractPaging(t *testing.T, e *env) {
 	if !p.Converged() {
 		t.Errorf("with 2 records a page the plan after apply is not empty: %+v", p.Changes)
 	}
-	if e.counter.count("ListResourceRecordSets") < 10 && (e.fake == nil || e.fake.Calls["ListResourceRecordSets"] < 10) {
+	if e.counter.Count("ListResourceRecordSets") < 10 && (e.fake == nil || e.fake.Calls["ListResourceRecordSets"] < 10) {
 		t.Errorf("listing did not page")
 	}
 }

@@ -38,6 +38,12 @@ type RegionState struct {
 	Roles []awsstate.Role
 	// Secrets are the region's Secrets Manager secrets (secrets.yaml, optional).
 	Secrets []awsstate.Secret
+	// WorkspaceProxies are the Coder workspace proxies the region registers
+	// on the primary's coderd (workspaceproxies.yaml; none when absent).
+	WorkspaceProxies []awsstate.WorkspaceProxy
+	// ProvisionerKeys are the Coder provisioner keys of the region's
+	// workspace namespaces (provisionerkeys.yaml; none when absent).
+	ProvisionerKeys []awsstate.ProvisionerKey
 }
 
 // Desired is the desired state of the selected regions, sorted by region.
@@ -177,7 +183,8 @@ func loadRegion(repo fs.FS, region string, allow []config.Allowance) (*RegionSta
 		kind     awsstate.Kind
 		optional bool
 	}{{awsstate.CertificatesFile, awsstate.KindCertificateList, false}, {awsstate.HealthChecksFile, awsstate.KindHealthCheckList, false}, {awsstate.RecordsFile, awsstate.KindRecordList, false},
-		{awsstate.RolesFile, awsstate.KindRoleList, true}, {awsstate.SecretsFile, awsstate.KindSecretList, true}} {
+		{awsstate.RolesFile, awsstate.KindRoleList, true}, {awsstate.SecretsFile, awsstate.KindSecretList, true},
+		{awsstate.WorkspaceProxiesFile, awsstate.KindWorkspaceProxyList, true}, {awsstate.ProvisionerKeysFile, awsstate.KindProvisionerKeyList, true}} {
 		p := path.Join(dir, want.file)
 		data, err := fs.ReadFile(repo, p)
 		if want.optional && errors.Is(err, fs.ErrNotExist) {
@@ -220,6 +227,8 @@ func loadRegion(repo fs.FS, region string, allow []config.Allowance) (*RegionSta
 		rs.Records = append(rs.Records, f.Records...)
 		rs.Roles = append(rs.Roles, f.Roles...)
 		rs.Secrets = append(rs.Secrets, f.Secrets...)
+		rs.WorkspaceProxies = append(rs.WorkspaceProxies, f.WorkspaceProxies...)
+		rs.ProvisionerKeys = append(rs.ProvisionerKeys, f.ProvisionerKeys...)
 		if f.Kind == awsstate.KindRecordList {
 			rs.HostedZone = f.HostedZone
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+
+	"github.com/coderfleet/coderfleet/internal/awscalls"
 )
 
 // fault describes an injected failure for requests of one operation.
@@ -32,7 +34,7 @@ type faulty struct {
 }
 
 func (f *faulty) RoundTrip(req *http.Request) (*http.Response, error) {
-	op := operation(req)
+	op := awscalls.Operation(req)
 	f.mu.Lock()
 	var hit *fault
 	for _, ft := range f.faults {
@@ -43,7 +45,7 @@ func (f *faulty) RoundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 	}
-	if hit == nil && mutatingOps[op] && f.cancelAfter > 0 {
+	if hit == nil && awscalls.Mutating(op) && f.cancelAfter > 0 {
 		f.mutations++
 		if f.mutations == f.cancelAfter {
 			f.cancel()

@@ -49,11 +49,9 @@ func TestSecretGuardRefusesBeforeAnyAWSCall(t *testing.T) {
 	if strings.Contains(err.Error(), "Z7QX3LMV") || strings.Contains(err.Error(), "Qm7xK2pL") {
 		t.Errorf("error repeats a credential: %v", err)
 	}
-	e.counter.mu.Lock()
-	calls := len(e.counter.calls)
-	e.counter.mu.Unlock()
-	if calls != 0 || r.writes != 0 {
-		t.Errorf("%d kinds of AWS call and %d file writes before the refusal, want none: %v", calls, r.writes, e.counter.calls)
+	calls := e.counter.Calls()
+	if len(calls) != 0 || r.writes != 0 {
+		t.Errorf("%d kinds of AWS call and %d file writes before the refusal, want none: %v", len(calls), r.writes, calls)
 	}
 
 	// Allowances are per region and per field: one region's does not cover

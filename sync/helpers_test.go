@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/coderfleet/coderfleet/internal/awscalls"
 	"github.com/coderfleet/coderfleet/internal/motoserver"
 )
 
@@ -140,91 +140,9 @@ func TestMain(m *testing.M) {
 }
 
 // counter counts the requests that reach AWS, by operation.
-type counter struct {
-	next  http.RoundTripper
-	mu    gosync.Mutex
-	calls map[string]int
-}
+type counter = awscalls.Counter
 
-func newCounter(next http.RoundTripper) *counter {
-	return &counter{next: next, calls: map[string]int{}}
-}
-
-var restOps = []struct {
-	method string
-	re     *regexp.Regexp
-	op     string
-}{
-	{"POST", regexp.MustCompile(`/hostedzone/[^/]+/rrset/?$`), "ChangeResourceRecordSets"},
-	{"GET", regexp.MustCompile(`/hostedzone/[^/]+/rrset/?$`), "ListResourceRecordSets"},
-	{"GET", regexp.MustCompile(`/hostedzonesbyname`), "ListHostedZonesByName"},
-	{"GET", regexp.MustCompile(`/change/`), "GetChange"},
-	{"POST", regexp.MustCompile(`/healthcheck/?$`), "CreateHealthCheck"},
-	{"GET", regexp.MustCompile(`/healthcheck/?$`), "ListHealthChecks"},
-	{"POST", regexp.MustCompile(`/healthcheck/[^/]+$`), "UpdateHealthCheck"},
-	{"DELETE", regexp.MustCompile(`/healthcheck/[^/]+$`), "DeleteHealthCheck"},
-	{"POST", regexp.MustCompile(`/tags/healthcheck/`), "ChangeTagsForResource"},
-	{"GET", regexp.MustCompile(`/tags/healthcheck/`), "ListTagsForResource"},
-	{"POST", regexp.MustCompile(`/hostedzone/?$`), "CreateHostedZone"},
-}
-
-// operation names a request: X-Amz-Target for JSON APIs (ACM), Action for
-// query APIs (ELBv2), method and path for Route53's REST API.
-func operation(req *http.Request) string {
-	if t := req.Header.Get("X-Amz-Target"); t != "" {
-		return t[strings.LastIndex(t, ".")+1:]
-	}
-	if req.Method == http.MethodPost && strings.Contains(req.Header.Get("Content-Type"), "x-www-form-urlencoded") && req.Body != nil {
-		b, _ := io.ReadAll(req.Body)
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(b))
-		if m := regexp.MustCompile(`Action=([A-Za-z]+)`).FindSubmatch(b); m != nil {
-			return string(m[1])
-		}
-	}
-	for _, o := range restOps {
-		if req.Method == o.method && o.re.MatchString(req.URL.Path) {
-			return o.op
-		}
-	}
-	return req.Method + " " + req.URL.Path
-}
-
-var mutatingOps = map[string]bool{
-	"ChangeResourceRecordSets": true, "CreateHealthCheck": true, "UpdateHealthCheck": true, "DeleteHealthCheck": true,
-	"ChangeTagsForResource": true, "RequestCertificate": true, "DeleteCertificate": true, "AddTagsToCertificate": true,
-	// IAM (query API) and Secrets Manager (JSON API).
-	"CreateRole": true, "UpdateRole": true, "UpdateAssumeRolePolicy": true, "DeleteRole": true, "PutRolePolicy": true,
-	"DeleteRolePolicy": true, "AttachRolePolicy": true, "DetachRolePolicy": true, "TagRole": true, "UntagRole": true,
-	"CreateSecret": true, "UpdateSecret": true, "RestoreSecret": true, "TagResource": true, "UntagResource": true, "DeleteSecret": true,
-	"PutSecretValue": true,
-}
-
-func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
-	op := operation(req)
-	c.mu.Lock()
-	c.calls[op]++
-	c.mu.Unlock()
-	return c.next.RoundTrip(req)
-}
-
-func (c *counter) mutating() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for op, k := range c.calls {
-		if mutatingOps[op] {
-			n += k
-		}
-	}
-	return n
-}
-
-func (c *counter) count(op string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[op]
-}
+func newCounter(next http.RoundTripper) *counter { return awscalls.New(next) }
 
 // awsConfig points the SDK at url with rt as transport, no SDK retries (sync
 // retries itself) and dummy credentials.

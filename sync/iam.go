@@ -183,13 +183,25 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range out.Roles {
+		details, err := s.roleDetails(ctx)
+		if err != nil {
+			return err
+		}
+		roles := make([]*Role, len(out.Roles))
+		if err := s.each(ctx, len(out.Roles), func(ctx context.Context, i int) (err error) {
+			if det, ok := details[deref(out.Roles[i].RoleName)]; ok {
+				roles[i] = roleFromDetail(d, out.Roles[i], det)
+				return nil
+			}
+			roles[i], err = s.readRole(ctx, d, deref(out.Roles[i].RoleName))
+			return err
+		}); err != nil {
+			return err
+		}
+		for i, r := range out.Roles {
 			name := deref(r.RoleName)
 			seen[name] = true
-			role, err := s.readRole(ctx, d, name)
-			if err != nil {
-				return err
-			}
+			role := roles[i]
 			if role == nil || !desired[name] && (!role.Owned || !d.inScope(role.Region)) {
 				continue // out of scope, or someone else's: never touched
 			}
@@ -329,14 +341,7 @@ func (s *syncer) readRole(ctx context.Context, d *Desired, name string) (*Role, 
 	if err != nil {
 		return nil, err
 	}
-	r := out.Role
-	role := &Role{Name: deref(r.RoleName), Path: deref(r.Path), ARN: deref(r.Arn), Description: deref(r.Description),
-		Tags: map[string]string{}, Trust: decodePolicy(deref(r.AssumeRolePolicyDocument))}
-	for _, t := range r.Tags {
-		role.Tags[deref(t.Key)] = deref(t.Value)
-	}
-	role.Region = role.Tags[awsstate.TagRegion]
-	role.Owned = role.Tags[awsstate.TagFleet] == d.Fleet && role.Tags[awsstate.TagName] != ""
+	role := newRole(d, *out.Role, out.Role.Tags)
 	if !role.Owned {
 		return role, nil
 	}
@@ -386,6 +391,76 @@ func (s *syncer) readRole(ctx context.Context, d *Desired, name string) (*Role, 
 	}
 	sort.Strings(role.Managed)
 	return role, nil
+}
+
+// newRole is the role r (as GetRole or ListRoles return it) with tags
+// (ListRoles returns none), Owned and Region set from the tags; Inline and
+// Managed are left to the caller.
+func newRole(d *Desired, r iamtypes.Role, tags []iamtypes.Tag) *Role {
+	role := &Role{Name: deref(r.RoleName), Path: deref(r.Path), ARN: deref(r.Arn), Description: deref(r.Description),
+		Tags: map[string]string{}, Trust: decodePolicy(deref(r.AssumeRolePolicyDocument))}
+	for _, t := range tags {
+		role.Tags[deref(t.Key)] = deref(t.Value)
+	}
+	role.Region = role.Tags[awsstate.TagRegion]
+	role.Owned = role.Tags[awsstate.TagFleet] == d.Fleet && role.Tags[awsstate.TagName] != ""
+	return role
+}
+
+// roleFromDetail is what readRole returns for the role listed (a ListRoles
+// entry: the description, which a RoleDetail lacks) and det, its entry of
+// GetAccountAuthorizationDetails: the same fields from one listing.
+func roleFromDetail(d *Desired, listed iamtypes.Role, det iamtypes.RoleDetail) *Role {
+	r := listed
+	r.RoleName, r.Path, r.Arn, r.AssumeRolePolicyDocument = det.RoleName, det.Path, det.Arn, det.AssumeRolePolicyDocument
+	role := newRole(d, r, det.Tags)
+	if !role.Owned {
+		return role
+	}
+	role.Inline = map[string]string{}
+	for _, p := range det.RolePolicyList {
+		role.Inline[deref(p.PolicyName)] = decodePolicy(deref(p.PolicyDocument))
+	}
+	for _, p := range det.AttachedManagedPolicies {
+		role.Managed = append(role.Managed, deref(p.PolicyArn))
+	}
+	sort.Strings(role.Managed)
+	return role
+}
+
+// roleDetails returns, for ReadStatus (s.share set), every role of the
+// account by name as GetAccountAuthorizationDetails with the Role filter
+// lists it: trust policy, inline policies, attached managed policies and
+// tags in pages of up to 1000 roles (IAM API Reference), where the
+// per-role reads take three calls and one more per inline policy. Status
+// reads every role of the fleet, so the listing is cheaper; it is read
+// once per ReadStatus. Sync plan and apply (no share) read role by role
+// and get nil.
+func (s *syncer) roleDetails(ctx context.Context) (map[string]iamtypes.RoleDetail, error) {
+	if s.share == nil {
+		return nil, nil
+	}
+	return s.share.roleDetails.get(ctx, func() (map[string]iamtypes.RoleDetail, error) {
+		out := map[string]iamtypes.RoleDetail{}
+		var marker *string
+		for {
+			var page *iam.GetAccountAuthorizationDetailsOutput
+			if _, err := s.call(ctx, "listing the IAM roles of the account", func(ctx context.Context) (err error) {
+				page, err = s.opts.Clients.IAM.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{
+					Filter: []iamtypes.EntityType{iamtypes.EntityTypeRole}, MaxItems: ptr(int32(1000)), Marker: marker})
+				return err
+			}); err != nil {
+				return nil, err
+			}
+			for _, r := range page.RoleDetailList {
+				out[deref(r.RoleName)] = r
+			}
+			if !page.IsTruncated || deref(page.Marker) == "" {
+				return out, nil
+			}
+			marker = page.Marker
+		}
+	})
 }
 
 // iamTags converts tags to IAM's, sorted by key.

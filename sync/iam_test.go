@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -323,7 +324,7 @@ func TestIAMOnboardingAgainstMoto(t *testing.T) {
 		}
 	}
 	for _, op := range []string{"GetSecretValue", "PutSecretValue", "BatchGetSecretValue"} {
-		if n := s.counter.count(op); n != 0 {
+		if n := s.counter.Count(op); n != 0 {
 			t.Errorf("%d %s calls: sync never reads or writes a value", n, op)
 		}
 	}
@@ -648,5 +649,91 @@ func TestPolicyComparisonAndDiff(t *testing.T) {
 		!strings.Contains(diff, `+           "oidc.eks.us-east-2.amazonaws.com/id/ABC:sub": "system:serviceaccount:coder:key-sync"`) ||
 		!strings.Contains(diff, `    "Version": "2012-10-17"`) {
 		t.Errorf("diff:\n%s", diff)
+	}
+}
+
+// TestRoleDetailsReadAsPerRole: status reads the roles with one
+// GetAccountAuthorizationDetails listing; what it builds must be exactly
+// what sync's role-by-role reads (GetRole, ListRolePolicies, GetRolePolicy,
+// ListAttachedRolePolicies) build, for owned roles with inline and managed
+// policies, a description and documents IAM URL-encodes, and for foreign
+// roles under the fleet's path and elsewhere.
+func TestRoleDetailsReadAsPerRole(t *testing.T) {
+	s := newIAMEnv(t, nil, true, true)
+	s.createForeignRole(t, "handmade", rolePath("demo"))
+	s.createForeignRole(t, "team-ci", "/")
+	r := iamRepo(t)
+	opts := s.options(r, &realShortClock{*newFakeClock()})
+	if _, err := Apply(context.Background(), opts); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	ctx := context.Background()
+	// An owned role with a description and a policy whose text IAM
+	// returns URL-encoded (spaces, '+', '%', '&', non-ASCII).
+	if _, err := s.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("coder-extra"), Path: aws.String(rolePath("demo")),
+		Description:              aws.String("made by hand & kept: 100% ü"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		Tags: []iamtypes.Tag{{Key: aws.String(awsstate.TagFleet), Value: aws.String("demo")}, {Key: aws.String(awsstate.TagName), Value: aws.String("extra")},
+			{Key: aws.String(awsstate.TagRegion), Value: aws.String("primary")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("coder-extra"), PolicyName: aws.String("odd"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::a b+c%d&e/ü/*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("coder-extra"), PolicyArn: aws.String(extraPolicyARN)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := LoadDesired(r.fs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(share *readCache) []Role {
+		o := opts
+		if share != nil {
+			o.Clients = share.wrap(o.Clients)
+		}
+		sy, err := newSyncer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sy.share = share
+		a := &Actual{}
+		if err := sy.readIAM(ctx, d, a); err != nil {
+			t.Fatal(err)
+		}
+		return a.Roles
+	}
+	perRole := read(nil)
+	before := s.counter.Count("GetRolePolicy")
+	listed := read(newReadCache(statusInFlight))
+	if n := s.counter.Count("GetRolePolicy") - before; n != 0 {
+		t.Errorf("status read made %d GetRolePolicy calls, want 0 (the listing holds the policies)", n)
+	}
+	if s.counter.Count("GetAccountAuthorizationDetails") == 0 {
+		t.Error("status read made no GetAccountAuthorizationDetails call")
+	}
+	var owned, inline, managed, described int
+	for _, role := range perRole {
+		if role.Owned {
+			owned++
+		}
+		if len(role.Inline) > 0 {
+			inline++
+		}
+		if len(role.Managed) > 0 {
+			managed++
+		}
+		if role.Description != "" {
+			described++
+		}
+	}
+	if owned < 2 || inline < 2 || managed < 2 || described < 1 {
+		t.Fatalf("the fixture does not exercise the read: %d owned, %d with inline, %d with managed policies, %d described", owned, inline, managed, described)
+	}
+	if !reflect.DeepEqual(perRole, listed) {
+		a, _ := json.MarshalIndent(perRole, "", " ")
+		b, _ := json.MarshalIndent(listed, "", " ")
+		t.Errorf("roles read one by one:\n%s\nroles from GetAccountAuthorizationDetails:\n%s", a, b)
 	}
 }

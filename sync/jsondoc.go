@@ -28,6 +28,24 @@ type planBody struct {
 	Conflicts       []jsonConflict `json:"conflicts"`
 	Notes           []string       `json:"notes"`
 	Outputs         []string       `json:"outputs"`
+	Coder           jsonCoder      `json:"coder"`
+}
+
+// jsonCoder is the Coder part of a plan (CoderPlan).
+type jsonCoder struct {
+	// Skipped: the run had no coderd (no CODER_URL).
+	Skipped        bool             `json:"skipped"`
+	DesiredProxies int              `json:"desiredProxies"`
+	DesiredKeys    int              `json:"desiredKeys"`
+	Proxies        []jsonProxyState `json:"proxies"`
+}
+
+// jsonProxyState is one desired proxy as coderd reports it.
+type jsonProxyState struct {
+	Resource   jsonout.Resource `json:"resource"`
+	Registered bool             `json:"registered"`
+	// Status is coderd's status, null when not registered.
+	Status *string `json:"status"`
 }
 
 // planSummary counts a plan as its text summary line does.
@@ -96,6 +114,18 @@ func newPlanBody(p *Plan) planBody {
 		Conflicts:       make([]jsonConflict, 0, len(p.Conflicts)),
 		Notes:           append([]string{}, p.Notes...),
 		Outputs:         append([]string{}, p.Outputs...),
+	}
+	b.Coder = jsonCoder{Skipped: true, Proxies: []jsonProxyState{}}
+	if c := p.Coder; c != nil {
+		b.Coder.Skipped, b.Coder.DesiredProxies, b.Coder.DesiredKeys = c.Skipped, c.DesiredProxies, c.DesiredKeys
+		for _, ps := range c.Proxies {
+			jp := jsonProxyState{Resource: jsonout.NewResource(ps.Region, jsonout.KindWorkspaceProxy, ps.Name, ""), Registered: ps.Registered}
+			if ps.Registered {
+				st := ps.Status
+				jp.Status = &st
+			}
+			b.Coder.Proxies = append(b.Coder.Proxies, jp)
+		}
 	}
 	for _, w := range p.Waiting {
 		res := jsonout.NewResource(w.Region, jsonout.KindRecord, w.Record, "")
@@ -168,6 +198,14 @@ func changeResource(c Change) jsonout.Resource {
 			id = c.secret.actual.ARN
 		}
 		return jsonout.NewResource(c.Region, jsonout.KindSecret, strings.TrimPrefix(c.Address, c.Region+"/"), id)
+	case ResourceWorkspaceProxy, ResourceProvisionerKey:
+		id := ""
+		if op := c.coder; op != nil && op.curProxy != nil {
+			id = op.curProxy.ID
+		} else if op != nil && op.curKey != nil {
+			id = op.curKey.ID
+		}
+		return jsonout.NewResource(c.Region, c.Resource, strings.TrimPrefix(c.Address, c.Region+"/"), id)
 	default:
 		arn := ""
 		for _, f := range c.Fields {

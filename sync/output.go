@@ -80,6 +80,7 @@ func writePlan(w io.Writer, p *Plan, format string, waiting bool) error {
 			}
 		}
 	}
+	writeCoderProxies(&b, p)
 	records, roles := waitingKinds(p)
 	if !waiting {
 		records, roles = 0, 0
@@ -178,6 +179,37 @@ func WriteResult(w io.Writer, r *Result, format string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeCoderProxies adds the "Coder workspace proxies" block: each
+// desired proxy, whether coderd has it and the status coderd reports.
+func writeCoderProxies(b *strings.Builder, p *Plan) {
+	if p.Coder == nil || len(p.Coder.Proxies) == 0 {
+		return
+	}
+	if b.Len() > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString("Coder workspace proxies:\n")
+	for _, ps := range p.Coder.Proxies {
+		fmt.Fprintf(b, "  %s/%s: %s\n", ps.Region, ps.Name, proxyStateText(ps))
+	}
+}
+
+// proxyStateText words what coderd says of a desired proxy.
+func proxyStateText(ps ProxyState) string {
+	switch {
+	case !ps.Registered:
+		return "not registered (apply registers it; the token waits in Secrets Manager until the proxy starts)"
+	case ps.Status == "ok":
+		return "registered, coderd reports ok"
+	case ps.Status == "unregistered":
+		return "registered, coderd reports unregistered (the proxy has not connected yet: once Flux applies the region, it does)"
+	case ps.Status == "":
+		return "registered, coderd reports no status"
+	default:
+		return "registered, coderd reports " + ps.Status
+	}
 }
 
 // waitingKinds counts the waiting records and the waiting roles of p.

@@ -63,6 +63,7 @@ type Change struct {
 	rec    *recOp
 	role   *roleOp
 	secret *secretOp
+	coder  *coderOp
 }
 
 type certOp struct {
@@ -152,6 +153,9 @@ type Plan struct {
 	// it, or of a region folder that no longer exists) that stay because
 	// --prune was not given; each has a note.
 	Kept int `json:"kept"`
+	// Coder is the Coder part: whether it was skipped, what the desired
+	// state lists, and each desired workspace proxy as coderd reports it.
+	Coder *CoderPlan `json:"coder"`
 
 	// basis is what PlanChanges computed the plan from (for Save).
 	basis *planBasis
@@ -230,6 +234,10 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 type Policy struct {
 	// Prune allows deleting owned objects that left the desired state.
 	Prune bool
+	// ReissueTokens allows re-issuing the token of a Coder object whose
+	// token secret lost its value, and adopting a Coder object of a desired
+	// name that no token secret of the fleet names (re-issuing its token).
+	ReissueTokens bool
 }
 
 var usableCertStatus = map[string]bool{"ISSUED": true, "PENDING_VALIDATION": true}
@@ -265,7 +273,8 @@ func Compute(d *Desired, a *Actual, pol Policy) *Plan {
 	}
 	roles, roleDeletes := planRoles(p, d, a, pol)
 	secrets, secretDeletes := planSecrets(p, d, a, pol)
-	p.Changes = slices.Concat(registry, certs.creates, hcs.changes, roles, secrets, records, hcs.deletes, certs.deletes, roleDeletes, secretDeletes)
+	coder, coderDeletes := planCoder(p, d, a, pol)
+	p.Changes = slices.Concat(registry, certs.creates, hcs.changes, roles, secrets, coder, records, hcs.deletes, certs.deletes, roleDeletes, secretDeletes, coderDeletes)
 	return p
 }
 

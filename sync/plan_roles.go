@@ -363,7 +363,7 @@ func (s *syncer) callFresh(ctx context.Context, fresh bool, what string, fn func
 		if derr != nil {
 			return fmt.Errorf("%s: computing the retry delay: %w", what, derr)
 		}
-		s.retries++
+		s.retries.Add(1)
 		s.progressf("  retrying %s in %s: NoSuchEntity (IAM has not propagated the new role yet)\n", what, delay.Round(1e6))
 		if err := s.clock.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("%s: %w", what, err)

@@ -39,14 +39,18 @@ type SavedPlan struct {
 	Regions []string `json:"regions"`
 	// Prune is whether the plan was made with --prune.
 	Prune bool `json:"prune"`
+	// ReissueTokens is whether the plan was made with --reissue-tokens.
+	ReissueTokens bool `json:"reissueTokens"`
 	// Desired lists the repository files the desired state was read from
 	// (regions/<r>/aws/*, overlays/fleet.yaml, overlays/<r>/region.yaml and
 	// outputs.yaml), with the SHA-256 of their content, sorted by path.
 	Desired []Digest `json:"desired"`
-	// Actual lists the AWS objects the changes touch ("record <zone>: <name>
-	// <type> [set id]", "certificate <region>/<name>", "health-check
-	// <region>/<name>"), with the SHA-256 of their state as read ("absent"
-	// hashed for a missing one), sorted by object.
+	// Actual lists the AWS and Coder objects the changes touch ("record
+	// <zone>: <name> <type> [set id]", "certificate <region>/<name>",
+	// "health-check <region>/<name>", "workspace-proxy <region>/<name>",
+	// "provisioner-key <region>/<org>/<name>": a Coder object with its token
+	// secret's metadata, never a token), with the SHA-256 of their state as
+	// read ("absent" hashed for a missing one), sorted by object.
 	Actual []Digest `json:"actual"`
 	// Changes are the planned changes, in the order Apply makes them.
 	Changes []SavedChange `json:"changes"`
@@ -163,7 +167,7 @@ func savePlan(p *Plan) (*SavedPlan, error) {
 	}
 	sp := &SavedPlan{
 		Format: PlanFileFormat, Version: PlanFileVersion, Fleet: b.d.Fleet,
-		Regions: append([]string{}, b.regions...), Prune: b.pol.Prune,
+		Regions: append([]string{}, b.regions...), Prune: b.pol.Prune, ReissueTokens: b.pol.ReissueTokens,
 		Desired: desired, Actual: actualDigests(touched(p), b.a),
 		Changes: savedChanges(p.Changes), KnownAfterApply: savedChanges(p.KnownAfterApply),
 		Outputs: append([]string{}, p.Outputs...), Notes: append([]string{}, p.Notes...),
@@ -335,7 +339,7 @@ func touched(p *Plan) []string {
 			for _, rc := range c.rec.changes {
 				set["record "+zone+": "+fromRoute53(*rc.ResourceRecordSet).Key()] = ""
 			}
-		case c.cert != nil || c.hc != nil || c.role != nil || c.secret != nil:
+		case c.cert != nil || c.hc != nil || c.role != nil || c.secret != nil || c.coder != nil:
 			addr, _, _ := strings.Cut(c.Address, " (")
 			set[c.Resource+" "+addr] = ""
 		}
@@ -394,6 +398,8 @@ func actualDigests(objects []string, a *Actual) []Digest {
 			if secs != nil {
 				state = secs
 			}
+		case ResourceWorkspaceProxy, ResourceProvisionerKey:
+			state = coderDigestState(kind, rest, a)
 		}
 		b, _ := json.Marshal(state)
 		if state == nil {
@@ -427,4 +433,33 @@ func (sp *SavedPlan) unreviewed(p *Plan) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// coderDigestState is the state of a Coder object a saved plan touches,
+// addressed "<region>/<name>" (a proxy) or "<region>/<org>/<name>" (a
+// key): the object as coderd lists it (its reported status aside, which
+// changes on its own) and its token secret's metadata; nil when neither
+// exists.
+func coderDigestState(kind, addr string, a *Actual) any {
+	region, name, _ := strings.Cut(addr, "/")
+	object := kind + "/" + name
+	var state []any
+	for _, sec := range a.Secrets {
+		if sec.CoderObject == object && sec.Region == region {
+			state = append(state, sec)
+		}
+	}
+	if a.Coder != nil {
+		if kind == ResourceWorkspaceProxy {
+			if p := a.Coder.proxy(name); p != nil {
+				state = append(state, p)
+			}
+		} else if org, key, _ := strings.Cut(name, "/"); a.Coder.key(org, key) != nil {
+			state = append(state, a.Coder.key(org, key))
+		}
+	}
+	if state == nil {
+		return nil
+	}
+	return state
 }

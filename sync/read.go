@@ -50,12 +50,16 @@ func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 			acmRegions[ar] = true
 		}
 	}
-	for _, ar := range slices.Sorted(maps.Keys(acmRegions)) {
-		certs, err := s.readCertificates(ctx, ar, d)
-		if err != nil {
-			return nil, err
-		}
-		a.Certificates = append(a.Certificates, certs...)
+	ars := slices.Sorted(maps.Keys(acmRegions))
+	certs := make([][]Certificate, len(ars))
+	if err := s.each(ctx, len(ars), func(ctx context.Context, i int) (err error) {
+		certs[i], err = s.readCertificates(ctx, ars[i], d)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for _, c := range certs {
+		a.Certificates = append(a.Certificates, c...)
 	}
 	sort.Slice(a.Certificates, func(i, j int) bool {
 		x, y := a.Certificates[i], a.Certificates[j]
@@ -73,6 +77,9 @@ func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 		return nil, err
 	}
 	if err := s.readSecrets(ctx, d, a); err != nil {
+		return nil, err
+	}
+	if err := s.readCoder(ctx, d, a); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -99,8 +106,9 @@ func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desi
 		}
 		token = out.NextToken
 	}
-	var certs []Certificate
-	for _, arn := range arns {
+	found := make([]*Certificate, len(arns))
+	err := s.each(ctx, len(arns), func(ctx context.Context, i int) error {
+		arn := arns[i]
 		var tags *acm.ListTagsForCertificateOutput
 		_, err := s.call(ctx, "reading tags of "+arn, func(ctx context.Context) (err error) {
 			tags, err = c.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: &arn})
@@ -108,26 +116,33 @@ func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desi
 		})
 		if err != nil {
 			if errorCode(err) == "ResourceNotFoundException" {
-				continue
+				return nil
 			}
-			return nil, err
+			return err
 		}
 		tm := map[string]string{}
 		for _, t := range tags.Tags {
 			tm[deref(t.Key)] = deref(t.Value)
 		}
 		if tm[awsstate.TagFleet] != d.Fleet || !d.inScope(tm[awsstate.TagRegion]) || tm[awsstate.TagName] == "" {
-			continue
+			return nil
 		}
 		cert, err := s.describeCertificate(ctx, c, arn)
-		if err != nil {
-			return nil, err
-		}
-		if cert == nil {
-			continue
+		if err != nil || cert == nil {
+			return err
 		}
 		cert.AWSRegion, cert.Region, cert.Name = awsRegion, tm[awsstate.TagRegion], tm[awsstate.TagName]
-		certs = append(certs, *cert)
+		found[i] = cert
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var certs []Certificate
+	for _, c := range found {
+		if c != nil {
+			certs = append(certs, *c)
+		}
 	}
 	return certs, nil
 }
@@ -188,20 +203,26 @@ func (s *syncer) readHealthChecks(ctx context.Context, d *Desired) ([]HealthChec
 		if err != nil {
 			return nil, err
 		}
-		for _, h := range out.HealthChecks {
+		tagSets := make([]*route53.ListTagsForResourceOutput, len(out.HealthChecks))
+		if err := s.each(ctx, len(out.HealthChecks), func(ctx context.Context, i int) error {
+			if !strings.HasPrefix(deref(out.HealthChecks[i].CallerReference), hcRefPrefix) {
+				return nil // not created by coderfleet: never touched
+			}
+			id := deref(out.HealthChecks[i].Id)
+			_, err := s.call(ctx, "reading tags of health check "+id, func(ctx context.Context) (err error) {
+				tagSets[i], err = s.opts.Clients.Route53.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: &id, ResourceType: r53types.TagResourceTypeHealthcheck})
+				return err
+			})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		for i, h := range out.HealthChecks {
 			ref := deref(h.CallerReference)
 			if !strings.HasPrefix(ref, hcRefPrefix) {
 				continue // not created by coderfleet: never touched
 			}
-			id := deref(h.Id)
-			var tags *route53.ListTagsForResourceOutput
-			_, err := s.call(ctx, "reading tags of health check "+id, func(ctx context.Context) (err error) {
-				tags, err = s.opts.Clients.Route53.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: &id, ResourceType: r53types.TagResourceTypeHealthcheck})
-				return err
-			})
-			if err != nil {
-				return nil, err
-			}
+			id, tags := deref(h.Id), tagSets[i]
 			tm := map[string]string{}
 			if tags.ResourceTagSet != nil {
 				for _, t := range tags.ResourceTagSet.Tags {

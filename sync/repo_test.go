@@ -111,12 +111,12 @@ func TestRenderedExampleFleetAgainstMoto(t *testing.T) {
 			t.Errorf("%s outputs hold %d certificates, want %d", r.Region, len(o.Certificates), len(r.Certificates))
 		}
 	}
-	mut := cnt.mutating()
+	mut := cnt.Mutating()
 	opts.Repo = overlayFS{repoFS, written}
 	if _, err := Apply(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
-	if n := cnt.mutating() - mut; n != 0 {
+	if n := cnt.Mutating() - mut; n != 0 {
 		t.Errorf("second apply made %d mutating calls", n)
 	}
 }

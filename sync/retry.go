@@ -108,7 +108,7 @@ func (s *syncer) call(ctx context.Context, what string, fn func(ctx context.Cont
 		if derr != nil {
 			return res, fmt.Errorf("%s: computing the retry delay: %w", what, derr)
 		}
-		s.retries++
+		s.retries.Add(1)
 		s.progressf("  retrying %s in %s: %s\n", what, delay.Round(time.Millisecond), shortErr(err))
 		if err := s.clock.Sleep(ctx, delay); err != nil {
 			return res, fmt.Errorf("%s: %w", what, err)

@@ -30,6 +30,17 @@ type Secret struct {
 	// Deleted is true when the secret is scheduled for deletion (in its
 	// recovery window).
 	Deleted bool `json:"deleted,omitempty"`
+	// CoderObject is the coderfleet.io/coder-object tag of a Coder token
+	// secret ("workspace-proxy/<name>", "provisioner-key/<org>/<name>");
+	// the Coder planner owns such secrets, the secrets.yaml planner
+	// ignores them.
+	CoderObject string `json:"coderObject,omitempty"`
+	// CoderID is the coderfleet.io/coder-id tag: the ID of the Coder
+	// object whose token the secret holds; empty while it is pending.
+	CoderID string `json:"coderId,omitempty"`
+	// HasValue is true when the secret has a version labelled AWSCURRENT
+	// (ListSecrets SecretVersionsToStages); its value is never read.
+	HasValue bool `json:"hasValue,omitempty"`
 }
 
 // secretRegions are the AWS regions whose secrets a run reads: those of
@@ -39,7 +50,7 @@ type Secret struct {
 func secretRegions(d *Desired, a *Actual) []string {
 	set := map[string]bool{}
 	for _, r := range d.Regions {
-		for _, sec := range r.Secrets {
+		for _, sec := range desiredSecrets(r) {
 			set[sec.AWSRegion] = true
 		}
 		for _, c := range r.Certificates {
@@ -60,13 +71,13 @@ func secretRegions(d *Desired, a *Actual) []string {
 func (s *syncer) readSecrets(ctx context.Context, d *Desired, a *Actual) error {
 	desired := map[string]bool{}
 	for _, r := range d.Regions {
-		for _, sec := range r.Secrets {
+		for _, sec := range desiredSecrets(r) {
 			desired[sec.AWSRegion+" "+sec.Name] = true
 		}
 	}
 	if s.opts.Clients.SecretsManager == nil {
 		if len(desired) > 0 {
-			return fmt.Errorf("sync: Options.Clients.SecretsManager is not set but secrets.yaml lists secrets")
+			return fmt.Errorf("sync: Options.Clients.SecretsManager is not set but secrets.yaml, workspaceproxies.yaml or provisionerkeys.yaml lists secrets")
 		}
 		return nil
 	}
@@ -90,6 +101,12 @@ func (s *syncer) readSecrets(ctx context.Context, d *Desired, a *Actual) error {
 				}
 				sec.Region = sec.Tags[awsstate.TagRegion]
 				sec.Owned = sec.Tags[awsstate.TagFleet] == d.Fleet && sec.Tags[awsstate.TagName] != ""
+				sec.CoderObject, sec.CoderID = sec.Tags[TagCoderObject], sec.Tags[TagCoderID]
+				for _, stages := range e.SecretVersionsToStages {
+					if slices.Contains(stages, "AWSCURRENT") {
+						sec.HasValue = true
+					}
+				}
 				if !desired[ar+" "+sec.Name] && (!sec.Owned || !d.inScope(sec.Region)) {
 					continue
 				}
@@ -106,6 +123,19 @@ func (s *syncer) readSecrets(ctx context.Context, d *Desired, a *Actual) error {
 		return x.AWSRegion+" "+x.Name < y.AWSRegion+" "+y.Name
 	})
 	return nil
+}
+
+// desiredSecrets lists the secrets region r wants: those of secrets.yaml
+// and the token secrets of its workspace proxies and provisioner keys.
+func desiredSecrets(r RegionState) []awsstate.Secret {
+	out := slices.Clone(r.Secrets)
+	for _, p := range r.WorkspaceProxies {
+		out = append(out, p.TokenSecret)
+	}
+	for _, k := range r.ProvisionerKeys {
+		out = append(out, k.TokenSecret)
+	}
+	return out
 }
 
 // secretOp is what applying a secret change needs.
@@ -152,19 +182,7 @@ func planSecrets(p *Plan, d *Desired, a *Actual, pol Policy) (changes, deletes [
 				}
 				p.Conflicts = append(p.Conflicts, Conflict{Resource: ResourceSecret, Zone: want.AWSRegion, Record: addr, Reason: why})
 			default:
-				var f []Field
-				if cur.Deleted {
-					f = append(f, Field{Name: "scheduled-deletion", Old: "true", New: "false (restored)"})
-				}
-				if cur.Description != want.Description {
-					f = append(f, Field{Name: "description", Old: cur.Description, New: want.Description})
-				}
-				if want.KMSKeyID != "" && cur.KMSKeyID != want.KMSKeyID {
-					f = append(f, Field{Name: "kms-key", Old: cur.KMSKeyID, New: want.KMSKeyID})
-				}
-				if !equalTags(cur.Tags, want.Tags) {
-					f = append(f, Field{Name: "tags", Old: tagString(userTags(cur.Tags)), New: tagString(want.Tags)})
-				}
+				f := secretFields("", cur, userTags(cur.Tags), want)
 				if len(f) > 0 {
 					changes = append(changes, Change{Action: Update, Resource: ResourceSecret, Region: r.Region, Address: addr, Fields: f,
 						secret: &secretOp{desired: want, actual: cur}})
@@ -174,7 +192,8 @@ func planSecrets(p *Plan, d *Desired, a *Actual, pol Policy) (changes, deletes [
 	}
 	for i := range a.Secrets {
 		cur := &a.Secrets[i]
-		if !cur.Owned || cur.Deleted || wanted[cur.AWSRegion+" "+cur.Name] {
+		// A Coder token secret belongs to the Coder planner (planCoder).
+		if !cur.Owned || cur.Deleted || wanted[cur.AWSRegion+" "+cur.Name] || cur.CoderObject != "" {
 			continue
 		}
 		addr := cur.Region + "/" + cur.Name
@@ -187,6 +206,26 @@ func planSecrets(p *Plan, d *Desired, a *Actual, pol Policy) (changes, deletes [
 			Reason: goneReason(d, cur.Region) + "; recoverable for 30 days", Fields: []Field{{Name: "arn", Old: cur.ARN}}, secret: &secretOp{actual: cur}})
 	}
 	return changes, deletes
+}
+
+// secretFields are the differences between an existing secret cur, whose
+// tags to compare are have, and want: restore, description, KMS key and
+// tags, each field's name after prefix.
+func secretFields(prefix string, cur *Secret, have map[string]string, want awsstate.Secret) []Field {
+	var f []Field
+	if cur.Deleted {
+		f = append(f, Field{Name: prefix + "scheduled-deletion", Old: "true", New: "false (restored)"})
+	}
+	if cur.Description != want.Description {
+		f = append(f, Field{Name: prefix + "description", Old: cur.Description, New: want.Description})
+	}
+	if want.KMSKeyID != "" && cur.KMSKeyID != want.KMSKeyID {
+		f = append(f, Field{Name: prefix + "kms-key", Old: cur.KMSKeyID, New: want.KMSKeyID})
+	}
+	if !maps.Equal(have, userTags(want.Tags)) {
+		f = append(f, Field{Name: prefix + "tags", Old: tagString(have), New: tagString(want.Tags)})
+	}
+	return f
 }
 
 // userTags leaves out the tags AWS reserves (aws:*), which nobody can set or remove.

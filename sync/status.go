@@ -38,6 +38,12 @@ const (
 	NextSyncApply = "run coderfleet sync apply"
 	NextWaitNLBs  = "commit the rendered regions/ and let Flux apply it; once the AWS Load Balancer Controller has created the NLBs, run coderfleet sync apply again"
 	NextClusters  = "create the cluster and its IAM OIDC provider, then run coderfleet sync apply again"
+	// NextRenderNLBs: outputs.yaml holds the issued certificates but the
+	// committed Services do not name them yet, and no NLB exists.
+	NextRenderNLBs = "run coderfleet render, commit regions/ and let Flux apply it; once the AWS Load Balancer Controller has created the NLBs, run coderfleet sync apply again"
+	// NextRender: a load balancer serves with a certificate that is not
+	// the issued one.
+	NextRender = "run coderfleet render and commit regions/"
 )
 
 // NextProvider is the next step of a region whose EKS cluster (name, in
@@ -63,6 +69,9 @@ const (
 // FleetStatus is what coderfleet status reports: one entry per region, sorted.
 type FleetStatus struct {
 	Regions []RegionStatus `json:"regions"`
+	// Coder is what was read of the primary's Coder deployment (see
+	// ReadCoderStatus), or why it was not; nil until then.
+	Coder *CoderStatus `json:"coder,omitempty"`
 }
 
 // Serving reports whether every region serves.
@@ -86,6 +95,9 @@ type RegionStatus struct {
 	LoadBalancers []LoadBalancerStatus `json:"loadBalancers"`
 	Records       []RecordStatus       `json:"records"`
 	Roles         []RoleStatus         `json:"roles"`
+	// Coder is the region's workspace proxy and provisioner daemons as
+	// coderd reports them; nil when Coder was not read.
+	Coder *CoderRegionStatus `json:"coder,omitempty"`
 }
 
 // CertificateStatus is a desired certificate and the ACM certificate that serves it.
@@ -100,6 +112,17 @@ type CertificateStatus struct {
 	DaysToExpiry *int `json:"daysToExpiry,omitempty"`
 	// InOutputs reports whether overlays/<region>/outputs.yaml holds ARN.
 	InOutputs bool `json:"inOutputs"`
+	// Service is the Service ("namespace/name") whose NLB serves the
+	// certificate: the one the region's records for its domain name alias,
+	// rendered into regions/<region>/. Empty when there is none.
+	Service string `json:"service,omitempty"`
+	// ServiceARN is the certificate ARN the committed Service's
+	// service.beta.kubernetes.io/aws-load-balancer-ssl-cert annotation
+	// names; empty when it has none.
+	ServiceARN string `json:"serviceArn,omitempty"`
+	// InService reports whether ServiceARN is ARN; absent when Service is
+	// empty or there is no ARN to compare.
+	InService *bool `json:"inService,omitempty"`
 }
 
 // LoadBalancerStatus is the NLB of a Service that the region's records alias.
@@ -149,18 +172,29 @@ type RoleStatus struct {
 	Drift []Field `json:"drift,omitempty"`
 }
 
-// statusParallel bounds the regions read at once.
-const statusParallel = 4
+// statusParallel bounds the regions read at once; statusInFlight the AWS
+// calls in flight across them.
+const (
+	statusParallel = 8
+	statusInFlight = 8
+)
 
 // ReadStatus reads the desired state of opts.Regions (all when empty) and
 // the actual state of each region from AWS, the regions in parallel
 // (statusParallel at a time) with opts.Retry, and classifies each region.
+// The regions' readers share one read cache (see readCache): a listing
+// every region needs (the hosted zone's records, the certificates of an
+// AWS region, the health checks, roles and load balancers) is made once
+// per call of ReadStatus, and the objects a listing names are read at
+// once, statusInFlight calls at a time.
 // It makes no change; opts.Clock gives the time for days to expiry. An
 // *InputError is a repository problem; any other error a failed read.
 func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 	if _, err := newSyncer(opts); err != nil {
 		return nil, err
 	}
+	share := newReadCache(statusInFlight)
+	opts.Clients = share.wrap(opts.Clients)
 	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err
@@ -171,6 +205,7 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 	for i, r := range d.Regions {
 		g.Go(func() error {
 			s, _ := newSyncer(opts)
+			s.share = share
 			s.noteNoProvider = true // a cluster without provider is this region's verdict
 			one := &Desired{Fleet: d.Fleet, Regions: []RegionState{r}}
 			a, err := s.read(gctx, one)
@@ -183,7 +218,7 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 			if err != nil {
 				return fmt.Errorf("reading AWS state of region %s: %w", r.Region, err)
 			}
-			out.Regions[i] = classifyRegion(r, a, p, hcs, readOutputs(opts.Repo, r.Region), s.clock.Now())
+			out.Regions[i] = classifyRegion(r, a, p, hcs, readOutputs(opts.Repo, r.Region), readCommittedServices(opts.Repo, r.Region), s.clock.Now())
 			return nil
 		})
 	}
@@ -253,14 +288,28 @@ func readOutputs(repo fs.FS, region string) map[string]string {
 // classifyRegion is the pure classification of one region: its desired
 // state r, the actual state a, the plan p computed from them (without
 // --prune), the health check statuses by name, the ARNs of its
-// outputs.yaml and the time now.
-func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthCheckStatus, outputs map[string]string, now time.Time) RegionStatus {
+// outputs.yaml, its Services committed in regions/<region>/ by
+// "namespace/name" and the time now.
+func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthCheckStatus, outputs map[string]string, services map[string]committedService, now time.Time) RegionStatus {
 	st := RegionStatus{Region: r.Region, Certificates: []CertificateStatus{}, LoadBalancers: []LoadBalancerStatus{}, Records: []RecordStatus{}, Roles: []RoleStatus{}}
 	var degraded, next []string
+	// staleServices are the Services whose committed annotation is not the
+	// issued certificate that outputs.yaml holds: render has not run since.
+	staleServices := map[string]string{}
 	for _, c := range r.Certificates {
 		cs := CertificateStatus{Name: c.Name, Status: StateMissing}
+		if svc, ok := services[certificateService(r, c.DomainName)]; ok {
+			cs.Service, cs.ServiceARN = certificateService(r, c.DomainName), svc.CertARN
+		}
 		if cur := bestCertificate(a, r.Region, c); cur != nil {
 			cs.Status, cs.ARN, cs.InOutputs = cur.Status, cur.ARN, outputs[c.Name] == cur.ARN
+			if cs.Service != "" {
+				in := cs.ServiceARN == cur.ARN
+				cs.InService = &in
+				if !in && cs.InOutputs && cur.Status == "ISSUED" {
+					staleServices[cs.Service] = c.Name
+				}
+			}
 			if !cur.NotAfter.IsZero() {
 				days := int(math.Floor(cur.NotAfter.Sub(now).Hours() / 24))
 				cs.DaysToExpiry = &days
@@ -325,6 +374,22 @@ func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthChe
 			st.LoadBalancers[i].Aliased = false
 		}
 	}
+	renderFirst := false
+	for _, c := range st.Certificates {
+		if staleServices[c.Service] != c.Name || c.Service == "" {
+			continue
+		}
+		i := slices.IndexFunc(st.LoadBalancers, func(lb LoadBalancerStatus) bool { return lb.Service == c.Service })
+		if i < 0 || st.LoadBalancers[i].State == StateLoadBalancerAbsent {
+			renderFirst = true // nothing serves with the old certificate yet
+			continue
+		}
+		uses := "another certificate"
+		if c.ServiceARN == "" {
+			uses = "no certificate"
+		}
+		degraded = append(degraded, fmt.Sprintf("Service %s is committed with %s, not certificate %s (%s)", c.Service, uses, c.Name, NextRender))
+	}
 	for _, lb := range st.LoadBalancers {
 		switch lb.State {
 		case "failed":
@@ -372,8 +437,12 @@ func classifyRegion(r RegionState, a *Actual, p *Plan, hcs map[string]*HealthChe
 		st.Verdict, st.Reason = VerdictNotYetServing, NextSyncApply
 	case roles > 0:
 		st.Verdict, st.Reason = VerdictNotYetServing, NextClusters
+	case records > 0 && renderFirst:
+		st.Verdict, st.Reason = VerdictNotYetServing, NextRenderNLBs
 	case records > 0:
 		st.Verdict, st.Reason = VerdictNotYetServing, NextWaitNLBs
+	case renderFirst:
+		st.Verdict, st.Reason = VerdictNotYetServing, NextRender
 	case len(next) > 0:
 		st.Verdict, st.Reason = VerdictNotYetServing, strings.Join(next, "; ")
 	default:

@@ -23,6 +23,7 @@ type statusSummary struct {
 type statusDocument struct {
 	SchemaVersion string         `json:"schemaVersion"`
 	Summary       statusSummary  `json:"summary"`
+	Coder         *CoderStatus   `json:"coder,omitempty"`
 	Regions       []RegionStatus `json:"regions"`
 }
 
@@ -72,7 +73,7 @@ func (f *FleetStatus) ProgressLine() string {
 func WriteStatus(w io.Writer, f *FleetStatus, format string) error {
 	switch format {
 	case FormatJSON:
-		if err := jsonout.Encode(w, statusDocument{StatusSchema, f.summary(), f.Regions}); err != nil {
+		if err := jsonout.Encode(w, statusDocument{StatusSchema, f.summary(), f.Coder, f.Regions}); err != nil {
 			return fmt.Errorf("encoding status: %w", err)
 		}
 		return nil
@@ -100,6 +101,15 @@ func WriteStatus(w io.Writer, f *FleetStatus, format string) error {
 				} else {
 					b.WriteString(", not in outputs.yaml")
 				}
+			}
+			switch {
+			case c.InService == nil:
+			case *c.InService:
+				fmt.Fprintf(&b, ", Service %s uses it", c.Service)
+			case c.ServiceARN == "":
+				fmt.Fprintf(&b, ", Service %s has no certificate annotation", c.Service)
+			default:
+				fmt.Fprintf(&b, ", Service %s uses %s", c.Service, c.ServiceARN)
 			}
 			b.WriteString("\n")
 		}
@@ -134,6 +144,12 @@ func WriteStatus(w io.Writer, f *FleetStatus, format string) error {
 			fmt.Fprintf(&b, "  %s %s: %s\n", ResourceRole, role.Name, role.State)
 			writeDrift(&b, role.Drift)
 		}
+		writeCoderRegion(&b, r.Coder)
+	}
+	if c := f.Coder; c != nil && c.Read {
+		fmt.Fprintf(&b, "\nCoder: %s, coderd %s\n", c.URL, c.Version)
+	} else if c != nil {
+		fmt.Fprintf(&b, "\nCoder: not read: %s\n", c.Reason)
 	}
 	s := f.summary()
 	fmt.Fprintf(&b, "\nStatus: %d of %d regions serving, %d degraded, %d not yet serving.\n", s.Serving, s.Regions, s.Degraded, s.NotYetServing)
@@ -145,5 +161,32 @@ func WriteStatus(w io.Writer, f *FleetStatus, format string) error {
 func writeDrift(b *strings.Builder, fields []Field) {
 	for _, f := range fields {
 		fmt.Fprintf(b, "      %s: %s -> %s\n", f.Name, orNone(f.Old), orNone(f.New))
+	}
+}
+
+// writeCoderRegion prints a region's workspace proxy and provisioner daemons.
+func writeCoderRegion(b *strings.Builder, c *CoderRegionStatus) {
+	if c == nil {
+		return
+	}
+	if p := c.Proxy; p != nil {
+		switch {
+		case !p.Registered:
+			fmt.Fprintf(b, "  workspace proxy %s: not in coderd\n", p.Name)
+		case p.Version != "":
+			fmt.Fprintf(b, "  workspace proxy %s: in coderd, status %s, version %s\n", p.Name, p.Status, p.Version)
+		default:
+			fmt.Fprintf(b, "  workspace proxy %s: in coderd, status %s\n", p.Name, p.Status)
+		}
+		for _, e := range p.Errors {
+			fmt.Fprintf(b, "    error: %s\n", e)
+		}
+	}
+	for _, p := range c.Provisioners {
+		fmt.Fprintf(b, "  provisioners of namespace %s (key %s): %d connected", p.Namespace, p.Key, p.Connected)
+		if len(p.Versions) > 0 {
+			fmt.Fprintf(b, ", version %s", strings.Join(p.Versions, ", "))
+		}
+		b.WriteString("\n")
 	}
 }

@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"maps"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/coderfleet/coderfleet/awsstate"
@@ -27,6 +29,7 @@ func TestClassifyRegion(t *testing.T) {
 	}
 	healthy := map[string]*HealthCheckStatus{"coder": {Name: "coder", ID: "h1", Healthy: 3, Checkers: 3}}
 	outputs := map[string]string{"coder": "arn:c1"}
+	services := map[string]committedService{"coder/coder": {File: "regions/us-east-2/coder/service-coder-coder.yaml", CertARN: "arn:c1"}}
 	empty := func() *Plan { return &Plan{} }
 	tests := []struct {
 		name    string
@@ -77,25 +80,25 @@ func TestClassifyRegion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := classifyRegion(r, tc.a, tc.p, tc.hcs, outputs, now)
+			st := classifyRegion(r, tc.a, tc.p, tc.hcs, outputs, services, now)
 			if st.Verdict != tc.verdict || st.Reason != tc.reason {
 				t.Errorf("verdict %s (%s), want %s (%s)", st.Verdict, st.Reason, tc.verdict, tc.reason)
 			}
 		})
 	}
-	st := classifyRegion(r, actual("active", now.Add(90*24*time.Hour+time.Hour)), empty(), healthy, outputs, now)
+	st := classifyRegion(r, actual("active", now.Add(90*24*time.Hour+time.Hour)), empty(), healthy, outputs, services, now)
 	if c := st.Certificates[0]; c.DaysToExpiry == nil || *c.DaysToExpiry != 90 || !c.InOutputs {
 		t.Errorf("certificate status %+v, want 90 days to expiry, in outputs.yaml", c)
 	}
 	if lb := st.LoadBalancers[0]; !lb.Aliased || lb.State != "active" || lb.DNSName != "nlb-1.elb" {
 		t.Errorf("load balancer status %+v", lb)
 	}
-	if st := classifyRegion(r, actual("active", now.Add(time.Hour)), empty(), healthy, map[string]string{"coder": "arn:old"}, now); st.Certificates[0].InOutputs {
+	if st := classifyRegion(r, actual("active", now.Add(time.Hour)), empty(), healthy, map[string]string{"coder": "arn:old"}, services, now); st.Certificates[0].InOutputs {
 		t.Error("a certificate whose ARN outputs.yaml does not hold reads as in outputs.yaml")
 	}
 	drifted := &Plan{Changes: []Change{{Action: Update, Resource: ResourceRole, Region: "us-east-2", Address: "us-east-2/c1-ebs-csi",
 		Fields: []Field{{Name: "managed-policies", Old: "admin, ebs", New: "ebs"}}}}}
-	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), drifted, healthy, outputs, now)
+	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), drifted, healthy, outputs, services, now)
 	if ro := st.Roles[0]; ro.State != StateDrift || len(ro.Drift) != 1 || ro.Drift[0].Name != "managed-policies" || ro.Drift[0].Old != "admin, ebs" {
 		t.Errorf("drifted role status %+v, want drift with its managed-policies field", ro)
 	}
@@ -105,8 +108,63 @@ func TestClassifyRegion(t *testing.T) {
 		{Resource: ResourceRole, Record: "us-east-2/c1-ebs-csi", Reason: "foreign"},
 		{Zone: "example.com", Record: key, Reason: "foreign"},
 	}}
-	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), conflicts, healthy, outputs, now)
+	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), conflicts, healthy, outputs, services, now)
 	if st.Roles[0].State != StateConflict || st.Records[0].State != StateConflict || st.Verdict != VerdictDegraded {
 		t.Errorf("with conflicts: role %s, record %s, verdict %s; want conflict, conflict, degraded", st.Roles[0].State, st.Records[0].State, st.Verdict)
+	}
+
+	// The committed Service names another certificate than the issued one
+	// that outputs.yaml holds: with its NLB up, degraded (render + commit);
+	// before any NLB, rendering is the next step.
+	stale := map[string]committedService{"coder/coder": {CertARN: "arn:old"}}
+	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), empty(), healthy, outputs, stale, now)
+	if c := st.Certificates[0]; c.Service != "coder/coder" || c.ServiceARN != "arn:old" || c.InService == nil || *c.InService {
+		t.Errorf("certificate with a stale Service annotation: %+v", c)
+	}
+	if want := "Service coder/coder is committed with another certificate, not certificate coder (" + NextRender + ")"; st.Verdict != VerdictDegraded || st.Reason != want {
+		t.Errorf("stale annotation, NLB active: %s (%s), want degraded (%s)", st.Verdict, st.Reason, want)
+	}
+	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), empty(), healthy, outputs, map[string]committedService{"coder/coder": {}}, now)
+	if want := "Service coder/coder is committed with no certificate, not certificate coder (" + NextRender + ")"; st.Reason != want {
+		t.Errorf("Service without annotation: %s, want %s", st.Reason, want)
+	}
+	noNLB := actual("active", now.Add(90*24*time.Hour))
+	noNLB.LoadBalancers = map[string]LoadBalancer{}
+	st = classifyRegion(r, noNLB, &Plan{Waiting: []Waiting{{Region: "us-east-2", Record: key}}}, healthy, outputs, stale, now)
+	if st.Verdict != VerdictNotYetServing || st.Reason != NextRenderNLBs {
+		t.Errorf("stale annotation before the NLB: %s (%s), want not yet serving (%s)", st.Verdict, st.Reason, NextRenderNLBs)
+	}
+	// outputs.yaml without the issued ARN: sync apply comes first (it
+	// writes outputs.yaml); the annotation is shown, not judged.
+	st = classifyRegion(r, actual("active", now.Add(90*24*time.Hour)), &Plan{Outputs: []string{"overlays/us-east-2/outputs.yaml"}}, healthy, map[string]string{}, stale, now)
+	if st.Verdict != VerdictNotYetServing || st.Reason != NextSyncApply {
+		t.Errorf("outputs.yaml behind: %s (%s), want not yet serving (%s)", st.Verdict, st.Reason, NextSyncApply)
+	}
+	if c := st.Certificates[0]; c.InService == nil || *c.InService {
+		t.Errorf("outputs.yaml behind: certificate %+v, want inService false", c)
+	}
+}
+
+// TestReadCommittedServices reads the Services of a rendered region,
+// skipping aws/, other kinds and files that are not YAML.
+func TestReadCommittedServices(t *testing.T) {
+	repo := fstest.MapFS{
+		"regions/r1/coder/service-coder-coder.yaml": {Data: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: coder\n  namespace: coder\n  annotations:\n    " + AnnotationSSLCert + ": arn:1\n")},
+		"regions/r1/coder/service-coder-plain.yaml": {Data: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: plain\n  namespace: coder\n")},
+		"regions/r1/coder/deployment-coder.yaml":    {Data: []byte("kind: Deployment\nmetadata:\n  name: coder\n  namespace: coder\n")},
+		"regions/r1/aws/records.yaml":               {Data: []byte("kind: Service\nmetadata:\n  name: no\n")},
+		"regions/r1/coder/broken.yaml":              {Data: []byte("kind: Service\n\t: [")},
+		"regions/r2/x/service-x.yaml":               {Data: []byte("kind: Service\nmetadata:\n  name: x\n  namespace: x\n")},
+	}
+	got := readCommittedServices(repo, "r1")
+	want := map[string]committedService{
+		"coder/coder": {File: "regions/r1/coder/service-coder-coder.yaml", CertARN: "arn:1"},
+		"coder/plain": {File: "regions/r1/coder/service-coder-plain.yaml"},
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("readCommittedServices = %v, want %v", got, want)
+	}
+	if got := readCommittedServices(repo, "missing"); len(got) != 0 {
+		t.Errorf("a region without a folder has Services %v", got)
 	}
 }

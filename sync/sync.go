@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	gosync "sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +25,14 @@ type Options struct {
 	Prune bool
 	// Clients are the AWS clients.
 	Clients Clients
+	// Coder is the primary region's coderd, on which sync registers the
+	// desired workspace proxies and provisioner keys; nil skips the Coder
+	// part (Plan.Coder.Skipped): nothing of Coder is read or changed.
+	Coder CoderAPI
+	// ReissueTokens allows re-issuing the token of a Coder object whose
+	// token secret lost its value, and adopting a Coder object of a desired
+	// name that no token secret of the fleet names (--reissue-tokens).
+	ReissueTokens bool
 	// Clock gives time and sleeps; nil means the wall clock.
 	Clock Clock
 	// Progress receives progress lines while applying; nil discards them.
@@ -59,7 +69,12 @@ type Options struct {
 type syncer struct {
 	opts    Options
 	clock   Clock
-	retries int
+	retries atomic.Int64
+	// share, set by ReadStatus, is the read cache its per-region readers
+	// share; with it, reads of independent objects run at once (each).
+	share *readCache
+	// progressMu keeps concurrent progress lines whole.
+	progressMu gosync.Mutex
 	// noteNoProvider makes readClusters mark a cluster without an IAM OIDC
 	// provider (Cluster.NoProvider) instead of failing: status judges it
 	// per region.
@@ -97,6 +112,8 @@ func newSyncer(opts Options) (*syncer, error) {
 
 func (s *syncer) progressf(format string, args ...any) {
 	if s.opts.Progress != nil {
+		s.progressMu.Lock()
+		defer s.progressMu.Unlock()
 		fmt.Fprintf(s.opts.Progress, format, args...)
 	}
 }
@@ -117,7 +134,7 @@ func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading AWS state: %w", err)
 	}
-	pol := Policy{Prune: opts.Prune}
+	pol := Policy{Prune: opts.Prune, ReissueTokens: opts.ReissueTokens}
 	p := Compute(d, a, pol)
 	if err := checkRoute53Rules(p, a, d, pol); err != nil {
 		return nil, err

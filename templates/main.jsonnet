@@ -8,6 +8,7 @@ local keysync = import 'components/keysync.libsonnet';
 local litellm = import 'components/litellm.libsonnet';
 local provisioners = import 'components/provisioners.libsonnet';
 local proxy = import 'components/proxy.libsonnet';
+local secretstores = import 'components/secretstores.libsonnet';
 local aws = import 'lib/aws.libsonnet';
 local iam = import 'lib/iam.libsonnet';
 local k = import 'lib/k.libsonnet';
@@ -27,7 +28,11 @@ function(config)
 
   // Each component: its objects and the components Flux applies before it
   // (dependsOn, declared next to the objects; see components/flux.libsonnet).
-  local components = {
+  // The Secrets read through External Secrets (each component's
+  // secretReads) get their ServiceAccounts, roles and SecretStores from
+  // component secretstores, which every such component depends on.
+  local readsOf(comps) = std.flattenArrays([std.get(comps[c], 'secretReads', []) for c in std.objectFields(comps)]);
+  local base = {
     namespaces: { objects: [k.namespace(ns) for ns in namespaces], dependsOn: ['addons'] },
     addons: addons(config),
   } + (
@@ -36,11 +41,13 @@ function(config)
   ) + (
     if withLiteLLM then { litellm: litellm(config) } else {}
   ) + (
-    if std.length(workspaces) > 0 then {
-      provisioners: provisioners(config),
-      keysync: keysync(config),
-    } else {}
+    if std.length(workspaces) > 0 then { provisioners: provisioners(config) } else {}
+  ) + (
+    // Key sync copies the key LiteLLM's rotate-key CronJob writes: without
+    // LiteLLM (litellm.enabled: false) nothing writes or lists that secret.
+    if std.length(workspaces) > 0 && s.litellm.enabled then { keysync: keysync(config) } else {}
   );
+  local components = base { secretstores: secretstores(config, readsOf(base)) };
 
   // Components with no objects are left out, so Flux never waits on an
   // empty folder.
@@ -63,11 +70,13 @@ function(config)
   // namespace, beside the workspaces' own one named after the namespace:
   // found by rendering them for a probe namespace, in both key sync modes.
   local probe = { name: 'probe-namespace', organization: 'probe', replicas: 1, roleARN: '', iam: { managedPolicies: [], statements: [] } };
-  local probeConfig(mode) = config { settings+: { workspaceNamespaces: [probe], keySync+: { mode: mode } } };
+  local probeConfig(mode) = config { settings+: { workspaceNamespaces: [probe], keySync+: { mode: mode }, secrets+: { mode: 'externalsecrets' } } };
+  local probeComponents(mode) = { provisioners: provisioners(probeConfig(mode)), keysync: keysync(probeConfig(mode)) };
   local workspaceAccounts = std.set([
     o.metadata.name
     for mode in ['externalsecrets', 'cronjob']
     for o in provisioners(probeConfig(mode)).objects + keysync(probeConfig(mode)).objects
+       + secretstores(probeConfig(mode), readsOf(probeComponents(mode))).objects
     if o.kind == 'ServiceAccount' && o.metadata.name != probe.name
   ]);
   local owned = {
@@ -88,7 +97,7 @@ function(config)
       hint: 'pick a namespace of its own, such as coder-ws-<team>',
       // Later entries win where two describe one name: namespaces first.
       names: {
-        [n]: 'a ServiceAccount the provisioner or key sync creates in every workspace namespace, where the workspaces get a ServiceAccount named after the namespace'
+        [n]: "a ServiceAccount the provisioner, key sync or the namespace's SecretStores create in every workspace namespace, where the workspaces get a ServiceAccount named after the namespace"
         for n in workspaceAccounts
       } + {
         // The add-on side is a setting too: name it, so a user who moved
@@ -120,13 +129,17 @@ function(config)
   };
   // The region's AWS desired state (lib/aws.libsonnet): what each
   // component needs in ACM and Route53, the Secrets Manager secrets its
-  // manifests read, and, when coderfleet manages IAM, every component's
-  // IAM roles (lib/iam.libsonnet).
+  // manifests read, the Coder workspace proxy and provisioner keys sync
+  // registers (domain-spec E), and, when coderfleet manages IAM, every
+  // component's IAM roles (lib/iam.libsonnet).
+  local gathered(key) = std.flattenArrays([std.get(components[c], key, []) for c in std.objectFields(components)]);
   local awsState = aws.gather(config, components) + {
-    secrets: std.flattenArrays([std.get(components[c], 'secrets', []) for c in std.objectFields(components)]),
+    secrets: gathered('secrets'),
+    workspaceProxies: gathered('workspaceProxies'),
+    provisionerKeys: gathered('provisionerKeys'),
   } + (
     if iam.managed(config) then {
-      roles: std.flattenArrays([std.get(components[c], 'roles', []) for c in std.objectFields(components)]),
+      roles: gathered('roles'),
     } else {}
   );
   {

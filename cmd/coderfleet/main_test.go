@@ -20,6 +20,9 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &out, &errb)
+	if transcript != nil {
+		transcript.WriteString(out.String() + errb.String())
+	}
 	return code, out.String(), errb.String()
 }
 

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,6 +36,14 @@ import (
 // by hand: at the end every annotated ServiceAccount's role exists and trusts
 // exactly it. The AWS SDK reaches moto through the standard environment, as
 // a user's shell would point it.
+//
+// CODER_URL and CODER_SESSION_TOKEN point at a fake coderd throughout: no
+// Coder step is done by hand either. The first apply registers every
+// proxy region's workspace proxy and one provisioner key per workspace
+// namespace of every region; their tokens are in moto's Secrets Manager,
+// work on coderd, are read by the rendered ExternalSecrets, and appear in no
+// file of the repository, no output of any CLI run and not in moto's log.
+// A converged apply makes no call that changes AWS or coderd.
 func TestOnboardingAgainstMoto(t *testing.T) {
 	ctx := context.Background()
 	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
@@ -50,7 +56,10 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 			t.Logf("moto_server log:\n%s", tail(moto.Log(), 4000))
 		}
 	})
-	awsEnv(t, moto.URL)
+	endpoint, awsCalls := countingMoto(t, moto.URL)
+	awsEnv(t, endpoint)
+	coder := startCoderSide(t)
+	said := recordCLI(t)
 
 	// a. The example repository and its hosted zone, with records someone
 	// else manages.
@@ -127,7 +136,12 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 		"Waiting for EKS clusters (not an error):",
 		"iam-role ap-south-1/coderdemo-ap-south-1-ebs-csi: no EKS cluster coderdemo-ap-south-1 in ap-south-1 yet; trust policy for ServiceAccount kube-system/ebs-csi-controller-sa (known after apply)",
 		"Next: create the cluster and its IAM OIDC provider, then run coderfleet sync apply again",
-		"Plan: 11 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 45 waiting, 0 conflicts.")
+		"+ workspace-proxy ap-south-1/ap-south-1",
+		"+ provisioner-key ap-south-1/coder/ap-south-1-coder-ws",
+		"+ provisioner-key us-east-2/demo/us-east-2-coder-ws-demo",
+		"Coder workspace proxies:",
+		"ap-south-1/ap-south-1: not registered (apply registers it; the token waits in Secrets Manager until the proxy starts)",
+		"Plan: 31 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 50 waiting, 0 conflicts.")
 
 	// The platform team creates each region's EKS cluster and its IAM OIDC
 	// provider before onboarding it (the example fleet's are new to this moto).
@@ -148,13 +162,15 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("sync apply (certificates): exit %d\n%s%s", code, out, errs)
 	}
-	// The registry of AWS regions, 5 certificates, 4 health checks, 1 secret,
-	// 34 roles (11 in us-east-2, 9 in each of us-west-2 and ap-south-1, 5 in
-	// eu-west-2) and 6 validation CNAMEs.
+	// The registry of AWS regions, 5 certificates, 4 health checks, 8
+	// secrets (7 for the user's values, key sync's), 39 roles (13 in
+	// us-east-2, 10 in each of us-west-2 and ap-south-1, 6 in eu-west-2), 3
+	// workspace proxies, 10 provisioner keys (one per workspace namespace of
+	// each region) and 6 validation CNAMEs.
 	mustContain(t, "sync apply stdout", out,
 		"+ iam-role ap-south-1/coderdemo-ap-south-1-ebs-csi",
-		"Plan: 45 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 11 waiting, 0 conflicts.",
-		"Apply complete: 45 added, 0 changed, 0 destroyed, 6 validation record(s) known after apply added.",
+		"Plan: 70 to add, 0 to change, 0 to destroy, 6 validation record(s) known after apply to add; 11 waiting, 0 conflicts.",
+		"Apply complete: 70 added, 0 changed, 0 destroyed, 6 validation record(s) known after apply added.",
 		"Wrote overlays/ap-south-1/outputs.yaml: run coderfleet render",
 		"no NLB yet for Service coder-proxy/coder-proxy in cluster coderdemo-ap-south-1 (ap-south-1)")
 	if strings.Contains(out, "Waiting for EKS clusters") {
@@ -168,8 +184,10 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	}
 	mustContain(t, "sync apply stderr", errs,
 		"create certificate ap-south-1/proxy: done",
-		"create iam-role ap-south-1/coderdemo-ap-south-1-keysync-coder-ws: done",
+		"create iam-role ap-south-1/coderdemo-ap-south-1-secrets-coder-ws: done",
 		"create secret us-east-2/litellm/workspace-key: done",
+		"create workspace-proxy ap-south-1/ap-south-1: done",
+		"create provisioner-key ap-south-1/coder/ap-south-1-coder-ws: done",
 		"certificate ap-south-1/proxy is ISSUED: arn:aws:acm:ap-south-1:",
 		"wrote overlays/ap-south-1/outputs.yaml")
 	if !regexp.MustCompile(`(?m)^create record example\.com: _[0-9a-f]+\.ap-south-1\.coder\.example\.com CNAME: done$`).MatchString(errs) {
@@ -190,6 +208,10 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 			t.Errorf("no certificate ARN for %s in overlays/*/outputs.yaml (have %v)", want, arns)
 		}
 	}
+	// The Coder objects are registered, with no cluster yet: their tokens
+	// wait in Secrets Manager for the ExternalSecrets of the rendered tree.
+	tokens := checkCoderRegistered(t, ctx, cfg, repo, coder)
+	checkTokenExternalSecrets(t, repo)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -272,6 +294,20 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if code, out, errs = cli(t, "sync", "plan", "--detailed-exitcode", "--repo", repo); code != exitOK {
 		t.Errorf("sync plan after rewriting outputs.yaml: exit %d, want 0\n%s%s", code, out, errs)
 	}
+	// The proxies registered with their stored tokens (checkCoderRegistered).
+	mustContain(t, "sync plan (converged)", out, "Coder workspace proxies:",
+		"ap-south-1/ap-south-1: registered, coderd reports ok", "eu-west-2/eu-west-2: registered, coderd reports ok")
+	// A converged apply, in JSON too, changes nothing in AWS or coderd.
+	awsBefore, coderBefore := awsCalls.Mutating(), len(coder.fake.MutatingRequests())
+	if code, out, errs = cli(t, "sync", "apply", "--auto-approve", "-o", "json", "--repo", repo); code != exitOK {
+		t.Fatalf("sync apply (converged): exit %d\n%s%s", code, out, errs)
+	}
+	if n := awsCalls.Mutating() - awsBefore; n != 0 {
+		t.Errorf("a converged sync apply made %d AWS calls that change something (calls so far: %v)", n, awsCalls.Calls())
+	}
+	if n := len(coder.fake.MutatingRequests()) - coderBefore; n != 0 {
+		t.Errorf("a converged sync apply made %d changing requests to coderd: %v", n, coder.fake.MutatingRequests()[coderBefore:])
+	}
 	alias := recordSet(t, r53, zoneID, "ap-south-1.coder.example.com.", r53types.RRTypeA)
 	if alias == nil || alias.AliasTarget == nil || !strings.Contains(aws.ToString(alias.AliasTarget.DNSName), "ap-south-1") {
 		t.Errorf("ap-south-1.coder.example.com A does not alias the ap-south-1 NLB: %+v", alias)
@@ -283,23 +319,34 @@ func TestOnboardingAgainstMoto(t *testing.T) {
 	if code, out, errs := cli(t, "check", "--repo", repo); code != exitOK {
 		t.Errorf("check at the end: exit %d\n%s%s", code, out, errs)
 	}
-	// No IAM step by hand: every ServiceAccount's role (34, as applied) trusts
-	// exactly it, and key sync's secret exists, empty.
-	checkIRSA(t, ctx, cfg, repo, issuers, 34)
+	// No IAM step by hand: every ServiceAccount's role (39, as applied) trusts
+	// exactly it, and every secret of secrets.yaml exists, empty.
+	checkIRSA(t, ctx, cfg, repo, issuers, 39)
 	if t.Failed() {
 		t.FailNow()
 	}
-	decommission(t, repo, r53, zoneID, foreign, foreignBefore)
+	decommission(t, repo, r53, zoneID, foreign, foreignBefore, coder)
+	checkNoTokens(t, tokens, repo, map[string]string{"the output of the CLI runs": said.String(), "moto's log": moto.Log()})
 }
 
 // decommission walks DESIGN.md's decommissioning through the CLI: git rm -r
 // overlays/eu-west-2 -> render -> sync plan lists what the region left in
 // AWS (its certificate in an AWS region no folder names any more, its
-// records, health check and IAM roles) -> sync apply --prune deletes exactly
-// that, and nothing foreign.
-func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string, foreign, foreignBefore []r53types.ResourceRecordSet) {
+// records, health check and IAM roles, its workspace proxy and provisioner
+// key in coderd and their token secrets) -> sync apply --prune deletes
+// exactly that, and nothing foreign; without --prune all of it stays.
+func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string, foreign, foreignBefore []r53types.ResourceRecordSet, coder *coderSide) {
 	ctx := context.Background()
 	euCert := readOutputs(t, repo, "eu-west-2")["proxy"]
+	var euTokens []tokenSecret
+	for _, w := range renderedTokenSecrets(t, repo) {
+		if w.region == "eu-west-2" {
+			euTokens = append(euTokens, w)
+		}
+	}
+	if len(euTokens) != 2 {
+		t.Fatalf("eu-west-2 lists %d token secrets, want its proxy's and its key's: %+v", len(euTokens), euTokens)
+	}
 	if err := os.RemoveAll(filepath.Join(repo, "overlays", "eu-west-2")); err != nil {
 		t.Fatal(err)
 	}
@@ -322,13 +369,15 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		"record example.com: *.eu-west-2.coder.example.com A is owned by region eu-west-2",
 		"IAM role eu-west-2/coderdemo-euw2-ebs-csi is an orphan: its region folder regions/eu-west-2 no longer exists; kept (use --prune to delete it)",
 		"its region folder regions/eu-west-2 no longer exists",
+		"workspace-proxy eu-west-2/eu-west-2 and its token secret coderdemo/eu-west-2/coder-proxy/coder-proxy (eu-west-2) are an orphan: its region folder regions/eu-west-2 no longer exists; kept (use --prune to delete them)",
+		"provisioner-key eu-west-2/coder/eu-west-2-coder-ws and its token secret coderdemo/eu-west-2/coder-ws/psk (eu-west-2) are an orphan",
 	}
 	code, out, errs = cli(t, "sync", "plan", "--detailed-exitcode", "--repo", repo)
 	if code != exitOK {
 		t.Errorf("sync plan without --prune after decommissioning: exit %d, want 0 (apply would change nothing)\n%s%s", code, out, errs)
 	}
 	mustContain(t, "sync plan (orphans)", out, append(orphans, "Notes:",
-		"No changes. The desired state is in place; 0 waiting, 0 conflicts; 10 owned object(s) outside it kept (see Notes; --prune deletes them).")...)
+		"No changes. The desired state is in place; 0 waiting, 0 conflicts; 13 owned object(s) outside it kept (see Notes; --prune deletes them).")...)
 	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--region", "us-west-2", "--repo", repo)
 	if code != exitOK || strings.Contains(out, "eu-west-2") {
 		t.Errorf("sync plan --prune --region us-west-2 touches eu-west-2: exit %d\n%s%s", code, out, errs)
@@ -346,25 +395,42 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 		"- iam-role eu-west-2/coderdemo-euw2-aws-load-balancer-controller (an orphan: its region folder regions/eu-west-2 no longer exists)",
 		"- iam-role eu-west-2/coderdemo-euw2-ebs-csi (an orphan",
 		"- iam-role eu-west-2/coderdemo-euw2-karpenter (an orphan",
-		"- iam-role eu-west-2/coderdemo-euw2-keysync-coder-ws (an orphan",
 		"- iam-role eu-west-2/coderdemo-euw2-provisioner-coder-ws (an orphan",
-		"Plan: 0 to add, 0 to change, 10 to destroy; 0 waiting, 0 conflicts.")
+		"- iam-role eu-west-2/coderdemo-euw2-secrets-coder-proxy (an orphan",
+		"- iam-role eu-west-2/coderdemo-euw2-secrets-coder-ws (an orphan",
+		"- workspace-proxy eu-west-2/eu-west-2 (an orphan: its region folder regions/eu-west-2 no longer exists; its token secret is recoverable for 30 days)",
+		"token-secret: coderdemo/eu-west-2/coder-proxy/coder-proxy (eu-west-2)",
+		"- provisioner-key eu-west-2/coder/eu-west-2-coder-ws (an orphan",
+		"Plan: 0 to add, 0 to change, 13 to destroy; 0 waiting, 0 conflicts.")
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	euRoles := []string{"coderdemo-euw2-aws-load-balancer-controller", "coderdemo-euw2-ebs-csi", "coderdemo-euw2-karpenter",
-		"coderdemo-euw2-keysync-coder-ws", "coderdemo-euw2-provisioner-coder-ws"}
+		"coderdemo-euw2-provisioner-coder-ws", "coderdemo-euw2-secrets-coder-proxy", "coderdemo-euw2-secrets-coder-ws"}
 	for _, name := range euRoles { // kept until --prune
 		if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}); err != nil {
 			t.Errorf("role %s of the removed region is gone before --prune: %v", name, err)
 		}
 	}
+	euCoder := func() (proxy, key bool) {
+		for _, p := range coder.fake.Proxies() {
+			proxy = proxy || p.Name == "eu-west-2"
+		}
+		for _, k := range coder.fake.ProvisionerKeys("coder") {
+			key = key || k.Name == "eu-west-2-coder-ws"
+		}
+		return proxy, key
+	}
+	if proxy, key := euCoder(); !proxy || !key {
+		t.Errorf("before --prune, coderd lost the removed region's proxy (%t) or key (%t)", !proxy, !key)
+	}
+	checkTokenSecretsDeleted(t, ctx, cfg, euTokens, false)
 	code, out, errs = cli(t, "sync", "apply", "--auto-approve", "--prune", "--repo", repo)
 	if code != exitOK {
 		t.Fatalf("sync apply --prune: exit %d\n%s%s", code, out, errs)
 	}
-	mustContain(t, "sync apply --prune", out, "Apply complete: 0 added, 0 changed, 10 destroyed.")
+	mustContain(t, "sync apply --prune", out, "Apply complete: 0 added, 0 changed, 13 destroyed.")
 	code, out, errs = cli(t, "sync", "plan", "--prune", "--detailed-exitcode", "--repo", repo)
 	if code != exitOK {
 		t.Errorf("sync plan --prune after the prune: exit %d, want 0\n%s%s", code, out, errs)
@@ -373,6 +439,13 @@ func decommission(t *testing.T, repo string, r53 *route53.Client, zoneID string,
 	if rr := recordSet(t, r53, zoneID, "eu-west-2.coder.example.com.", r53types.RRTypeA); rr != nil {
 		t.Errorf("eu-west-2.coder.example.com A left after the prune: %+v", rr)
 	}
+	if proxy, key := euCoder(); proxy || key {
+		t.Errorf("after --prune, coderd still has the removed region's proxy (%t) or key (%t)", proxy, key)
+	}
+	if n := len(coder.fake.Proxies()); n != 2 {
+		t.Errorf("after --prune, coderd has %d workspace proxies, want the other 2: %+v", n, coder.fake.Proxies())
+	}
+	checkTokenSecretsDeleted(t, ctx, cfg, euTokens, true)
 	for _, name := range euRoles {
 		var nse *iamtypes.NoSuchEntityException
 		if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)}); !errors.As(err, &nse) {
@@ -560,28 +633,14 @@ func createControllerNLB(t *testing.T, ctx context.Context, cfg aws.Config, url 
 	}
 }
 
-// motoDefaultSubnet asks moto's EC2 query API for a default subnet of
-// awsRegion; moto routes by the region in the credential scope and does
-// not verify signatures, so no EC2 SDK is needed.
+// motoDefaultSubnet returns a default subnet of awsRegion in the moto at url.
 func motoDefaultSubnet(t *testing.T, url, awsRegion string) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url+"/", strings.NewReader("Action=DescribeSubnets&Version=2016-11-15&Filter.1.Name=default-for-az&Filter.1.Value.1=true"))
+	id, err := (&motoserver.Server{URL: url}).DefaultSubnet(awsRegion)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDONBOARDING/20260101/"+awsRegion+"/ec2/aws4_request, SignedHeaders=host, Signature=0")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("asking moto for a subnet in %s: %v", awsRegion, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`<subnetId>([^<]+)</subnetId>`).FindSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("no default subnet in moto's %s (%s): %s", awsRegion, resp.Status, body)
-	}
-	return string(m[1])
+	return id
 }
 
 func mustContain(t *testing.T, what, got string, wants ...string) {

@@ -47,8 +47,9 @@ the steps that bring it up. It refuses a name that exists or is not a DNS
 label, an unknown AWS region code (suggesting the nearest), and a second
 primary. It holds the repository's lock file .coderfleet/render.lock while it
 runs (see render), so a render never reads a half-made overlay and two region
-verbs never race; --lock-timeout waits for a holder. Defaults: --cluster-name <fleet>-NAME, --display-name the AWS region's
-location (e.g. Oregon), --icon the globe emoji. -o json prints one document,
+verbs never race; --lock-timeout waits for a holder. Defaults: --cluster-name
+<fleet>-NAME, --display-name the AWS region's location (e.g. Oregon), --icon
+the globe emoji. -o json prints one document,
 schema ` + regionAddSchema + ` (docs/json.md): the region as written and the
 next steps, each with its command.`,
 		Example: `  # A workspace proxy in Mumbai
@@ -103,19 +104,20 @@ func runRegionAdd(o *regionAddOptions, output string, out io.Writer) error {
 		return scaffoldError(err)
 	}
 	s := added.Spec
+	coder := "register its provisioner keys"
+	if s.Role == config.RoleProxy {
+		coder = "register its workspace proxy and provisioner keys"
+	}
 	steps := []nextStep{
 		{"review " + added.File + " (overrides go there too), then render the region:", "coderfleet render"},
-		{"request its ACM certificate(s) and record their ARNs in overlays/" + s.Name + "/outputs.yaml:", "coderfleet sync apply --region " + s.Name},
+		{fmt.Sprintf("once cluster %s and its IAM OIDC provider exist, set CODER_URL and CODER_SESSION_TOKEN\n"+
+			"(an Owner's token), then request its ACM certificate(s), create its IAM roles and\n"+
+			"%s; their tokens go to Secrets Manager, where ExternalSecrets read them:", s.ClusterName, coder),
+			"coderfleet sync apply --region " + s.Name},
 		{"render again, so the load balancer Service carries the certificate:", "coderfleet render"},
+		{"commit overlays/" + s.Name + " and regions/" + s.Name + "; point the cluster's Flux at ./regions/" + s.Name + "/flux,\nand Flux applies it", ""},
+		{"once the load balancer exists, create the DNS records and health checks:", "coderfleet sync apply --region " + s.Name},
 	}
-	if s.Role == config.RoleProxy {
-		steps = append(steps, nextStep{fmt.Sprintf("register the proxy with coderd and store the token it prints as Secret coder-proxy\n(key proxy.key) in namespace coder-proxy of cluster %s:", s.ClusterName),
-			fmt.Sprintf("coder wsproxy create --name %s --display-name %q --icon %s", s.Name, s.DisplayName, s.Icon)})
-	}
-	steps = append(steps,
-		nextStep{"commit overlays/" + s.Name + " and regions/" + s.Name + "; point the cluster's Flux at ./regions/" + s.Name + "/flux,\nand Flux applies it", ""},
-		nextStep{"once the load balancer exists, create the DNS records and health checks:", "coderfleet sync apply --region " + s.Name},
-	)
 	if output == outputJSON {
 		d := regionAddDocument{SchemaVersion: regionAddSchema, File: added.File, NextSteps: jsonSteps(steps),
 			Region: addedRegion{Name: s.Name, Role: s.Role, AWSRegion: s.AWSRegion, ClusterName: s.ClusterName, DisplayName: s.DisplayName, Icon: s.Icon}}

@@ -198,7 +198,7 @@ func runRegionRemove(repo, name string, out io.Writer) error {
 		{"render, which deletes regions/" + name + "/ (the Flux Kustomizations with it):", "coderfleet render"},
 		{"commit the removal of overlays/" + name + " and regions/" + name + " and merge it", ""},
 		{"in cluster " + cluster + ", delete the Flux Kustomization that points at ./regions/" + name + "/flux (its path\nis gone, so Flux cannot prune through it); deleting the Kustomizations removes what they applied\n(prune: true), or, when the cluster itself goes away: flux uninstall. Do this before pruning AWS: the load\nbalancer controller and Karpenter need their IAM roles to delete the NLBs and nodes", ""},
-		{"see what AWS still holds for the region (records, health check, certificates, IAM roles, planned as\ndeletions, \"-\"):", "coderfleet sync plan --prune"},
+		{"see what AWS and coderd still hold for the region (records, health check, certificates, IAM roles, its\nworkspace proxy and provisioner keys with their token secrets; CODER_URL and CODER_SESSION_TOKEN set),\nplanned as deletions, \"-\":", "coderfleet sync plan --prune"},
 		{"delete them (ACM keeps a certificate while a load balancer still uses it: wait until the NLBs are gone):", "coderfleet sync apply --prune"},
 	}
 	printSteps(out, steps)

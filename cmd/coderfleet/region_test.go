@@ -16,12 +16,17 @@ func TestRegionAddThenRenderAndCheck(t *testing.T) {
 	for _, want := range []string{
 		"wrote overlays/ap-south-1/region.yaml (proxy ap-south-1 in ap-south-1, cluster coderdemo-ap-south-1)",
 		"coderfleet render", "coderfleet sync apply --region ap-south-1",
-		"coder wsproxy create --name ap-south-1 --display-name \"Mumbai\"",
+		"once cluster coderdemo-ap-south-1 and its IAM OIDC provider exist, set CODER_URL and CODER_SESSION_TOKEN",
+		"register its workspace proxy and provisioner keys; their tokens go to Secrets Manager",
 		"./regions/ap-south-1/flux",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// No Coder step by hand: sync apply registers the proxy.
+	if strings.Contains(out, "coder wsproxy") || strings.Contains(out, "Secret coder-proxy") {
+		t.Errorf("region add prints a manual Coder or Secret step:\n%s", out)
 	}
 	// The steps come in onboarding order: render, certificates, render, commit, DNS.
 	first := strings.Index(out, "coderfleet render")

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/coderfleet/coderfleet/internal/coderapi"
+	"github.com/coderfleet/coderfleet/internal/diag"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
 
@@ -33,14 +38,17 @@ func newStatusCommand() *cobra.Command {
 	o := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show whether each region serves: certificates, load balancers, records, health checks, IAM roles",
+		Short: "Show whether each region serves: certificates, load balancers, records, health checks, IAM roles, Coder proxies and provisioners",
 		Long: `status reads, and never changes, the AWS state of each region against the
 committed desired state (regions/<region>/aws/*.yaml), through the same AWS
 configuration chain and retry policy as sync, reading regions in parallel.
 For each region it shows:
 
-  - certificates: ACM status, ARN, days to expiry, and whether
-    overlays/<region>/outputs.yaml holds that ARN;
+  - certificates: ACM status, ARN, days to expiry, whether
+    overlays/<region>/outputs.yaml holds that ARN, and whether the Service
+    its records alias, as committed in regions/<region>/, names it in its
+    service.beta.kubernetes.io/aws-load-balancer-ssl-cert annotation (not:
+    degraded once its NLB exists; run coderfleet render and commit);
   - load balancers (found by the AWS Load Balancer Controller's tags, as sync
     finds them): state (active, provisioning, failed), DNS name, and whether
     the region's alias records point at them;
@@ -52,6 +60,13 @@ For each region it shows:
     inline or managed policies, tags), waiting for their EKS cluster or in
     conflict (a role coderfleet does not own has the name);
 
+  - Coder, when CODER_URL and CODER_SESSION_TOKEN are set (an Owner's
+    token): coderd's version; the region's workspace proxy
+    (workspaceproxies.yaml): in coderd or not, coderd's status and version
+    (a proxy region serves only once it is ok); and per workspace namespace
+    (provisionerkeys.yaml) the provisioner daemons connected with its key's
+    tags (none: degraded). Without CODER_URL one line says Coder was not read;
+
 and a verdict: "serving", "degraded (<what>)" or "not yet serving (<next
 step>)", the next step worded as the "Next:" lines of sync plan. Roles
 waiting for their cluster come before records waiting for its load
@@ -60,7 +75,8 @@ region "not yet serving (create the cluster's IAM OIDC provider: eksctl
 ...)" while the other regions are judged as usual.
 
 Exit codes: 0 every region serves; 2 a region is degraded or not yet
-serving; 3 the repository's files are invalid; 4 reading AWS failed.
+serving; 3 the repository's files are invalid; 4 reading AWS or Coder failed;
+64 CODER_URL without CODER_SESSION_TOKEN.
 
 --watch reads again every 15s, printing a progress line on stderr after each
 round, until every region serves (exit 0) or --watch-timeout passes (exit 2);
@@ -98,12 +114,21 @@ func runStatus(ctx context.Context, o *statusOptions, stdout, stderr io.Writer) 
 	if statusClients != nil {
 		opts.Clients = statusClients(opts.Clients)
 	}
+	coder, err := statusCoderClient()
+	if err != nil {
+		return err
+	}
 	deadline := statusClock.Now().Add(o.watchTimeout)
 	var st *fleetsync.FleetStatus
 	for round := 1; ; round++ {
 		st, err = fleetsync.ReadStatus(ctx, opts)
 		if err != nil {
 			return syncExit(ctx, err, creds)
+		}
+		if coder == nil {
+			st.Coder = &fleetsync.CoderStatus{Reason: fleetsync.CoderSkipped}
+		} else if err := fleetsync.ReadCoderStatus(ctx, coder, opts.Repo, st); err != nil {
+			return statusCoderExit(coder, err)
 		}
 		if !o.watch {
 			break
@@ -127,4 +152,38 @@ func runStatus(ctx context.Context, o *statusOptions, stdout, stderr io.Writer) 
 		return &exitError{code: exitChanges}
 	}
 	return nil
+}
+
+// statusCoderClient returns the Coder client of CODER_URL and
+// CODER_SESSION_TOKEN (the Coder CLI's variables), nil without CODER_URL;
+// CODER_URL without a token is a usage error.
+func statusCoderClient() (*coderapi.Client, error) {
+	u := os.Getenv("CODER_URL")
+	if u == "" {
+		return nil, nil
+	}
+	tok := os.Getenv("CODER_SESSION_TOKEN")
+	if tok == "" {
+		return nil, &usageError{err: fmt.Errorf("CODER_URL is set but CODER_SESSION_TOKEN is not (hint: set CODER_SESSION_TOKEN to an Owner's token, from coder tokens create, or unset CODER_URL to leave Coder out)")}
+	}
+	c, err := coderapi.New(u, tok, nil)
+	if err != nil {
+		return nil, &usageError{err: fmt.Errorf("CODER_URL %q: %w", u, err)}
+	}
+	return c, nil
+}
+
+// statusCoderExit words a failed read of Coder: an invalid desired-state
+// file is exit 3, anything else (coderd's answer, the network) exit 4.
+func statusCoderExit(c *coderapi.Client, err error) error {
+	var de *diag.Error
+	if errors.As(err, &de) {
+		return syncExit(context.Background(), err, nil)
+	}
+	msg := fmt.Sprintf("reading Coder at %s: %v", c.URL(), err)
+	var ce *coderapi.Error
+	if errors.As(err, &ce) && ce.Hint() != "" && !strings.Contains(msg, ce.Hint()) {
+		msg += " (hint: " + ce.Hint() + ")"
+	}
+	return &exitError{code: exitRuntime, err: errors.New(msg)}
 }

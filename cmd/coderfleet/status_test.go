@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,10 +13,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
+	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/internal/coderapi"
+	"github.com/coderfleet/coderfleet/internal/fakecoderd"
 	"github.com/coderfleet/coderfleet/internal/goldenfile"
 	"github.com/coderfleet/coderfleet/internal/motoserver"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
@@ -112,9 +117,11 @@ func TestStatusAgainstMoto(t *testing.T) {
 	}
 	t.Cleanup(moto.Stop)
 	awsEnv(t, moto.URL)
-	// Whole seconds: moto's NotAfter is the issue time in whole seconds plus
-	// 365 days, so a certificate issued after this instant has at least
-	// 365 days left on this clock, whatever the sub-second timing.
+	t.Setenv("CODER_URL", "") // Coder is read only in statusCoder
+	t.Setenv("CODER_SESSION_TOKEN", "")
+	// The clock is set again once the certificates are issued (see
+	// clockAfterIssue), so that days to expiry do not depend on how long
+	// the machine took to get there.
 	clock := &stepClock{now: time.Now().UTC().Truncate(time.Second)}
 	statusClock = clock
 	t.Cleanup(func() { statusClock = fleetsync.RealClock{} })
@@ -159,6 +166,7 @@ func TestStatusAgainstMoto(t *testing.T) {
 	if code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo); code != exitOK {
 		t.Fatalf("sync apply: exit %d\n%s%s", code, out, errs)
 	}
+	clockAfterIssue(t, ctx, cfg, clusters, clock)
 	both("after-certificates", exitChanges)
 
 	// The controller makes the NLBs and sync apply the records: serving.
@@ -168,7 +176,19 @@ func TestStatusAgainstMoto(t *testing.T) {
 	if code, out, errs := cli(t, "sync", "apply", "--auto-approve", "--repo", repo); code != exitOK {
 		t.Fatalf("sync apply (records): exit %d\n%s%s", code, out, errs)
 	}
+	// The committed Services still name the certificates of the example
+	// render, not those sync issued (outputs.yaml): degraded until render.
+	out, _ = statusRun(t, exitChanges, "--repo", repo, "--region", "us-east-2")
+	if !strings.HasPrefix(out, "us-east-2: degraded (Service coder/coder is committed with another certificate, not certificate coder (run coderfleet render and commit regions/); Service litellm/litellm is committed with another certificate, not certificate litellm (run coderfleet render and commit regions/))\n") ||
+		!strings.Contains(out, ", in outputs.yaml, Service coder/coder uses arn:aws:acm:us-east-2:123456789012:certificate/00000000-0000-4000-8000-000000000001\n") {
+		t.Errorf("status before rendering the issued certificates:\n%s", out)
+	}
+	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
+		t.Fatalf("render: exit %d\n%s%s", code, out, errs)
+	}
 	both("serving", exitOK)
+
+	statusCoder(t, repo, clusters, clock)
 
 	// A role given AdministratorAccess by hand is degraded, with the field.
 	role := first.name + "-ebs-csi"
@@ -235,4 +255,150 @@ func TestStatusAgainstMoto(t *testing.T) {
 		t.Errorf("status against a closed port: %s", errs)
 	}
 	statusRun(t, exitUsage, "--repo", repo, "--watch", "--watch-timeout", "0s")
+}
+
+// statusCoder gives the serving example fleet its desired Coder objects
+// (written as render will: workspaceproxies.yaml in each proxy region,
+// provisionerkeys.yaml with one key per workspace namespace) and a fake
+// coderd: proxies registered but not started keep their regions from
+// serving; once coderd reports them ok, the namespace without a connected
+// provisioner daemon is what degrades its region.
+func statusCoder(t *testing.T, repo string, clusters []fleetCluster, clock *stepClock) {
+	t.Helper()
+	ctx := context.Background()
+	namespaces := map[string][]string{"us-east-2": {"coder-ws", "coder-ws-demo", "coder-ws-experiment"}, "us-west-2": {"coder-ws"}, "eu-west-2": {"coder-ws"}}
+	fake := fakecoderd.New(fakecoderd.Options{OwnerToken: "owner-token-status", Premium: true, Version: "v2.24.1"})
+	url, stop := fakecoderd.New(fakecoderd.Options{OwnerToken: "x"}).Start()
+	stop() // a closed port, for the failure below
+	closed := url
+	url, stop = fake.Start()
+	t.Cleanup(stop)
+	client, err := coderapi.New(url, "owner-token-status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clusters {
+		token := func(name string) awsstate.Secret {
+			return awsstate.Secret{Name: "coderdemo/" + c.region + "/" + name, AWSRegion: c.awsRegion, Tags: awsstate.OwnedTags("coderdemo", c.region, name)}
+		}
+		if c.region != "us-east-2" {
+			writeAWSState(t, repo, c.region, awsstate.File{Kind: awsstate.KindWorkspaceProxyList, Fleet: "coderdemo", Region: c.region,
+				WorkspaceProxies: []awsstate.WorkspaceProxy{{Name: c.region, DisplayName: c.region, Icon: "/emojis/1f310.png", TokenSecret: token("coder-proxy-token")}}})
+			if _, err := client.CreateWorkspaceProxy(ctx, coderapi.CreateWorkspaceProxyRequest{Name: c.region, DisplayName: c.region, Icon: "/emojis/1f310.png"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keys := awsstate.File{Kind: awsstate.KindProvisionerKeyList, Fleet: "coderdemo", Region: c.region}
+		for _, ns := range namespaces[c.region] {
+			tags := map[string]string{"region": c.awsRegion, "namespace": ns}
+			keys.ProvisionerKeys = append(keys.ProvisionerKeys, awsstate.ProvisionerKey{Name: c.region + "-" + ns, Organization: "coder", Tags: tags, TokenSecret: token("provisioner-key-" + ns)})
+			if ns != "coder-ws-demo" { // its provisioner never connected
+				if err := fake.AddProvisionerDaemon("coder", tags, "v2.24.1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		writeAWSState(t, repo, c.region, keys)
+	}
+	t.Setenv("CODER_URL", url)
+	t.Setenv("CODER_SESSION_TOKEN", "owner-token-status")
+	coderBoth := func(name string) {
+		t.Helper()
+		out, _ := statusRun(t, exitChanges, "--repo", repo)
+		goldenStatus(t, name+".txt", strings.ReplaceAll(out, url, "<coder-url>"))
+		jsonDoc(t, "status", exitChanges, "status", "--repo", repo, "-o", "json")
+		out, _ = statusRun(t, exitChanges, "--repo", repo, "-o", "json")
+		goldenStatus(t, name+".json", strings.ReplaceAll(out, url, "<coder-url>"))
+	}
+	coderBoth("coder-unregistered")
+	for _, c := range clusters {
+		if c.region != "us-east-2" {
+			if err := fake.SetProxyStatus(c.region, "ok", "v2.24.1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	coderBoth("coder-ok")
+	// --watch until the namespace's provisioner connects: the end of the
+	// README's onboarding flow (TestReadmeStatus checks it against these).
+	clock.onSleep = func() {
+		if err := fake.AddProvisionerDaemon("coder", map[string]string{"region": "us-east-2", "namespace": "coder-ws-demo"}, "v2.24.1"); err != nil {
+			t.Error(err)
+		}
+	}
+	out, errs := statusRun(t, exitOK, "--repo", repo, "--watch")
+	clock.onSleep = nil
+	goldenStatus(t, "coder-watch.txt", errs)
+	goldenStatus(t, "coder-serving.txt", strings.ReplaceAll(out, url, "<coder-url>"))
+	for _, r := range fake.MutatingRequests() {
+		if !strings.HasSuffix(r.Path, "/workspaceproxies") || r.Method != "POST" { // the test's own creates
+			t.Errorf("status changed something in Coder: %s %s", r.Method, r.Path)
+		}
+	}
+	// A token coderd does not accept: exit 4 with the hint.
+	t.Setenv("CODER_SESSION_TOKEN", "wrong")
+	if _, errs := statusRun(t, exitRuntime, "--repo", repo); !strings.Contains(errs, "coder tokens create") || strings.Contains(errs, "wrong") {
+		t.Errorf("status with a token coderd refuses: %s", errs)
+	}
+	t.Setenv("CODER_URL", closed)
+	t.Setenv("CODER_SESSION_TOKEN", "owner-token-status")
+	statusRun(t, exitRuntime, "--repo", repo)
+	t.Setenv("CODER_SESSION_TOKEN", "")
+	if _, errs := statusRun(t, exitUsage, "--repo", repo); !strings.Contains(errs, "CODER_SESSION_TOKEN") {
+		t.Errorf("CODER_URL without CODER_SESSION_TOKEN: %s", errs)
+	}
+	t.Setenv("CODER_URL", "")
+	for _, c := range clusters {
+		for _, f := range []string{awsstate.WorkspaceProxiesFile, awsstate.ProvisionerKeysFile} {
+			_ = os.Remove(filepath.Join(repo, "regions", c.region, "aws", f))
+		}
+	}
+}
+
+// writeAWSState writes f into regions/<region>/aws/ of repo.
+func writeAWSState(t *testing.T, repo, region string, f awsstate.File) {
+	t.Helper()
+	data, err := awsstate.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := awsstate.WorkspaceProxiesFile
+	if f.Kind == awsstate.KindProvisionerKeyList {
+		name = awsstate.ProvisionerKeysFile
+	}
+	if err := os.WriteFile(filepath.Join(repo, "regions", region, "aws", name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clockAfterIssue sets clock to one hour after the latest certificate of
+// the account was issued (its NotAfter less moto's 365 days): every
+// certificate then has 364 whole days left on the clock, and keeps them
+// through the watch rounds the test sleeps, however long the machine took
+// to issue them in real time.
+func clockAfterIssue(t *testing.T, ctx context.Context, cfg aws.Config, clusters []fleetCluster, clock *stepClock) {
+	t.Helper()
+	var latest time.Time
+	for _, cl := range clusters {
+		c := acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = cl.awsRegion })
+		list, err := c.ListCertificates(ctx, &acm.ListCertificatesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range list.CertificateSummaryList {
+			d, err := c.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: s.CertificateArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if na := d.Certificate.NotAfter; na != nil && na.After(latest) {
+				latest = *na
+			}
+		}
+	}
+	if latest.IsZero() {
+		t.Fatal("no issued certificate in moto after sync apply")
+	}
+	clock.mu.Lock()
+	clock.now = latest.AddDate(0, 0, -365).Add(time.Hour).UTC()
+	clock.mu.Unlock()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	fleetconfig "github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/coderapi"
 	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/render"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
@@ -37,25 +38,81 @@ type syncOptions struct {
 	out string
 	// autoApprove skips apply's confirmation (required without a terminal).
 	autoApprove bool
+	// reissueTokens re-issues lost Coder tokens and adopts same-named
+	// Coder objects (sync.Options.ReissueTokens).
+	reissueTokens bool
+}
+
+// getenv reads the environment; tests replace it.
+var getenv = os.Getenv
+
+// Coder's own CLI environment variables, which sync reads too.
+const (
+	envCoderURL   = "CODER_URL"
+	envCoderToken = "CODER_SESSION_TOKEN"
+)
+
+// coderClient builds the client of the primary's coderd from CODER_URL and
+// CODER_SESSION_TOKEN; nil without CODER_URL (the Coder part is skipped).
+// CODER_URL without a token, or a URL that is not one, is a usage error.
+func coderClient() (fleetsync.CoderAPI, error) {
+	url, token := getenv(envCoderURL), getenv(envCoderToken)
+	if url == "" {
+		return nil, nil
+	}
+	if token == "" {
+		return nil, &usageError{err: fmt.Errorf("%s is set but %s is not: sync needs both to register workspace proxies and provisioner keys (hint: export %s=$(coder tokens create) with an Owner's login, or unset %s to skip the Coder part)",
+			envCoderURL, envCoderToken, envCoderToken, envCoderURL)}
+	}
+	c, err := coderapi.New(url, token, nil)
+	if err != nil {
+		return nil, &usageError{err: fmt.Errorf("%s: %w (hint: the primary's access URL, such as https://coder.example.com)", envCoderURL, err)}
+	}
+	return c, nil
+}
+
+// coderSkipped writes the one line saying the Coder part was skipped, when
+// it was, with what the desired state lists.
+func coderSkipped(w io.Writer, p *fleetsync.Plan) {
+	if p.Coder == nil || !p.Coder.Skipped {
+		return
+	}
+	fmt.Fprintf(w, "Coder part skipped: %s is not set; the desired state lists %d workspace proxy(ies) and %d provisioner key(s) (hint: set %s and %s, an Owner's token, to register them)\n",
+		envCoderURL, p.Coder.DesiredProxies, p.Coder.DesiredKeys, envCoderURL, envCoderToken)
 }
 
 func newSyncCommand() *cobra.Command {
 	o := &syncOptions{}
 	cmd := &cobra.Command{
 		Use:   "sync",
-		Short: "Plan and apply the AWS pieces (ACM certificates, Route53 health checks and records)",
-		Long: `sync applies regions/<region>/aws/*.yaml, exactly as committed, to ACM and Route53
-through the standard AWS configuration chain (profiles, environment variables,
-AWS_ENDPOINT_URL; AWS_MAX_ATTEMPTS bounds the retries of each call, 8 by
-default, each retry shown on stderr; missing credentials or an endpoint that
-does not answer end in one line with the fix, exit 4). It changes only what it owns: certificates and health checks
-tagged by coderfleet and records with a coderfleet ownership TXT record. It reads
-what the fleet owns in every AWS region it has used (a registry TXT record in the
-hosted zone lists them), so the objects of a region folder that was removed or
-renamed are listed under Notes; owned objects that left the desired state are
-deleted only with --prune, and --region keeps other regions' objects out of it.
+		Short: "Plan and apply the AWS pieces (ACM certificates, Route53 health checks and records, IAM roles, Secrets Manager secrets) and the Coder proxies and provisioner keys",
+		Long: `sync applies regions/<region>/aws/*.yaml, exactly as committed, to ACM,
+Route53, IAM and Secrets Manager through the standard AWS configuration chain
+(profiles, environment variables, AWS_ENDPOINT_URL; AWS_MAX_ATTEMPTS bounds the
+retries of each call, 8 by default, each retry shown on stderr; missing
+credentials or an endpoint that does not answer end in one line with the fix,
+exit 4). It changes only what it owns: certificates, health checks, IAM roles
+and secrets tagged by coderfleet and records with a coderfleet ownership TXT
+record; it creates a secret without a value and never writes one, except the
+Coder tokens below. It reads what the fleet owns in every AWS region it has
+used (a registry TXT record in the hosted zone lists them), so the objects of a
+region folder that was removed or renamed are listed under Notes; owned objects
+that left the desired state are deleted only with --prune, and --region keeps
+other regions' objects out of it.
 A plan real Route53 would reject (say, a second latency record of one name, type
 and AWS region) is refused before any call.
+
+Coder is sync's second target: with CODER_URL and CODER_SESSION_TOKEN (the
+Coder CLI's own variables; an Owner's token, and a Premium licence on the
+deployment) it registers on the primary's coderd the workspace proxies and
+provisioner keys of regions/<region>/aws/workspaceproxies.yaml and
+provisionerkeys.yaml, and puts each one-time token straight into its Secrets
+Manager secret (never printed, logged or written to disk). The plan shows,
+for each proxy, whether it is registered and the status coderd reports. A
+token whose secret lost its value is re-issued only with --reissue-tokens,
+which also adopts a same-named proxy or key coderfleet does not own; without
+it, both are conflicts. Without CODER_URL one line says the Coder part is
+skipped; CODER_URL without CODER_SESSION_TOKEN is a usage error (64).
 
 Before any AWS call, every file passes the secret guard that render runs
 (with secretGuard.allow of overlays/fleet.yaml): a credential in a tag,
@@ -76,12 +133,14 @@ coderfleet.io/sync-plan/v1 for plan, coderfleet.io/sync-apply/v1 for apply
 (a failed apply's document carries its diagnostics), coderfleet.io/error/v1
 when the verb fails before it has a plan.`,
 		Example: `  coderfleet sync plan --detailed-exitcode
-  coderfleet sync apply --region us-west-2,eu-west-2`,
+  coderfleet sync apply --region us-west-2,eu-west-2
+  CODER_URL=https://coder.example.com CODER_SESSION_TOKEN=$(coder tokens create) coderfleet sync plan`,
 	}
 	flags := func(c *cobra.Command) {
 		addRepoFlag(c, &o.repo)
 		addRegionFlag(c, &o.regions, "region folder to sync (default: every region)")
 		c.Flags().BoolVar(&o.prune, "prune", false, "delete owned objects that are no longer in the desired state, those of removed region folders included")
+		c.Flags().BoolVar(&o.reissueTokens, "reissue-tokens", false, "re-issue the token of a Coder workspace proxy or provisioner key whose token secret lost its value, and adopt a same-named one coderfleet does not own (re-issuing its token)")
 		addOutputFlag(c, &o.output, []string{fleetsync.FormatText, fleetsync.FormatJSON})
 	}
 	plan := &cobra.Command{
@@ -99,7 +158,8 @@ prompt, or refuses it if the repository or AWS changed since.`,
   coderfleet sync plan --region us-west-2 -o json
   coderfleet sync plan --detailed-exitcode   # exit 2 unless converged, 0 when converged
   coderfleet sync plan -o json | jq '.summary'  # schema coderfleet.io/sync-plan/v1 (docs/json.md)
-  coderfleet sync plan --out sync.plan        # review, then: coderfleet sync apply sync.plan`,
+  coderfleet sync plan --out sync.plan        # review, then: coderfleet sync apply sync.plan
+  coderfleet sync plan --reissue-tokens       # what re-issuing lost Coder tokens would do`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runSyncPlan(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
@@ -130,7 +190,8 @@ coderfleet sync plan --out FILE again.`,
   coderfleet sync apply sync.plan            # a plan saved with coderfleet sync plan --out sync.plan
   coderfleet sync apply --timeout 45m        # wait longer for ACM to issue new certificates
   coderfleet sync apply --prune              # after git rm -r overlays/<region> and coderfleet render
-  coderfleet sync apply -o json              # schema coderfleet.io/sync-apply/v1 (docs/json.md)`,
+  coderfleet sync apply -o json              # schema coderfleet.io/sync-apply/v1 (docs/json.md)
+  coderfleet sync apply --reissue-tokens     # re-issue Coder tokens whose secrets lost their value`,
 		Args: planFileArg,
 		RunE: func(c *cobra.Command, args []string) error {
 			file := ""
@@ -138,7 +199,7 @@ coderfleet sync plan --out FILE again.`,
 				file = args[0]
 				// --auto-approve is accepted and changes nothing: a saved
 				// plan never prompts (terraform apply -auto-approve FILE).
-				for _, f := range []string{"region", "prune"} {
+				for _, f := range []string{"region", "prune", "reissue-tokens"} {
 					if c.Flags().Changed(f) {
 						return &usageError{err: fmt.Errorf("--%s cannot be given with a saved plan %s: the plan fixes its regions and --prune (hint: run coderfleet sync plan --out %s with the flags you want, then coderfleet sync apply %s)", f, file, file, file)}
 					}
@@ -161,6 +222,10 @@ coderfleet sync plan --out FILE again.`,
 // retries of each call.
 func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws.CredentialsProvider, error) {
 	if err := checkOutput(o.output, textOrJSON); err != nil {
+		return fleetsync.Options{}, nil, err
+	}
+	coder, err := coderClient()
+	if err != nil {
 		return fleetsync.Options{}, nil, err
 	}
 	// The root closes with the process (os.Root's finalizer): the plan
@@ -201,6 +266,8 @@ func syncLibOptions(ctx context.Context, o *syncOptions) (fleetsync.Options, aws
 		Repo:             repo,
 		Regions:          regions,
 		Prune:            o.prune,
+		ReissueTokens:    o.reissueTokens,
+		Coder:            coder,
 		SecretGuardAllow: allow,
 		Clients:          fleetsync.NewClients(cfg),
 		WriteFile: func(p string, data []byte) error {
@@ -266,6 +333,7 @@ func runSyncPlan(ctx context.Context, o *syncOptions, stdout, stderr io.Writer) 
 	if err != nil {
 		return syncExit(ctx, err, creds)
 	}
+	coderSkipped(stderr, p)
 	if err := fleetsync.WritePlan(stdout, p, o.output); err != nil {
 		return &exitError{code: exitRuntime, err: err}
 	}
@@ -320,6 +388,7 @@ func runSyncApply(ctx context.Context, o *syncOptions, file string, stdout, stde
 	opts.CertificateTimeout = o.timeout
 	opts.Progress = stderr
 	opts.OnPlan = func(p *fleetsync.Plan) error {
+		coderSkipped(stderr, p)
 		if o.output == fleetsync.FormatText {
 			// What waits is printed once, after applying (WriteResult).
 			_ = fleetsync.WriteApplyPlan(stdout, p)

@@ -51,10 +51,10 @@ func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 	if code != exitChanges {
 		t.Errorf("plan with only waiting records: exit %d, want %d\n%s%s", code, exitChanges, out, errs)
 	}
-	// 2 records and the region's 9 roles.
+	// 2 records and the region's 10 roles.
 	mustContain(t, "plan", out,
 		"iam-role us-west-2/coderdemo-usw2-karpenter: no EKS cluster coderdemo-usw2 in us-west-2 yet; trust policy for ServiceAccount karpenter/karpenter (known after apply)",
-		"Nothing to apply now; records wait for their load balancers, IAM roles wait for their EKS clusters; 11 waiting, 0 conflicts.")
+		"Nothing to apply now; records wait for their load balancers, IAM roles wait for their EKS clusters; 12 waiting, 0 conflicts.")
 	if strings.Contains(out, "No changes") {
 		t.Errorf("plan with waiting records says there is nothing left:\n%s", out)
 	}

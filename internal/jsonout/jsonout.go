@@ -30,6 +30,12 @@ const (
 	// KindSecret is a Secrets Manager secret (secrets.yaml); its ID is the
 	// secret's ARN.
 	KindSecret = "secret"
+	// KindWorkspaceProxy is a Coder workspace proxy (workspaceproxies.yaml);
+	// its ID is the proxy's ID in coderd.
+	KindWorkspaceProxy = "workspace-proxy"
+	// KindProvisionerKey is a Coder provisioner key (provisionerkeys.yaml),
+	// named "<organization>/<name>"; its ID is the key's ID in coderd.
+	KindProvisionerKey = "provisioner-key"
 )
 
 // FleetScope is the region segment of the address of a resource that
@@ -46,7 +52,8 @@ type Resource struct {
 	// Region is the region folder the object belongs to; null for an
 	// object of the whole fleet.
 	Region *string `json:"region"`
-	// Kind is KindCertificate, KindHealthCheck, KindRecord, KindRole or KindSecret.
+	// Kind is KindCertificate, KindHealthCheck, KindRecord, KindRole,
+	// KindSecret, KindWorkspaceProxy or KindProvisionerKey.
 	Kind string `json:"kind"`
 	// Name is the object's name in the desired state: a certificate's or
 	// health check's name, a record's "name TYPE [setIdentifier]".

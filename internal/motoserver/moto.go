@@ -5,11 +5,14 @@ package motoserver
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -125,3 +128,29 @@ func (s *Server) Stop() {
 
 // Log returns what moto_server printed.
 func (s *Server) Log() string { return s.log.String() }
+
+var subnetRE = regexp.MustCompile(`<subnetId>([^<]+)</subnetId>`)
+
+// DefaultSubnet returns the ID of a default subnet of awsRegion, which an
+// EKS cluster or a load balancer created in moto needs. It asks moto's EC2
+// query API directly: moto routes by the region of the credential scope and
+// does not verify signatures, so no EC2 SDK is needed.
+func (s *Server) DefaultSubnet(awsRegion string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader("Action=DescribeSubnets&Version=2016-11-15&Filter.1.Name=default-for-az&Filter.1.Value.1=true"))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDMOTO/20260101/"+awsRegion+"/ec2/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("asking moto for a subnet in %s: %w", awsRegion, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := subnetRE.FindSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		return "", fmt.Errorf("no default subnet in moto's %s (%s): %s", awsRegion, resp.Status, body)
+	}
+	return string(m[1]), nil
+}

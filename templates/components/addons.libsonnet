@@ -11,9 +11,9 @@
 // coderfleet installs it, per the controller's documentation; write actions
 // are scoped by region and account ARNs and by the tags the controller puts
 // on what it creates. Not here:
-//  - External Secrets' controller needs no role: the SecretStore of key sync
-//    (components/keysync.libsonnet) authenticates with its own `jwt`
-//    ServiceAccount (litellm-key-sync), whose role the keysync component makes.
+//  - External Secrets' controller needs no role: each SecretStore
+//    (components/secretstores.libsonnet) authenticates with its namespace's
+//    `jwt` ServiceAccount (secret-reader), whose role that component makes.
 //  - Karpenter's node role (the EC2 instance role its nodes run with) is not
 //    an IRSA role; it is made with the cluster. Karpenter's role may pass only
 //    the role named <cluster>-karpenter-node (karpenterNodeRole below).

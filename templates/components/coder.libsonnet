@@ -1,8 +1,11 @@
 // coderd, the Coder control plane, in the primary region (domain-spec A1).
-// Database, OIDC and OAuth settings come only from Secrets created out of
-// band; this template references them by name and key.
+// Database, OIDC and OAuth settings come only from Secrets; this template
+// references them by name and key. With secrets.mode externalsecrets each
+// is an ExternalSecret of a Secrets Manager secret the user fills (listed
+// in secrets.yaml); in manual mode the team creates them.
 local aws = import '../lib/aws.libsonnet';
 local k = import '../lib/k.libsonnet';
+local secrets = import '../lib/secrets.libsonnet';
 
 function(config) {
   local s = config.settings.coder,
@@ -70,6 +73,22 @@ function(config) {
     CODER_HTTP_ADDRESS: 'pinned to 0.0.0.0:8080: the container port `http` and the Service behind the NLB expect coderd there',
     CODER_PG_CONNECTION_URL: 'read from Secret postgres key url: a literal value would put the database password in git',
   },
+  // The Secrets coderd reads, each only while its feature is on: name,
+  // keys and who uses it.
+  local secretSpecs = [
+    { name: 'postgres', keys: ['url'], usedBy: 'coderd: CODER_PG_CONNECTION_URL, the password URL-encoded' },
+  ] + (if s.oidc.enabled then [
+         { name: 'oidc', keys: ['issuer-url', 'client-id', 'client-secret'], usedBy: 'coderd: OIDC sign-in' },
+       ] else []) + (if s.githubOAuth.enabled then [
+                       { name: 'oauth', keys: ['client-id', 'client-secret'], usedBy: 'coderd: GitHub sign-in' },
+                     ] else []) + (if s.githubExternalAuth.enabled then [
+                                     { name: 'github-external-auth', keys: ['client-id', 'client-secret'], usedBy: 'coderd: GitHub external auth' },
+                                   ] else []),
+  local user = secrets.userSecrets(config, ns, secretSpecs),
+  local reads = user.reads,
+  secrets: user.secrets,
+  secretReads: reads,
+
   pinnedEnv: { [name]: std.get(reasons, name, 'set by templates/components/coder.libsonnet') for name in std.objectFields(pinned) },
 
   // The fleet's names answer from the nearest healthy region (latency
@@ -81,9 +100,10 @@ function(config) {
              + [aws.record(config, n, service) for n in [regionDomain, '*.' + regionDomain]],
   },
 
-  // Flux dependsOn (components/flux.libsonnet): coderd's namespace first.
-  dependsOn: ['namespaces'],
-  objects: [
+  // Flux dependsOn (components/flux.libsonnet): coderd's namespace and
+  // the stores its ExternalSecrets read through first.
+  dependsOn: ['namespaces', 'secretstores'],
+  objects: [secrets.externalSecret(r) for r in reads] + [
     k.serviceAccount(ns, 'coder', s.serviceAccountRoleARN),
     k.role(ns, 'coder-workspace-perms', [
       { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },

@@ -1,12 +1,14 @@
 // Key sync (domain-spec A5): puts the current LiteLLM virtual key from
 // Secrets Manager into Secret `litellm` (key `token`) of every workspace
 // namespace. Two modes:
-//  - externalsecrets: an External Secrets Operator SecretStore (IRSA) and an
-//    ExternalSecret refreshed every keySync.refreshInterval;
+//  - externalsecrets: an ExternalSecret refreshed every
+//    keySync.refreshInterval, read through the namespace's SecretStore of
+//    the primary's AWS region (components/secretstores.libsonnet);
 //  - cronjob: a CronJob whose Role may only read and update that one Secret
 //    (resourceNames), created empty by Flux only if absent.
 local iam = import '../lib/iam.libsonnet';
 local k = import '../lib/k.libsonnet';
+local secrets = import '../lib/secrets.libsonnet';
 
 function(config) {
   local ks = config.settings.keySync,
@@ -22,45 +24,23 @@ function(config) {
     echo "synced the workspace key into $K8S_NAMESPACE/litellm"
   |||,
 
-  // The ServiceAccount that reads the secret in namespace ns, by mode.
-  local account = if ks.mode == 'externalsecrets' then 'litellm-key-sync' else 'rotate-key',
-  // Its role: one per namespace, since a role trusts exactly one
-  // ServiceAccount; it may only read the one secret.
+  // The cronjob's role: one per namespace, since a role trusts exactly
+  // one ServiceAccount; it may only read the one secret.
   local role(ns) = iam.role(config,
                             'keysync-' + ns,
                             ns,
-                            account,
-                            'Key sync (%s/%s) reads the LiteLLM workspace key from secret %s' % [ns, account, ks.secretID],
+                            'rotate-key',
+                            'Key sync (%s/rotate-key) reads the LiteLLM workspace key from secret %s' % [ns, ks.secretID],
                             [iam.policy('secret-read', iam.secretStatements(config, ['secretsmanager:GetSecretValue'], ['kms:Decrypt']))]),
 
-  local externalSecrets(ns) = [
-    iam.serviceAccount(config, role(ns), ks.roleARN),
-    {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'SecretStore',
-      metadata: { name: 'litellm-key', namespace: ns },
-      spec: {
-        provider: {
-          aws: {
-            service: 'SecretsManager',
-            region: secretRegion,
-            auth: { jwt: { serviceAccountRef: { name: 'litellm-key-sync' } } },
-          },
-        },
-      },
-    },
-    {
-      apiVersion: 'external-secrets.io/v1',
-      kind: 'ExternalSecret',
-      metadata: { name: 'litellm', namespace: ns },
-      spec: {
-        refreshInterval: ks.refreshInterval,
-        secretStoreRef: { kind: 'SecretStore', name: 'litellm-key' },
-        target: { name: 'litellm', creationPolicy: 'Owner', deletionPolicy: 'Retain' },
-        data: [{ secretKey: 'token', remoteRef: { key: ks.secretID, property: 'LITELLM_MASTER_KEY' } }],
-      },
-    },
-  ],
+  // externalsecrets mode: the namespace's store of the primary's AWS
+  // region (components/secretstores.libsonnet) reads the secret.
+  local read(ns) = secrets.read(ns,
+                                'litellm',
+                                { name: ks.secretID, awsRegion: secretRegion, kmsKeyID: ks.kmsKeyID },
+                                { token: 'LITELLM_MASTER_KEY' },
+                                ks.refreshInterval),
+  local external = ks.mode == 'externalsecrets',
 
   local cronjob(ns) = [
     iam.serviceAccount(config, role(ns), ks.roleARN),
@@ -90,10 +70,12 @@ function(config) {
   // Flux dependsOn (components/flux.libsonnet): in the primary region,
   // LiteLLM (whose CronJob issues the key) when it runs there; elsewhere the
   // workspace namespaces.
-  dependsOn: if config.region.role == 'primary' && config.settings.litellm.enabled then ['litellm'] else ['namespaces'],
-  roles: iam.roles(config, [role(ws.name) for ws in config.settings.workspaceNamespaces]),
+  // The stores come first in both.
+  dependsOn: (if config.region.role == 'primary' && config.settings.litellm.enabled then ['litellm'] else ['namespaces']) + ['secretstores'],
+  roles: if external then [] else iam.roles(config, [role(ws.name) for ws in config.settings.workspaceNamespaces]),
+  secretReads: if external then [read(ws.name) for ws in config.settings.workspaceNamespaces] else [],
   objects: std.flattenArrays([
-    if ks.mode == 'externalsecrets' then externalSecrets(ws.name) else cronjob(ws.name)
+    if external then [secrets.externalSecret(read(ws.name))] else cronjob(ws.name)
     for ws in config.settings.workspaceNamespaces
   ]),
 }

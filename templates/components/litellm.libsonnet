@@ -5,6 +5,7 @@
 local aws = import '../lib/aws.libsonnet';
 local iam = import '../lib/iam.libsonnet';
 local k = import '../lib/k.libsonnet';
+local secrets = import '../lib/secrets.libsonnet';
 
 function(config) {
   local s = config.settings.litellm,
@@ -92,12 +93,23 @@ function(config) {
     echo "rotated the workspace key in $AWS_SECRETS_MANAGER_ID"
   |||,
 
+  // The Secrets LiteLLM reads (secrets.mode externalsecrets: from secrets
+  // the user fills, listed in secrets.yaml).
+  local secretSpecs = [
+    { name: 'litellm-db', keys: ['url'], usedBy: 'LiteLLM: DATABASE_URL' },
+    { name: 'litellm-keys', keys: ['master-key', 'salt-key'], usedBy: 'LiteLLM and rotate-key: LITELLM_MASTER_KEY, LITELLM_SALT_KEY; never change the salt once models are stored' },
+    { name: 'litellm-redis', keys: ['host', 'password'], usedBy: 'LiteLLM: REDIS_HOST, REDIS_PASSWORD' },
+  ],
+  local user = secrets.userSecrets(config, ns, secretSpecs),
+  local reads = user.reads,
+  secretReads: reads,
+
   namespace: ns,
   roles: iam.roles(config, [litellmRole, rotateRole]),
   // The Secrets Manager secret rotate-key writes and every workspace
   // namespace's key sync reads; sync creates it empty (no value) so
   // External Secrets has a target on day one.
-  secrets: [{
+  secrets: user.secrets + [{
     name: ks.secretID,
     awsRegion: config.region.awsRegion,
     description: 'LiteLLM virtual key for Coder workspaces ({"LITELLM_MASTER_KEY": ...}); written by the rotate-key CronJob in %s/%s, read by key sync in every workspace namespace. Managed by coderfleet.' % [config.region.clusterName, ns],
@@ -111,10 +123,11 @@ function(config) {
     records: [aws.record(config, domainName, service)],
   } else aws.none,
 
-  // Flux dependsOn (components/flux.libsonnet): coderd first (LiteLLM runs
-  // in the primary region only).
-  dependsOn: ['coder'],
-  objects: [
+  // Flux dependsOn (components/flux.libsonnet): coderd and the store its
+  // ExternalSecrets read through first (LiteLLM runs in the primary region
+  // only).
+  dependsOn: ['coder', 'secretstores'],
+  objects: [secrets.externalSecret(r) for r in reads] + [
     iam.serviceAccount(config, litellmRole, s.roleARN),
     {
       apiVersion: 'v1',

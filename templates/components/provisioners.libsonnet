@@ -1,10 +1,15 @@
 // External Coder provisioners, one per workspace namespace (domain-spec A3).
-// Each authenticates with a provisioner key (Secret psk, key token.key) made
-// through the coderd API with the tag region=<aws region>; its
-// ServiceAccount `coder` creates the workspaces' pods, PVCs and deployments
-// in the namespace and carries the namespace's IRSA role.
+// Each authenticates with a provisioner key (Secret psk, key token.key):
+// the key this component lists in `provisionerKeys`, named
+// <region>-<namespace> with the tags region=<aws region> and
+// namespace=<namespace>, which `coderfleet sync apply` creates and stores
+// in Secrets Manager for the ExternalSecret psk (secrets.mode
+// externalsecrets). Its ServiceAccount `coder` creates the workspaces'
+// pods, PVCs and deployments in the namespace and carries the namespace's
+// IRSA role.
 local iam = import '../lib/iam.libsonnet';
 local k = import '../lib/k.libsonnet';
+local secrets = import '../lib/secrets.libsonnet';
 
 function(config) {
   local coder = config.settings.coder,
@@ -28,11 +33,20 @@ function(config) {
              ])],
              w.managedPolicies),
 
+  // The key of workspace namespace ws, and the secret sync stores it in.
+  local key(ws) = {
+    name: config.region.name + '-' + ws.name,
+    organization: ws.organization,
+    tags: { region: config.region.awsRegion, namespace: ws.name },
+    tokenSecret: secrets.tokenSecret(config, ws.name, 'psk', 'token.key', 'Coder provisioner key %s-%s of organization %s' % [config.region.name, ws.name, ws.organization]),
+  },
+  local read(ws) = secrets.read(ws.name, 'psk', key(ws).tokenSecret, { 'token.key': null }, config.settings.secrets.refreshInterval),
+
   local perNamespace(ws) =
     local ns = ws.name;
     local selector = { 'app.kubernetes.io/name': 'coder-provisioner', 'app.kubernetes.io/instance': ns };
     local labels = k.labels('coder-provisioner', 'provisioner') + selector;
-    [
+    (if secrets.external(config) then [secrets.externalSecret(read(ws))] else []) + [
       iam.serviceAccount(config, role(ws), ws.roleARN),
       // Workspaces run as this ServiceAccount; it has no API permissions.
       k.serviceAccount(ns, ns) { automountServiceAccountToken: false },
@@ -49,7 +63,13 @@ function(config) {
           name: 'coder-provisioner',
           namespace: ns,
           labels: labels,
-          annotations: { 'coderfleet.io/organization': ws.organization, 'coderfleet.io/provisioner-tags': 'region=' + config.region.awsRegion },
+          annotations: {
+            'coderfleet.io/organization': ws.organization,
+            'coderfleet.io/provisioner-key': key(ws).name,
+            // Region first: a namespace holding "key" followed by
+            // ",name=value" reads like a credential to the secret guard.
+            'coderfleet.io/provisioner-tags': 'region=%s,namespace=%s' % [key(ws).tags.region, key(ws).tags.namespace],
+          },
         },
         spec: {
           replicas: ws.replicas,
@@ -67,6 +87,9 @@ function(config) {
                 imagePullPolicy: 'IfNotPresent',
                 command: ['/opt/coder'],
                 args: ['provisionerd', 'start'],
+                // No CODER_PROVISIONERD_TAGS: a daemon authenticating with a
+                // key takes the key's tags, and coderd refuses tags sent
+                // beside a key.
                 env: k.env({
                   CODER_URL: 'https://' + config.fleet.domain,
                   CODER_PROVISIONER_DAEMON_KEY: k.secretRef('psk', 'token.key'),
@@ -87,9 +110,12 @@ function(config) {
       },
     ],
 
-  // Flux dependsOn (components/flux.libsonnet): the workspace namespaces
-  // and the region's Coder server (coderd or the proxy) first.
-  dependsOn: ['namespaces', if config.region.role == 'primary' then 'coder' else 'coder-proxy'],
+  // Flux dependsOn (components/flux.libsonnet): the workspace namespaces,
+  // the stores the ExternalSecrets read through and the region's Coder
+  // server (coderd or the proxy) first.
+  dependsOn: ['namespaces', 'secretstores', if config.region.role == 'primary' then 'coder' else 'coder-proxy'],
+  provisionerKeys: [key(ws) for ws in config.settings.workspaceNamespaces],
+  secretReads: if secrets.external(config) then [read(ws) for ws in config.settings.workspaceNamespaces] else [],
   roles: iam.roles(config, [role(ws) for ws in config.settings.workspaceNamespaces]),
   objects: std.flattenArrays([perNamespace(ws) for ws in config.settings.workspaceNamespaces]),
 }

@@ -1,9 +1,13 @@
 // A Coder workspace proxy, in every region but the primary (domain-spec A2).
 // It serves <region>.<domain> and *.<region>.<domain> and authenticates to
 // coderd with the token in Secret coder-proxy (key proxy.key), made when
-// the proxy is registered (see README, "Before Flux applies").
+// the proxy is registered: `coderfleet sync apply` registers the proxy this
+// component lists in `workspaceProxies` and stores its token in Secrets
+// Manager, which the ExternalSecret coder-proxy reads (secrets.mode
+// externalsecrets; in manual mode the team copies it into the Secret).
 local aws = import '../lib/aws.libsonnet';
 local k = import '../lib/k.libsonnet';
+local secrets = import '../lib/secrets.libsonnet';
 
 function(config) {
   local coder = config.settings.coder,
@@ -35,6 +39,20 @@ function(config) {
 
   namespace: ns,
 
+  // The proxy sync registers on coderd (domain-spec E), named after the
+  // region, and the secret that receives its token.
+  local token = secrets.tokenSecret(config, ns, 'coder-proxy', 'proxy.key', 'Coder workspace proxy ' + config.region.name),
+  workspaceProxies: [{
+    name: config.region.name,
+    displayName: config.region.displayName,
+    icon: config.region.icon,
+    tokenSecret: token,
+  }],
+  local reads = if secrets.external(config) then [
+    secrets.read(ns, 'coder-proxy', token, { 'proxy.key': null }, config.settings.secrets.refreshInterval),
+  ] else [],
+  secretReads: reads,
+
   // The region's own names, served by the proxy; the health check shows
   // the proxy's state in Route53.
   aws: {
@@ -43,9 +61,10 @@ function(config) {
     records: [aws.record(config, n, service) for n in [regionDomain, '*.' + regionDomain]],
   },
 
-  // Flux dependsOn (components/flux.libsonnet): the proxy's namespace first.
-  dependsOn: ['namespaces'],
-  objects: [
+  // Flux dependsOn (components/flux.libsonnet): the proxy's namespace and
+  // the store its ExternalSecret reads through first.
+  dependsOn: ['namespaces', 'secretstores'],
+  objects: [secrets.externalSecret(r) for r in reads] + [
     k.serviceAccount(ns, 'coder-proxy'),
     service,
     {

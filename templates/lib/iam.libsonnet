@@ -66,11 +66,12 @@ local k = import 'k.libsonnet';
   // none otherwise.
   roles(config, roles):: if $.managed(config) then roles else [],
 
-  // The ARN of Secrets Manager secret secretID in the primary region.
-  // Secrets Manager appends a hyphen and six random characters to a
-  // secret's name in its ARN, so exactly those six are matched.
-  secretARN(config, secretID)::
-    'arn:%s:secretsmanager:%s:%s:secret:%s-??????' % [$.partition(config), config.primary.awsRegion, config.fleet.awsAccountID, secretID],
+  // The ARN of Secrets Manager secret secretID in AWS region awsRegion
+  // (default: the primary's). Secrets Manager appends a hyphen and six
+  // random characters to a secret's name in its ARN, so exactly those six
+  // are matched.
+  secretARN(config, secretID, awsRegion=config.primary.awsRegion)::
+    'arn:%s:secretsmanager:%s:%s:secret:%s-??????' % [$.partition(config), awsRegion, config.fleet.awsAccountID, secretID],
 
   // The statements that let a role use the key sync secret with actions:
   // those actions on the secret and, when keySync.kmsKeyID names a key,
