@@ -153,7 +153,12 @@ apply)" and counted apart in the summary line.
 With --out FILE it also writes the plan to FILE (a versioned JSON document,
 the same bytes for the same repository and AWS state; see docs/sync.md "Saved
 plans"): coderfleet sync apply FILE then applies exactly that plan, without a
-prompt, or refuses it if the repository or AWS changed since.`,
+prompt, or refuses it if the repository or AWS changed since.
+
+With CODER_URL and CODER_SESSION_TOKEN (an Owner's token) it also plans the
+workspace proxies and provisioner keys on coderd and says, per proxy, whether
+it is registered and what coderd reports; without CODER_URL one line says the
+Coder part is skipped (see coderfleet sync --help).`,
 		Example: `  coderfleet sync plan
   coderfleet sync plan --region us-west-2 -o json
   coderfleet sync plan --detailed-exitcode   # exit 2 unless converged, 0 when converged
@@ -183,7 +188,12 @@ apply FILE applies a plan saved by coderfleet sync plan --out FILE, without a
 prompt (it was reviewed), with the plan's regions and --prune. It refuses the
 plan (exit 4, nothing applied) when a repository file it was made from, or an
 AWS object it would touch, changed since, naming what changed: run
-coderfleet sync plan --out FILE again.`,
+coderfleet sync plan --out FILE again.
+
+With CODER_URL and CODER_SESSION_TOKEN (an Owner's token) it also registers
+the workspace proxies and provisioner keys on coderd and puts each one-time
+token straight into its Secrets Manager secret, never printing it; without
+CODER_URL one line says the Coder part is skipped (see coderfleet sync --help).`,
 		Example: `  coderfleet sync apply
   coderfleet sync apply --region eu-west-2
   coderfleet sync apply --auto-approve       # without a terminal (CI)
