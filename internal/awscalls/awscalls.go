@@ -5,11 +5,16 @@ package awscalls
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 )
 
 // restOps names the Route53 REST calls coderfleet makes by method and path
@@ -124,4 +129,60 @@ func (c *Counter) Calls() map[string]int {
 		out[op] = k
 	}
 	return out
+}
+
+// Proxy is a loopback HTTP reverse proxy in front of an AWS endpoint (in
+// tests and benchmarks: moto_server) that holds every request for Delay
+// before passing it on and counts it by Operation. With Delay = 50 ms it
+// stands for the round trip a CI runner far from the AWS region sees; the
+// Go SDK and other clients (Terraform's AWS provider) are pointed at URL.
+type Proxy struct {
+	// URL is the proxy's endpoint, e.g. http://127.0.0.1:40123.
+	URL string
+	// Counter counts the requests passed on, by operation.
+	Counter *Counter
+	// Delay is added before each request is passed on.
+	Delay time.Duration
+	srv   *httptest.Server
+}
+
+// NewProxy starts a Proxy on a free loopback port in front of target (an
+// http:// base URL) that adds delay to every request. Close stops it.
+func NewProxy(target string, delay time.Duration) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("awscalls: proxy target %q is not a base URL", target)
+	}
+	p := &Proxy{Delay: delay}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	p.Counter = New(delayed{tr, p})
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = p.Counter
+	p.srv = httptest.NewServer(rp)
+	p.URL = p.srv.URL
+	return p, nil
+}
+
+// Close stops the proxy and waits for the requests in flight.
+func (p *Proxy) Close() { p.srv.Close() }
+
+// delayed holds each request for the proxy's Delay (or until the request is
+// cancelled), then passes it to next.
+type delayed struct {
+	next http.RoundTripper
+	p    *Proxy
+}
+
+func (d delayed) RoundTrip(req *http.Request) (*http.Response, error) {
+	if d.p.Delay > 0 {
+		t := time.NewTimer(d.p.Delay)
+		select {
+		case <-t.C:
+		case <-req.Context().Done():
+			t.Stop()
+			return nil, req.Context().Err()
+		}
+	}
+	return d.next.RoundTrip(req)
 }
