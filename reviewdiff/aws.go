@@ -3,6 +3,7 @@ package reviewdiff
 import (
 	"reflect"
 	"sort"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -67,8 +68,23 @@ func readAWS(files map[string]*awsstate.File, skip map[string]bool) awsSide {
 		for _, sec := range f.Secrets {
 			add(TypeSecret, sec.Name, sec.AWSRegion, sec)
 		}
+		for _, wp := range f.WorkspaceProxies {
+			add(TypeWorkspaceProxy, wp.Name, wp.DisplayName, wp)
+		}
+		for _, k := range f.ProvisionerKeys {
+			add(TypeProvisionerKey, k.Organization+"/"+k.Name, "tags "+tagsText(k.Tags), k)
+		}
 	}
 	return s
+}
+
+// tagsText is tags as "k=v,k=v", sorted by key.
+func tagsText(tags map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(tags) {
+		parts = append(parts, k+"="+tags[k])
+	}
+	return strings.Join(parts, ",")
 }
 
 // plain turns a desired-state struct into the value its YAML form decodes to.
@@ -85,8 +101,10 @@ func plain(v any) any {
 }
 
 // typeOrder puts certificates first (they are made first), then health
-// checks, records, IAM roles and secrets.
-var typeOrder = map[string]int{TypeFile: 0, TypeCertificate: 1, TypeHealthCheck: 2, TypeRecord: 3, TypeRole: 4, TypeSecret: 5}
+// checks, records, IAM roles, secrets, and Coder's workspace proxies and
+// provisioner keys.
+var typeOrder = map[string]int{TypeFile: 0, TypeCertificate: 1, TypeHealthCheck: 2, TypeRecord: 3, TypeRole: 4, TypeSecret: 5,
+	TypeWorkspaceProxy: 6, TypeProvisionerKey: 7}
 
 // diffAWS compares the aws/ files of a region. Files that are not valid
 // desired-state documents are returned as whole-file changes.

@@ -552,7 +552,8 @@ type jsonAWSItem struct {
 }
 
 // awsKinds maps AWS item types to resource kinds.
-var awsKinds = map[string]string{TypeCertificate: jsonout.KindCertificate, TypeHealthCheck: jsonout.KindHealthCheck, TypeRecord: jsonout.KindRecord, TypeRole: jsonout.KindRole, TypeSecret: jsonout.KindSecret}
+var awsKinds = map[string]string{TypeCertificate: jsonout.KindCertificate, TypeHealthCheck: jsonout.KindHealthCheck, TypeRecord: jsonout.KindRecord, TypeRole: jsonout.KindRole, TypeSecret: jsonout.KindSecret,
+	TypeWorkspaceProxy: jsonout.KindWorkspaceProxy, TypeProvisionerKey: jsonout.KindProvisionerKey}
 
 func (r *Report) writeJSON(b *bytes.Buffer) error {
 	regions := make([]jsonRegion, 0, len(r.Regions))

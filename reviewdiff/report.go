@@ -102,16 +102,24 @@ const (
 	TypeRecord      = "record"
 	TypeRole        = "role"
 	TypeSecret      = "secret"
+	// TypeWorkspaceProxy is a Coder workspace proxy of
+	// workspaceproxies.yaml; Key is its name.
+	TypeWorkspaceProxy = "workspaceProxy"
+	// TypeProvisionerKey is a Coder provisioner key of
+	// provisionerkeys.yaml; Key is "<organization>/<name>", as sync names it.
+	TypeProvisionerKey = "provisionerKey"
 	// TypeFile is a change to a desired-state file's own keys (fleet,
 	// region, hostedZone); Key is the file's path.
 	TypeFile = "file"
 )
 
-// AWSItem is a certificate, health check or record of the AWS desired
-// state that was added, removed or changed.
+// AWSItem is an item of the desired state under aws/ (a certificate,
+// health check, record, IAM role, secret, workspace proxy or provisioner
+// key) that was added, removed or changed.
 type AWSItem struct {
 	Change Change `json:"change"`
-	// Type is TypeCertificate, TypeHealthCheck, TypeRecord, TypeRole, TypeSecret or TypeFile.
+	// Type is TypeCertificate, TypeHealthCheck, TypeRecord, TypeRole,
+	// TypeSecret, TypeWorkspaceProxy, TypeProvisionerKey or TypeFile.
 	Type string `json:"type"`
 	// Key identifies the item: a certificate's or health check's name, a
 	// record's "name TYPE [setIdentifier]".
