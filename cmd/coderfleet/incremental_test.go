@@ -37,6 +37,7 @@ func evaluated(t *testing.T, repo string) []string {
 // (rather than undoing the previous case's edit and rendering again), so the
 // cases share nothing and run in parallel.
 func TestIncrementalRenderFollowsDependencies(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	rendered := exampleCopy(t)
 	if code, out, errs := cli(t, "render", "--repo", rendered, "--force"); code != 0 {
 		t.Fatalf("render: %d %s %s", code, out, errs)
@@ -144,6 +145,7 @@ func TestIncrementalRenderFollowsDependencies(t *testing.T) {
 // not change is "skipped" (not evaluated), one rendered to identical files
 // is "unchanged", as the summary line and -o json say.
 func TestRenderTextNamesSkippedApartFromUnchanged(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	repo := exampleCopy(t)
 	code, out, errs := cli(t, "render", "--repo", repo, "--force")
 	if code != 0 || !strings.Contains(out, "unchanged: eu-west-2, us-east-2, us-west-2\n") || strings.Contains(out, "skipped:   ") {
