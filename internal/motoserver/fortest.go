@@ -36,8 +36,8 @@ func StartForTest(tb testing.TB, env ...string) *Server {
 }
 
 // Pool shares moto_servers among the tests of one package: starting
-// moto_server costs seconds (about 3 s on an idle 2-core machine, over 10 s
-// on a busy one), resetting it a fraction of a second. The zero Pool is ready
+// moto_server costs seconds (10-14 s measured on a busy 2-core machine),
+// resetting it a fraction of a second (0.1-0.3 s there). The zero Pool is ready
 // to use; call [Pool.Close] from TestMain after m.Run, or the servers
 // outlive the test binary.
 //
