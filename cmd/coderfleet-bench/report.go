@@ -228,6 +228,7 @@ func report(r *results) string {
 	for _, t := range r.targets() {
 		p("| %s | %s | **%s** |\n", t.name, t.measured, t.verdict)
 	}
+	renderSections(r, p)
 
 	if len(r.gobench) > 0 {
 		p("\n## In-process Go benchmarks\n\n")
