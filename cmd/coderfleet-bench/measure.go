@@ -126,6 +126,8 @@ type results struct {
 	sizes        []sizeResult
 	gobench      []goBench
 	gobenchFile  string
+	aws          []goBench // the AWS benchmarks (aws_report.go)
+	awsFile      string
 }
 
 // runner runs child processes and measures them.
