@@ -34,19 +34,21 @@ const (
 // read cache the clients go through.
 func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 	a := &Actual{Zones: map[string]*Zone{}, LoadBalancers: map[string]LoadBalancer{}}
+	// The hosted zones are read first, alone: the certificates and secrets
+	// need them, and an endpoint that cannot be reached or credentials that
+	// are refused show as one failing call (one retry line, one error)
+	// instead of every parallel read retrying at once. It costs one round
+	// trip before the rest starts.
+	if err := s.readZones(ctx, d, a); err != nil {
+		return nil, err
+	}
 	err := s.all(ctx,
+		func(ctx context.Context) error { return s.readAllCertificates(ctx, d, a) },
 		func(ctx context.Context) error {
-			if err := s.readZones(ctx, d, a); err != nil {
+			if err := s.readSecrets(ctx, d, a); err != nil {
 				return err
 			}
-			return s.all(ctx,
-				func(ctx context.Context) error { return s.readAllCertificates(ctx, d, a) },
-				func(ctx context.Context) error {
-					if err := s.readSecrets(ctx, d, a); err != nil {
-						return err
-					}
-					return s.readCoder(ctx, d, a)
-				})
+			return s.readCoder(ctx, d, a)
 		},
 		func(ctx context.Context) (err error) {
 			a.HealthChecks, err = s.readHealthChecks(ctx, d)
