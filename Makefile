@@ -7,7 +7,7 @@ PKGS    ?= ./...
 # inside CI's 90 minutes; the timeout turns a hang into a failure.
 TESTFLAGS ?= -timeout 60m
 
-.PHONY: render check test golden build fuzz vet fmt
+.PHONY: render check test test-pkgs test-e2e test-fuzz golden build fuzz vet fmt
 
 ## render: render the example fleet (overlays/ + templates/) into regions/
 render:
@@ -17,14 +17,27 @@ render:
 check:
 	$(GO) run ./cmd/coderfleet check
 
-## test: every test (golden, end-to-end against moto and a real API server), then each
-## fuzz target briefly
-## (the API-server dry-run prints its count of accepted objects per region)
+## test: go vet, then three parts at once: every package's tests (golden, end-to-end
+## against moto), the end-to-end tests against a real API server (its dry-run prints
+## its count of accepted objects per region) and each fuzz target briefly. Each part's
+## output is printed whole when it ends (make --output-sync); any failure fails make test.
+## (docs/testing.md: where the time goes)
 test:
 	$(GO) vet $(PKGS)
+	@echo "make test: running test-pkgs, test-e2e and test-fuzz at once; each one's output follows when it ends"
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-pkgs test-e2e test-fuzz
+
+## test-pkgs: the tests of every package but e2e
+test-pkgs:
 	$(GO) test $(TESTFLAGS) $$($(GO) list $(PKGS) | grep -v '/e2e$$')
+
+## test-e2e: the end-to-end tests against a real API server, verbose but filtered
+test-e2e:
 	$(GO) test $(TESTFLAGS) -v ./e2e/ | grep -vE '^(=== |--- PASS|PASS$$)|^    [a-z_]+_test\.go:[0-9]+: (checking|kubetest|installed|cluster|.*objects accepted)' 
-	$(MAKE) fuzz FUZZTIME=3000x
+
+## test-fuzz: each fuzz target for 3000 inputs
+test-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3000x
 
 ## golden: rewrite every golden file: golden/*/regions and reviewdiff/testdata/*/want.*
 ## (read the diff before committing)

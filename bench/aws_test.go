@@ -95,13 +95,20 @@ type awsFleet struct {
 	// subnets caches moto's default subnet per AWS region ("" where moto
 	// has no EC2).
 	subnets map[string]string
+	// nlbs are the load balancers createNLBs made, by LBRef.String().
+	nlbs map[string]nlbTarget
+}
+
+// nlbTarget is what an alias record needs of a load balancer.
+type nlbTarget struct {
+	dnsName, zoneID string
 }
 
 // newAWSFleet writes a synthetic fleet of n regions, renders it, starts
 // moto_server (with a proxy adding delay to every call when delay > 0) and
 // creates what exists before coderfleet's first sync: the hosted zone, the
 // EKS clusters and their IAM OIDC providers.
-func newAWSFleet(b *testing.B, n int, delay time.Duration) *awsFleet {
+func newAWSFleet(b testing.TB, n int, delay time.Duration) *awsFleet {
 	ctx := context.Background()
 	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
 	if err != nil {
@@ -148,6 +155,14 @@ func newAWSFleet(b *testing.B, n int, delay time.Duration) *awsFleet {
 	if f.desired, err = fleetsync.LoadDesired(repo, nil, nil); err != nil {
 		b.Fatal(err)
 	}
+	f.createBase(b)
+	return f
+}
+
+// createBase creates in moto what exists before coderfleet's first sync:
+// the hosted zone, the EKS clusters and their IAM OIDC providers.
+func (f *awsFleet) createBase(b testing.TB) {
+	ctx := context.Background()
 	if _, err := route53.NewFromConfig(f.cfg).CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(f.desired.Regions[0].HostedZone), CallerReference: aws.String("bench")}); err != nil {
 		b.Fatal(err)
 	}
@@ -175,7 +190,6 @@ func newAWSFleet(b *testing.B, n int, delay time.Duration) *awsFleet {
 			b.Fatal(err)
 		}
 	}
-	return f
 }
 
 // subnet is moto's default subnet in awsRegion, "" where moto has no EC2.
@@ -187,7 +201,7 @@ func (f *awsFleet) subnet(awsRegion string) string {
 }
 
 // render renders the fleet into its regions/ (cold, as the CLI does).
-func (f *awsFleet) render(b *testing.B) {
+func (f *awsFleet) render(b testing.TB) {
 	res, err := renderCold(filesys.MakeFsOnDisk(), f.dir)
 	if err != nil {
 		b.Fatal(err)
@@ -199,7 +213,7 @@ func (f *awsFleet) render(b *testing.B) {
 
 // createNLBs creates the load balancer the AWS Load Balancer Controller
 // would make for each Service a record aliases, tagged as it tags them.
-func (f *awsFleet) createNLBs(b *testing.B) {
+func (f *awsFleet) createNLBs(b testing.TB) {
 	ctx := context.Background()
 	lbs := map[string]fleetsync.LBRef{}
 	for _, r := range f.desired.Regions {
@@ -208,23 +222,27 @@ func (f *awsFleet) createNLBs(b *testing.B) {
 			lbs[ref.String()] = ref
 		}
 	}
+	f.nlbs = map[string]nlbTarget{}
 	for i, ref := range lbs {
 		if f.subnet(ref.AWSRegion) == "" {
 			continue
 		}
 		ns, name, _ := strings.Cut(ref.Service, "/")
-		if _, err := elbv2.NewFromConfig(f.cfg, func(o *elbv2.Options) { o.Region = ref.AWSRegion }).CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
+		out, err := elbv2.NewFromConfig(f.cfg, func(o *elbv2.Options) { o.Region = ref.AWSRegion }).CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
 			Name: aws.String(fmt.Sprintf("k8s-%.8s-%.8s-%08x", ns, name, hash(i))), Type: elbtypes.LoadBalancerTypeEnumNetwork,
 			Scheme: elbtypes.LoadBalancerSchemeEnumInternetFacing, Subnets: []string{f.subnet(ref.AWSRegion)},
 			Tags: []elbtypes.Tag{{Key: aws.String("service.k8s.aws/stack"), Value: aws.String(ref.Service)}, {Key: aws.String("elbv2.k8s.aws/cluster"), Value: aws.String(ref.Cluster)}},
-		}); err != nil {
+		})
+		if err != nil {
 			b.Fatalf("creating the NLB of %s: %v", i, err)
 		}
+		lb := out.LoadBalancers[0]
+		f.nlbs[i] = nlbTarget{dnsName: aws.ToString(lb.DNSName), zoneID: aws.ToString(lb.CanonicalHostedZoneId)}
 	}
 }
 
 // apply runs sync apply (fleetsync.Apply) and fails the benchmark on an error.
-func (f *awsFleet) apply(b *testing.B) *fleetsync.Result {
+func (f *awsFleet) apply(b testing.TB) *fleetsync.Result {
 	res, err := fleetsync.Apply(context.Background(), f.opts)
 	if err != nil {
 		b.Fatalf("sync apply: %v", err)
@@ -236,7 +254,7 @@ func (f *awsFleet) apply(b *testing.B) *fleetsync.Result {
 // (certificates, health checks, roles), a render that picks up the issued
 // certificates (outputs.yaml), the controller's NLBs, and sync apply again
 // (the alias records).
-func (f *awsFleet) onboard(b *testing.B) {
+func (f *awsFleet) onboard(b testing.TB) {
 	f.apply(b)
 	f.render(b)
 	f.createNLBs(b)

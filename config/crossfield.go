@@ -79,7 +79,7 @@ func crossFieldRules(r, p *RegionConfig) ErrorList {
 	// rotation period plus the sync interval (domain-spec A5).
 	if workspaces && rotates {
 		lifetime, _ := time.ParseDuration(pks.KeyLifetime)
-		rotation, never := longestGap(pks.RotateSchedule, location(pks.TimeZone))
+		rotation, never := scheduleGap(pks.RotateSchedule, pks.TimeZone)
 		rotateKey := setting{p, "keySync.rotateSchedule"}
 		if never {
 			errs = append(errs, blame(fmt.Sprintf("rotate schedule %q never runs", pks.RotateSchedule),
@@ -92,7 +92,7 @@ func crossFieldRules(r, p *RegionConfig) ErrorList {
 		if ks.Mode == "cronjob" {
 			syncKey = setting{r, "keySync.syncSchedule"}
 			var never bool
-			interval, never = longestGap(ks.SyncSchedule, location(ks.TimeZone))
+			interval, never = scheduleGap(ks.SyncSchedule, ks.TimeZone)
 			if never {
 				errs = append(errs, blame(fmt.Sprintf("sync schedule %q never runs", ks.SyncSchedule),
 					"use a five-field cron expression that fires, such as \"*/15 * * * *\"", syncKey))

@@ -3,10 +3,33 @@ package config
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 )
+
+// gaps memoizes scheduleGap: every region of a fleet usually shares the
+// same schedules, and longestGap scans a whole year of them.
+var gaps sync.Map // spec + "\x00" + time zone name -> gapResult
+
+type gapResult struct {
+	gap   time.Duration
+	never bool
+}
+
+// scheduleGap is longestGap of spec in the time zone named tz (UTC when
+// the name is unknown), computed once per process for each spec and zone.
+func scheduleGap(spec, tz string) (gap time.Duration, never bool) {
+	key := spec + "\x00" + tz
+	if r, ok := gaps.Load(key); ok {
+		g := r.(gapResult)
+		return g.gap, g.never
+	}
+	gap, never = longestGap(spec, location(tz))
+	gaps.Store(key, gapResult{gap, never})
+	return gap, never
+}
 
 // probeStep is the grid on which longestGap first samples a schedule.
 const probeStep = time.Hour

@@ -2,8 +2,11 @@
 # pipeline (go-jsonnet CLI + kubectl kustomize) on synthetic fleets of 1, 10
 # and 100 regions, and run the in-process Go benchmarks.
 #
-# Writes bench/gobench.txt (raw `go test -bench` output, -count 5, for
-# benchstat) and bench/results.md (the report, with machine details and the
+# Writes bench/gobench.txt (raw `go test -bench` output of the render
+# benchmarks, -count 5, for benchstat), bench/gobench-aws.txt (the AWS side:
+# status, sync and Terraform against moto_server, 100 regions, 50 ms per call
+# through a proxy; needs moto_server, terraform and the hashicorp/aws provider
+# in /opt/tf-plugins; takes tens of minutes) and bench/results.md (the report, with machine details and the
 # issue's targets marked met or missed). Binaries go to BENCH_CACHE, outside
 # the repository. Run it on a quiet machine: the report records the load
 # average. Not part of `make test`.
@@ -17,7 +20,7 @@ BENCH_FLAGS     ?=
 BENCH_GOFLAGS   ?= -count 5 -timeout 30m
 JSONNET_VERSION ?= v0.22.0
 
-.PHONY: bench bench-bins bench-go
+.PHONY: bench bench-bins bench-go bench-aws
 
 ## bench-bins: build coderfleet, the harness and the go-jsonnet CLI into BENCH_CACHE
 bench-bins:
@@ -26,13 +29,19 @@ bench-bins:
 	$(GO) build -o $(BENCH_CACHE)/coderfleet-bench ./cmd/coderfleet-bench
 	GOBIN=$(BENCH_CACHE) $(GO) install github.com/google/go-jsonnet/cmd/jsonnet@$(JSONNET_VERSION)
 
-## bench-go: the in-process Go benchmarks, raw output in bench/gobench.txt
+## bench-go: the in-process render benchmarks, raw output in bench/gobench.txt
 bench-go:
-	$(GO) test -bench . -run '^$$' $(BENCH_GOFLAGS) ./bench/ > bench/gobench.txt || { cat bench/gobench.txt; exit 1; }
+	$(GO) test -bench '^BenchmarkRender' -run '^$$' $(BENCH_GOFLAGS) ./bench/ > bench/gobench.txt || { cat bench/gobench.txt; exit 1; }
 	cat bench/gobench.txt
 
+## bench-aws: status, sync and Terraform against moto_server (issues 14, 16), raw output in
+## bench/gobench-aws.txt (CODERFLEET_BENCH_REGIONS=10 for a quicker look)
+bench-aws:
+	$(GO) test -run '^$$' -bench '^Benchmark(Status|Sync|Terraform)' -benchtime 3x -count 1 -timeout 60m ./bench/ > bench/gobench-aws.txt || { cat bench/gobench-aws.txt; exit 1; }
+	cat bench/gobench-aws.txt
+
 ## bench: everything above, then the harness; writes bench/results.md
-bench: bench-bins bench-go
+bench: bench-bins bench-go bench-aws
 	$(BENCH_CACHE)/coderfleet-bench -coderfleet $(BENCH_CACHE)/coderfleet -jsonnet $(BENCH_CACHE)/jsonnet \
-		-src . -out bench/results.md -gobench bench/gobench.txt \
+		-src . -out bench/results.md -gobench bench/gobench.txt -gobench-aws bench/gobench-aws.txt \
 		-commit "$$(git describe --always --dirty 2>/dev/null || echo unknown)" $(BENCH_FLAGS)

@@ -24,6 +24,7 @@ import (
 	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
 	"github.com/coderfleet/coderfleet/internal/diag"
+	"github.com/coderfleet/coderfleet/internal/phasetime"
 	"github.com/coderfleet/coderfleet/validate"
 )
 
@@ -73,6 +74,9 @@ type Options struct {
 	Previous map[string]string
 	// Force renders every selected region, ignoring Previous.
 	Force bool
+	// Phases, when not nil, records how long each step of the render
+	// takes (CODERFLEET_TRACE).
+	Phases *phasetime.Recorder
 	// ExtraDigest is mixed into every region's inputs digest: the digest of
 	// inputs the renderer cannot see, such as the vendored charts' lock.
 	ExtraDigest string
@@ -102,7 +106,9 @@ type Result struct {
 // A region whose inputs digest equals Options.Previous[region] is skipped
 // (listed in Result.Skipped) unless Options.Force is set.
 func Render(ctx context.Context, opts Options) (*Result, error) {
+	end := opts.Phases.Start("load config")
 	cfg, err := config.Load(opts.FS, opts.Repo, config.LoadOptions{ParseOutputs: opts.ParseOutputs})
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -110,22 +116,48 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	end = opts.Phases.Start("templates")
 	rr, err := newRegionRenderer(cfg, opts)
+	end()
 	if err != nil {
 		return nil, err
 	}
+	// First every region's inputs digest (cheap), then the evaluation of
+	// those whose digest changed: an incremental run pays only for those.
+	end = opts.Phases.Start("digest")
 	outcomes, err := inParallel(ctx, len(selected), opts.Parallelism, func() func(i int) outcome {
-		ev := rr.newEvaluator() // one per worker: a VM is not safe for concurrent use
-		return func(i int) outcome { return rr.render(selected[i], ev) }
+		return func(i int) outcome { return rr.digest(selected[i]) }
 	})
+	end()
 	if err != nil {
 		return nil, err
+	}
+	var todo []int // indexes of the regions to evaluate
+	for i, o := range outcomes {
+		if o.err == nil && !o.skipped {
+			todo = append(todo, i)
+		}
+	}
+	end = opts.Phases.Start("evaluate")
+	rendered, err := inParallel(ctx, len(todo), opts.Parallelism, func() func(i int) outcome {
+		ev := rr.newEvaluator() // one per worker: a VM is not safe for concurrent use
+		return func(i int) outcome { return rr.render(selected[todo[i]], ev, outcomes[todo[i]]) }
+	})
+	end()
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range rendered {
+		outcomes[todo[i]] = o
 	}
 	res, err := collect(cfg, selected, outcomes, len(opts.Regions) == 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := crossCheckSecrets(cfg, opts, selected, outcomes); err != nil {
+	end = opts.Phases.Start("secret cross-check")
+	err = crossCheckSecrets(cfg, opts, selected, outcomes)
+	end()
+	if err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -187,6 +219,7 @@ func selectedRegions(cfg *config.Config, requested []string) ([]*config.RegionCo
 // outcome is what rendering one region gave.
 type outcome struct {
 	tree     Tree
+	input    []byte // the template input (between digest and render)
 	digest   string // inputs digest; "" when the template files could not be listed
 	warnings []string
 	skipped  bool // the inputs digest equals Options.Previous
@@ -220,14 +253,15 @@ func (rr *regionRenderer) newEvaluator() *evaluator {
 	return &evaluator{imp: rr.imp, maxStack: rr.opts.MaxStack, timeout: rr.opts.EvalTimeout, natives: rr.opts.NativeFunctions}
 }
 
-// render renders region r with ev, unless its inputs digest says the
-// committed folder is current (the incremental skip).
-func (rr *regionRenderer) render(r *config.RegionConfig, ev *evaluator) outcome {
+// digest builds region r's template input and inputs digest, and says
+// whether the committed folder is current (the incremental skip); the
+// outcome is what render needs.
+func (rr *regionRenderer) digest(r *config.RegionConfig) outcome {
 	input, err := templateInput(rr.cfg, r, rr.opts.Version)
 	if err != nil {
 		return outcome{err: fmt.Errorf("region %s: building template input: %w", r.Region.Name, err)}
 	}
-	var o outcome
+	o := outcome{input: input}
 	if rr.depsErr == nil {
 		if o.digest, err = inputsDigest(rr.opts, rr.imp, rr.deps, r, input); err != nil {
 			return outcome{err: err}
@@ -236,12 +270,20 @@ func (rr *regionRenderer) render(r *config.RegionConfig, ev *evaluator) outcome 
 	if !rr.opts.Force && o.digest != "" && rr.opts.Previous[r.Region.Name] == o.digest {
 		return outcome{skipped: true}
 	}
+	return o
+}
+
+// render renders region r with ev from d, its digest's outcome.
+func (rr *regionRenderer) render(r *config.RegionConfig, ev *evaluator, d outcome) outcome {
+	// Kustomize parses its OpenAPI schema, and the secret guard compiles
+	// gitleaks' rules, on first use; start both now, beside the template
+	// evaluation.
+	warmValidation.Do(func() { go validate.Warm() })
 	if rr.opts.FS.Exists(filepath.Join(rr.opts.Repo, filepath.FromSlash(r.Dir), KustomizationFile)) {
-		// Kustomize parses its OpenAPI schema on first use; start that
-		// now, beside the template evaluation.
 		warmKustomize.Do(func() { go openapi.Schema() })
 	}
-	o.tree, o.warnings, o.secrets, o.err = renderRegion(rr.cfg, r, ev, rr.opts, input)
+	o := outcome{digest: d.digest}
+	o.tree, o.warnings, o.secrets, o.err = renderRegion(rr.cfg, r, ev, rr.opts, d.input)
 	return o
 }
 
@@ -384,8 +426,9 @@ func (e *UnknownRegionError) Error() string {
 	return fmt.Sprintf("unknown region %q in --region (regions of this fleet: %s) (hint: %s)", e.Name, strings.Join(e.Known, ", "), hint)
 }
 
-// warmKustomize starts kustomize's one-time schema parse at most once.
-var warmKustomize sync.Once
+// warmKustomize starts kustomize's one-time schema parse at most once,
+// warmValidation validate.Warm.
+var warmKustomize, warmValidation sync.Once
 
 // TemplateInput is the top-level argument `config` of templates/main.jsonnet.
 // It holds what one region depends on: its own settings and the primary

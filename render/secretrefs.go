@@ -208,12 +208,24 @@ func iamMatch(p, value string) bool {
 // checkSecretRefs reports each pending secretRef of the rendered regions
 // that no region lists: those rendered in this run (fleet), and the others
 // from their committed desired state under regions/ (read with read,
-// which returns nil for a file that is absent).
+// which returns nil for a file that is absent), in region order and only
+// until every pending secret is found.
 func checkSecretRefs(cfg *config.Config, fleet secretIndex, rendered map[string]bool, pending []secretRef, read func(rel string) ([]byte, error)) (Errors, error) {
 	if len(pending) == 0 {
 		return nil, nil
 	}
+	unresolved := func() bool {
+		for _, p := range pending {
+			if _, ok := fleet[p.key]; !ok {
+				return true
+			}
+		}
+		return false
+	}
 	for _, r := range cfg.Regions {
+		if !unresolved() {
+			break // every pending secret is listed: the other folders cannot change the outcome
+		}
 		if rendered[r.Region.Name] {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/logging"
@@ -25,7 +26,10 @@ type Route53API interface {
 	ChangeResourceRecordSets(ctx context.Context, in *route53.ChangeResourceRecordSetsInput, optFns ...func(*route53.Options)) (*route53.ChangeResourceRecordSetsOutput, error)
 	GetChange(ctx context.Context, in *route53.GetChangeInput, optFns ...func(*route53.Options)) (*route53.GetChangeOutput, error)
 	ListHealthChecks(ctx context.Context, in *route53.ListHealthChecksInput, optFns ...func(*route53.Options)) (*route53.ListHealthChecksOutput, error)
-	ListTagsForResource(ctx context.Context, in *route53.ListTagsForResourceInput, optFns ...func(*route53.Options)) (*route53.ListTagsForResourceOutput, error)
+	// ListTagsForResources returns the tags of up to 10 health checks in
+	// one call (Route53 API Reference, ListTagsForResources: ResourceIds
+	// holds 1 to 10 IDs).
+	ListTagsForResources(ctx context.Context, in *route53.ListTagsForResourcesInput, optFns ...func(*route53.Options)) (*route53.ListTagsForResourcesOutput, error)
 	CreateHealthCheck(ctx context.Context, in *route53.CreateHealthCheckInput, optFns ...func(*route53.Options)) (*route53.CreateHealthCheckOutput, error)
 	UpdateHealthCheck(ctx context.Context, in *route53.UpdateHealthCheckInput, optFns ...func(*route53.Options)) (*route53.UpdateHealthCheckOutput, error)
 	DeleteHealthCheck(ctx context.Context, in *route53.DeleteHealthCheckInput, optFns ...func(*route53.Options)) (*route53.DeleteHealthCheckOutput, error)
@@ -36,12 +40,22 @@ type Route53API interface {
 }
 
 // ACMAPI is the part of the ACM client that sync uses, in one AWS region.
+// The fleet's certificates are found through TaggingAPI, not by listing
+// ACM and asking each certificate for its tags.
 type ACMAPI interface {
-	ListCertificates(ctx context.Context, in *acm.ListCertificatesInput, optFns ...func(*acm.Options)) (*acm.ListCertificatesOutput, error)
-	ListTagsForCertificate(ctx context.Context, in *acm.ListTagsForCertificateInput, optFns ...func(*acm.Options)) (*acm.ListTagsForCertificateOutput, error)
 	DescribeCertificate(ctx context.Context, in *acm.DescribeCertificateInput, optFns ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error)
 	RequestCertificate(ctx context.Context, in *acm.RequestCertificateInput, optFns ...func(*acm.Options)) (*acm.RequestCertificateOutput, error)
 	DeleteCertificate(ctx context.Context, in *acm.DeleteCertificateInput, optFns ...func(*acm.Options)) (*acm.DeleteCertificateOutput, error)
+}
+
+// TaggingAPI is the part of the Resource Groups Tagging API client that
+// sync uses, in one AWS region: GetResources with the resource type "acm"
+// and a tag filter on coderfleet.io/fleet returns the ARN and tags of
+// every certificate of the fleet, in pages of up to 100 (Resource Groups
+// Tagging API Reference, GetResources); it needs the tag:GetResources
+// permission.
+type TaggingAPI interface {
+	GetResources(ctx context.Context, in *resourcegroupstaggingapi.GetResourcesInput, optFns ...func(*resourcegroupstaggingapi.Options)) (*resourcegroupstaggingapi.GetResourcesOutput, error)
 }
 
 // ELBAPI is the part of the ELBv2 client that sync uses, in one AWS region.
@@ -122,6 +136,9 @@ type Clients struct {
 	Route53 Route53API
 	// ACM returns the ACM client of an AWS region.
 	ACM func(awsRegion string) ACMAPI
+	// Tagging returns the Resource Groups Tagging API client of an AWS
+	// region (finds the fleet's certificates).
+	Tagging func(awsRegion string) TaggingAPI
 	// ELB returns the ELBv2 client of an AWS region.
 	ELB func(awsRegion string) ELBAPI
 	// IAM is the global IAM client.
@@ -138,60 +155,48 @@ type Clients struct {
 // The SDK's own log lines (such as "WARN failed to discard ...") are
 // discarded: what the user needs to know is in sync's errors and progress.
 // Clients of the same region are built once and reused; the functions are
-// safe for concurrent use (ReadStatus reads regions in parallel).
+// safe for concurrent use (reads run in parallel).
 func NewClients(cfg aws.Config) Clients {
 	cfg = cfg.Copy()
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 	cfg.Logger = logging.Nop{}
 	cfg.ClientLogMode = 0
-	acms := map[string]ACMAPI{}
-	elbs := map[string]ELBAPI{}
-	ekss := map[string]EKSAPI{}
-	sms := map[string]SecretsManagerAPI{}
-	var mu gosync.Mutex
 	return Clients{
 		Route53: route53.NewFromConfig(cfg),
 		IAM:     iam.NewFromConfig(cfg),
-		EKS: func(r string) EKSAPI {
-			mu.Lock()
-			defer mu.Unlock()
-			if c, ok := ekss[r]; ok {
-				return c
-			}
-			c := eks.NewFromConfig(cfg, func(o *eks.Options) { o.Region = r })
-			ekss[r] = c
-			return c
-		},
-		SecretsManager: func(r string) SecretsManagerAPI {
-			mu.Lock()
-			defer mu.Unlock()
-			if c, ok := sms[r]; ok {
-				return c
-			}
-			c := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region = r })
-			sms[r] = c
-			return c
-		},
-		ACM: func(r string) ACMAPI {
-			mu.Lock()
-			defer mu.Unlock()
-			if c, ok := acms[r]; ok {
-				return c
-			}
-			c := acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = r })
-			acms[r] = c
-			return c
-		},
-		ELB: func(r string) ELBAPI {
-			mu.Lock()
-			defer mu.Unlock()
-			if c, ok := elbs[r]; ok {
-				return c
-			}
-			c := elbv2.NewFromConfig(cfg, func(o *elbv2.Options) { o.Region = r })
-			elbs[r] = c
-			return c
-		},
+		EKS: perRegion(func(r string) EKSAPI {
+			return eks.NewFromConfig(cfg, func(o *eks.Options) { o.Region = r })
+		}),
+		SecretsManager: perRegion(func(r string) SecretsManagerAPI {
+			return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region = r })
+		}),
+		ACM: perRegion(func(r string) ACMAPI {
+			return acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = r })
+		}),
+		Tagging: perRegion(func(r string) TaggingAPI {
+			return resourcegroupstaggingapi.NewFromConfig(cfg, func(o *resourcegroupstaggingapi.Options) { o.Region = r })
+		}),
+		ELB: perRegion(func(r string) ELBAPI {
+			return elbv2.NewFromConfig(cfg, func(o *elbv2.Options) { o.Region = r })
+		}),
+	}
+}
+
+// perRegion returns a function that gives the client of an AWS region,
+// made by mk the first time and reused after; it is safe for concurrent
+// use.
+func perRegion[T any](mk func(awsRegion string) T) func(awsRegion string) T {
+	var mu gosync.Mutex
+	made := map[string]T{}
+	return func(r string) T {
+		mu.Lock()
+		defer mu.Unlock()
+		c, ok := made[r]
+		if !ok {
+			c = mk(r)
+			made[r] = c
+		}
+		return c
 	}
 }
 

@@ -132,6 +132,7 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	if opts.WriteFile == nil {
 		return nil, fmt.Errorf("sync: Options.WriteFile is not set")
 	}
+	s.bound()
 	if opts.Saved != nil {
 		opts.Regions, opts.Prune, opts.ReissueTokens = opts.Saved.Regions, opts.Saved.Prune, opts.Saved.ReissueTokens
 	}
@@ -262,8 +263,12 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 		res.Applied = append(res.Applied, c)
 	}
 
-	if a, err = s.read(ctx, d); err != nil {
-		return res, fmt.Errorf("reading AWS state: %w", err)
+	// What was applied is read again; with nothing applied the first read
+	// still holds (the certificates still pending are polled below).
+	if len(res.Applied) > 0 {
+		if a, err = s.read(ctx, d); err != nil {
+			return res, fmt.Errorf("reading AWS state: %w", err)
+		}
 	}
 	res.Final = Compute(d, a, pol)
 	if err := s.finishCertificates(ctx, d, a, res); err != nil {
@@ -298,6 +303,9 @@ func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
 		return err
 	}
 	arn := deref(out.CertificateArn)
+	s.requestedMu.Lock()
+	s.requested[c.AWSRegion] = append(s.requested[c.AWSRegion], ownedCert{arn: arn, region: c.Tags[awsstate.TagRegion], name: c.Tags[awsstate.TagName]})
+	s.requestedMu.Unlock()
 	// ACM fills in the validation records a few seconds after the request.
 	err = s.waitFor(ctx, validationRecordsTimeout, func(ctx context.Context) (bool, error) {
 		cert, err := s.describeCertificate(ctx, client, arn)

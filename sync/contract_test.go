@@ -251,13 +251,23 @@ func contractApply(t *testing.T, e *env) {
 		t.Errorf("foreign records changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
-	// A second apply makes no mutating call and writes no file.
-	writes, mut := r.writes, e.mutating()
+	// A second apply makes no mutating call, writes no file and reads AWS
+	// once (one lookup of the hosted zone per read), as plan does.
+	lookups := func() int {
+		if e.fake != nil {
+			return e.fake.Calls["ListHostedZonesByName"]
+		}
+		return e.counter.Count("ListHostedZonesByName")
+	}
+	writes, mut, looked := r.writes, e.mutating(), lookups()
 	if _, err := Apply(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.mutating() - mut; n != 0 {
 		t.Errorf("second apply made %d mutating calls, want 0 (calls: %v)", n, e.counter.Calls())
+	}
+	if n := lookups() - looked; n != 1 {
+		t.Errorf("second apply read the state %d times, want once", n)
 	}
 	if r.writes != writes {
 		t.Errorf("second apply rewrote outputs")

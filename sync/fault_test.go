@@ -108,7 +108,8 @@ func TestApplyRetriesThrottlingPriorRequestServerErrorsAndDroppedConnections(t *
 		{op: "RequestCertificate", kind: "throttle", times: 2},
 		{op: "RequestCertificate", kind: "drop", times: 1},
 		{op: "DescribeCertificate", kind: "500", times: 1},
-		{op: "ListCertificates", kind: "throttle", times: 1},
+		{op: "GetResources", kind: "throttle", times: 1},
+		{op: "ListTagsForResources", kind: "500", times: 1},
 		{op: "DescribeLoadBalancers", kind: "drop", times: 1},
 	}}
 	e := motoEnv(t, func(next http.RoundTripper) http.RoundTripper { f.next = next; return f })

@@ -241,7 +241,10 @@ func createForeign(t *testing.T, api Route53API, zoneID string, recs []r53types.
 	t.Helper()
 	var changes []r53types.Change
 	for _, rr := range recs {
-		changes = append(changes, r53types.Change{Action: r53types.ChangeActionCreate, ResourceRecordSet: &rr})
+		// UPSERT, not CREATE: the SDK retries a call whose answer did not
+		// come back in the client's time (a busy machine), and a CREATE
+		// that moto already made would then fail as "already exists".
+		changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &rr})
 	}
 	if _, err := api.ChangeResourceRecordSets(context.Background(), &route53.ChangeResourceRecordSetsInput{
 		HostedZoneId: aws.String(zoneID), ChangeBatch: &r53types.ChangeBatch{Changes: changes}}); err != nil {

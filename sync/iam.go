@@ -166,94 +166,128 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 		}
 		return nil
 	}
-	if err := s.readClusters(ctx, a); err != nil {
+	var listed []iamtypes.Role
+	if err := s.all(ctx, func(ctx context.Context) error {
+		err := s.readClusters(ctx, a)
 		if oe, ok := err.(*OIDCProviderError); ok {
 			oe.Others = otherRegions(d, oe.Cluster, oe.AWSRegion)
 		}
 		return err
+	}, func(ctx context.Context) (err error) {
+		listed, err = s.listRoles(ctx, d)
+		return err
+	}); err != nil {
+		return err
+	}
+	var details map[string]iamtypes.RoleDetail
+	if len(listed) > s.roleListingMin {
+		var err error
+		if details, err = s.roleDetails(ctx); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
-	var marker *string
-	for {
-		var out *iam.ListRolesOutput
-		_, err := s.call(ctx, "listing IAM roles under "+rolePath(d.Fleet), func(ctx context.Context) (err error) {
-			out, err = s.opts.Clients.IAM.ListRoles(ctx, &iam.ListRolesInput{PathPrefix: ptr(rolePath(d.Fleet)), Marker: marker})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		details, err := s.roleDetails(ctx)
-		if err != nil {
-			return err
-		}
-		roles := make([]*Role, len(out.Roles))
-		if err := s.each(ctx, len(out.Roles), func(ctx context.Context, i int) (err error) {
-			if det, ok := details[deref(out.Roles[i].RoleName)]; ok {
-				roles[i] = roleFromDetail(d, out.Roles[i], det)
-				return nil
-			}
-			roles[i], err = s.readRole(ctx, d, deref(out.Roles[i].RoleName))
-			return err
-		}); err != nil {
-			return err
-		}
-		for i, r := range out.Roles {
-			name := deref(r.RoleName)
-			seen[name] = true
-			role := roles[i]
-			if role == nil || !desired[name] && (!role.Owned || !d.inScope(role.Region)) {
-				continue // out of scope, or someone else's: never touched
-			}
-			a.Roles = append(a.Roles, *role)
-		}
-		if !out.IsTruncated || deref(out.Marker) == "" {
-			break
-		}
-		marker = out.Marker
+	for _, r := range listed {
+		seen[deref(r.RoleName)] = true
 	}
+	var unseen []string
 	for _, name := range slices.Sorted(maps.Keys(desired)) {
-		if seen[name] {
-			continue
+		if !seen[name] {
+			unseen = append(unseen, name)
 		}
-		role, err := s.readRole(ctx, d, name)
-		if err != nil {
+	}
+	roles := make([]*Role, len(listed)+len(unseen))
+	if err := s.each(ctx, len(roles), func(ctx context.Context, i int) (err error) {
+		if i >= len(listed) {
+			roles[i], err = s.readRole(ctx, d, unseen[i-len(listed)])
 			return err
 		}
-		if role != nil {
-			a.Roles = append(a.Roles, *role)
+		if det, ok := details[deref(listed[i].RoleName)]; ok {
+			roles[i] = roleFromDetail(d, listed[i], det)
+			return nil
 		}
+		roles[i], err = s.readRole(ctx, d, deref(listed[i].RoleName))
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, role := range roles {
+		if role == nil || !desired[role.Name] && (!role.Owned || !d.inScope(role.Region)) {
+			continue // gone, out of scope, or someone else's: never touched
+		}
+		a.Roles = append(a.Roles, *role)
 	}
 	sort.Slice(a.Roles, func(i, j int) bool { return a.Roles[i].Name < a.Roles[j].Name })
 	return nil
 }
 
+// roleListingMin is the number of roles above which readIAM reads them
+// from one GetAccountAuthorizationDetails listing (one call per 1000 roles
+// of the account, IAM API Reference) instead of role by role (GetRole,
+// ListRolePolicies, ListAttachedRolePolicies and one GetRolePolicy per
+// inline policy: at least three calls per role). A fleet of a region has
+// about ten roles, so any fleet reads them in one listing; a handful of
+// roles in an account of thousands is cheaper to read one by one.
+const roleListingMin = 4
+
+// listRoles lists the IAM roles under the fleet's path, 1000 a page (the
+// most IAM returns).
+func (s *syncer) listRoles(ctx context.Context, d *Desired) ([]iamtypes.Role, error) {
+	var roles []iamtypes.Role
+	var marker *string
+	for {
+		var out *iam.ListRolesOutput
+		_, err := s.call(ctx, "listing IAM roles under "+rolePath(d.Fleet), func(ctx context.Context) (err error) {
+			out, err = s.opts.Clients.IAM.ListRoles(ctx, &iam.ListRolesInput{PathPrefix: ptr(rolePath(d.Fleet)), Marker: marker, MaxItems: ptr(int32(1000))})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		roles = append(roles, out.Roles...)
+		if !out.IsTruncated || deref(out.Marker) == "" {
+			return roles, nil
+		}
+		marker = out.Marker
+	}
+}
+
 // readClusters looks up the OIDC issuer of each cluster in a.Clusters and
 // its IAM OIDC provider.
 func (s *syncer) readClusters(ctx context.Context, a *Actual) error {
-	var providers []string
-	listed := false
-	for _, k := range slices.Sorted(maps.Keys(a.Clusters)) {
-		c := a.Clusters[k]
-		if s.opts.Clients.EKS == nil {
-			return fmt.Errorf("sync: Options.Clients.EKS is not set but roles.yaml lists roles")
-		}
+	keys := slices.Sorted(maps.Keys(a.Clusters))
+	if len(keys) > 0 && s.opts.Clients.EKS == nil {
+		return fmt.Errorf("sync: Options.Clients.EKS is not set but roles.yaml lists roles")
+	}
+	if err := s.each(ctx, len(keys), func(ctx context.Context, i int) error {
+		c := a.Clusters[keys[i]]
 		var out *eks.DescribeClusterOutput
 		_, err := s.call(ctx, "describing EKS cluster "+c.Name+" in "+c.AWSRegion, func(ctx context.Context) (err error) {
 			out, err = s.opts.Clients.EKS(c.AWSRegion).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: ptr(c.Name)})
 			return err
 		})
 		if errorCode(err) == "ResourceNotFoundException" {
-			continue
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 		if out.Cluster == nil || out.Cluster.Identity == nil || out.Cluster.Identity.Oidc == nil || deref(out.Cluster.Identity.Oidc.Issuer) == "" {
-			continue // being created: no issuer yet
+			return nil // being created: no issuer yet
 		}
 		c.Found = true
 		c.Issuer = strings.TrimPrefix(deref(out.Cluster.Identity.Oidc.Issuer), "https://")
+		return nil
+	}); err != nil {
+		return err
+	}
+	var providers []string
+	listed := false
+	for _, k := range keys {
+		c := a.Clusters[k]
+		if !c.Found {
+			continue
+		}
 		if !listed {
 			var po *iam.ListOpenIDConnectProvidersOutput
 			_, err := s.call(ctx, "listing IAM OIDC providers", func(ctx context.Context) (err error) {
@@ -428,19 +462,13 @@ func roleFromDetail(d *Desired, listed iamtypes.Role, det iamtypes.RoleDetail) *
 	return role
 }
 
-// roleDetails returns, for ReadStatus (s.share set), every role of the
-// account by name as GetAccountAuthorizationDetails with the Role filter
-// lists it: trust policy, inline policies, attached managed policies and
-// tags in pages of up to 1000 roles (IAM API Reference), where the
-// per-role reads take three calls and one more per inline policy. Status
-// reads every role of the fleet, so the listing is cheaper; it is read
-// once per ReadStatus. Sync plan and apply (no share) read role by role
-// and get nil.
+// roleDetails returns every role of the account by name as
+// GetAccountAuthorizationDetails with the Role filter lists it: trust
+// policy, inline policies, attached managed policies and tags in pages of
+// up to 1000 roles (IAM API Reference). ReadStatus (s.share set) reads it
+// once per round for all its regions; sync plan and apply at each read.
 func (s *syncer) roleDetails(ctx context.Context) (map[string]iamtypes.RoleDetail, error) {
-	if s.share == nil {
-		return nil, nil
-	}
-	return s.share.roleDetails.get(ctx, func() (map[string]iamtypes.RoleDetail, error) {
+	list := func() (map[string]iamtypes.RoleDetail, error) {
 		out := map[string]iamtypes.RoleDetail{}
 		var marker *string
 		for {
@@ -460,7 +488,11 @@ func (s *syncer) roleDetails(ctx context.Context) (map[string]iamtypes.RoleDetai
 			}
 			marker = page.Marker
 		}
-	})
+	}
+	if s.share == nil {
+		return list()
+	}
+	return s.share.roleDetails.get(ctx, list)
 }
 
 // iamTags converts tags to IAM's, sorted by key.

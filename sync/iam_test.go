@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -652,10 +653,11 @@ func TestPolicyComparisonAndDiff(t *testing.T) {
 	}
 }
 
-// TestRoleDetailsReadAsPerRole: status reads the roles with one
-// GetAccountAuthorizationDetails listing; what it builds must be exactly
-// what sync's role-by-role reads (GetRole, ListRolePolicies, GetRolePolicy,
-// ListAttachedRolePolicies) build, for owned roles with inline and managed
+// TestRoleDetailsReadAsPerRole: above roleListingMin roles, sync and status
+// read the roles with one GetAccountAuthorizationDetails listing; what it
+// builds must be exactly what the role-by-role reads (GetRole,
+// ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies) of a few
+// roles build, for owned roles with inline and managed
 // policies, a description and documents IAM URL-encodes, and for foreign
 // roles under the fleet's path and elsewhere.
 func TestRoleDetailsReadAsPerRole(t *testing.T) {
@@ -688,7 +690,7 @@ func TestRoleDetailsReadAsPerRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(share *readCache) []Role {
+	read := func(share *readCache, listingMin int) []Role {
 		o := opts
 		if share != nil {
 			o.Clients = share.wrap(o.Clients)
@@ -697,21 +699,28 @@ func TestRoleDetailsReadAsPerRole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sy.share = share
+		sy.share, sy.roleListingMin = share, listingMin
 		a := &Actual{}
 		if err := sy.readIAM(ctx, d, a); err != nil {
 			t.Fatal(err)
 		}
 		return a.Roles
 	}
-	perRole := read(nil)
-	before := s.counter.Count("GetRolePolicy")
-	listed := read(newReadCache(statusInFlight))
-	if n := s.counter.Count("GetRolePolicy") - before; n != 0 {
-		t.Errorf("status read made %d GetRolePolicy calls, want 0 (the listing holds the policies)", n)
+	perRole := read(nil, math.MaxInt)
+	check := func(what string, share *readCache) []Role {
+		before, listings := s.counter.Count("GetRolePolicy"), s.counter.Count("GetAccountAuthorizationDetails")
+		roles := read(share, 0)
+		if n := s.counter.Count("GetRolePolicy") - before; n != 0 {
+			t.Errorf("%s read made %d GetRolePolicy calls, want 0 (the listing holds the policies)", what, n)
+		}
+		if s.counter.Count("GetAccountAuthorizationDetails") == listings {
+			t.Errorf("%s read made no GetAccountAuthorizationDetails call", what)
+		}
+		return roles
 	}
-	if s.counter.Count("GetAccountAuthorizationDetails") == 0 {
-		t.Error("status read made no GetAccountAuthorizationDetails call")
+	listed := check("status", newReadCache(true))
+	if synced := check("sync", nil); !reflect.DeepEqual(synced, listed) {
+		t.Errorf("sync's listing read differs from status's:\n%+v\n%+v", synced, listed)
 	}
 	var owned, inline, managed, described int
 	for _, role := range perRole {

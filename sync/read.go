@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	tagtypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/coderfleet/coderfleet/awsstate"
@@ -25,20 +27,67 @@ const (
 // read collects the actual state relevant to the desired regions: the
 // hosted zones of the desired state, then the owned certificates in every AWS
 // region the fleet has used (see usedAWSRegions: not only those of the
-// folders that exist), the owned health checks and the load balancers. Owned
-// objects out of the run's scope (Desired.inScope) are left out.
+// folders that exist) and the secrets (then Coder, whose ownership the
+// secrets hold); meanwhile the owned health checks, the load balancers and
+// IAM. Owned objects out of the run's scope (Desired.inScope) are left out.
+// The reads run at once (see each), their calls bounded per service by the
+// read cache the clients go through.
 func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 	a := &Actual{Zones: map[string]*Zone{}, LoadBalancers: map[string]LoadBalancer{}}
-	for _, r := range d.Regions {
-		if _, ok := a.Zones[r.HostedZone]; ok || r.HostedZone == "" {
-			continue
-		}
-		z, err := s.readZone(ctx, r.HostedZone)
-		if err != nil {
-			return nil, err
-		}
-		a.Zones[r.HostedZone] = z
+	// The hosted zones are read first, alone: the certificates and secrets
+	// need them, and an endpoint that cannot be reached or credentials that
+	// are refused show as one failing call (one retry line, one error)
+	// instead of every parallel read retrying at once. It costs one round
+	// trip before the rest starts.
+	if err := s.readZones(ctx, d, a); err != nil {
+		return nil, err
 	}
+	err := s.all(ctx,
+		func(ctx context.Context) error { return s.readAllCertificates(ctx, d, a) },
+		func(ctx context.Context) error {
+			if err := s.readSecrets(ctx, d, a); err != nil {
+				return err
+			}
+			return s.readCoder(ctx, d, a)
+		},
+		func(ctx context.Context) (err error) {
+			a.HealthChecks, err = s.readHealthChecks(ctx, d)
+			return err
+		},
+		func(ctx context.Context) error { return s.readLoadBalancers(ctx, d, a) },
+		func(ctx context.Context) error { return s.readIAM(ctx, d, a) },
+	)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// readZones reads the hosted zones the desired regions name.
+func (s *syncer) readZones(ctx context.Context, d *Desired, a *Actual) error {
+	names := map[string]bool{}
+	for _, r := range d.Regions {
+		if r.HostedZone != "" {
+			names[r.HostedZone] = true
+		}
+	}
+	zs := slices.Sorted(maps.Keys(names))
+	zones := make([]*Zone, len(zs))
+	if err := s.each(ctx, len(zs), func(ctx context.Context, i int) (err error) {
+		zones[i], err = s.readZone(ctx, zs[i])
+		return err
+	}); err != nil {
+		return err
+	}
+	for i, name := range zs {
+		a.Zones[name] = zones[i]
+	}
+	return nil
+}
+
+// readAllCertificates reads the owned certificates of every AWS region the
+// desired certificates and the zones' registries name, sorted.
+func (s *syncer) readAllCertificates(ctx context.Context, d *Desired, a *Actual) error {
 	acmRegions := map[string]bool{}
 	for _, r := range d.Regions {
 		for _, c := range r.Certificates {
@@ -56,82 +105,76 @@ func (s *syncer) read(ctx context.Context, d *Desired) (*Actual, error) {
 		certs[i], err = s.readCertificates(ctx, ars[i], d)
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
+	var all []Certificate
 	for _, c := range certs {
-		a.Certificates = append(a.Certificates, c...)
+		all = append(all, c...)
 	}
-	sort.Slice(a.Certificates, func(i, j int) bool {
-		x, y := a.Certificates[i], a.Certificates[j]
+	sort.Slice(all, func(i, j int) bool {
+		x, y := all[i], all[j]
 		return x.Region+"/"+x.Name+"/"+x.ARN < y.Region+"/"+y.Name+"/"+y.ARN
 	})
-	hcs, err := s.readHealthChecks(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	a.HealthChecks = hcs
-	if err := s.readLoadBalancers(ctx, d, a); err != nil {
-		return nil, err
-	}
-	if err := s.readIAM(ctx, d, a); err != nil {
-		return nil, err
-	}
-	if err := s.readSecrets(ctx, d, a); err != nil {
-		return nil, err
-	}
-	if err := s.readCoder(ctx, d, a); err != nil {
-		return nil, err
-	}
-	return a, nil
+	a.Certificates = all
+	return nil
 }
 
+// ownedCert is a certificate of the fleet as its tags name it.
+type ownedCert struct{ arn, region, name string }
+
+// readCertificates finds the fleet's certificates in awsRegion with the
+// Resource Groups Tagging API (one paged GetResources with the fleet's tag:
+// certificates of others are never asked about), adds those this run
+// requested (the tagging API may list a new certificate only after a
+// while), and describes those in scope.
 func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desired) ([]Certificate, error) {
-	c := s.opts.Clients.ACM(awsRegion)
-	var arns []string
-	var token *string
+	var owned []ownedCert
+	seen := map[string]bool{}
+	in := &tagging.GetResourcesInput{ResourceTypeFilters: []string{"acm"}, ResourcesPerPage: ptr(int32(100)),
+		TagFilters: []tagtypes.TagFilter{{Key: ptr(awsstate.TagFleet), Values: []string{d.Fleet}}}}
 	for {
-		var out *acm.ListCertificatesOutput
-		_, err := s.call(ctx, "listing ACM certificates in "+awsRegion, func(ctx context.Context) (err error) {
-			out, err = c.ListCertificates(ctx, &acm.ListCertificatesInput{NextToken: token})
+		var out *tagging.GetResourcesOutput
+		_, err := s.call(ctx, "listing the fleet's ACM certificates in "+awsRegion, func(ctx context.Context) (err error) {
+			out, err = s.opts.Clients.Tagging(awsRegion).GetResources(ctx, in)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, sum := range out.CertificateSummaryList {
-			arns = append(arns, deref(sum.CertificateArn))
+		for _, m := range out.ResourceTagMappingList {
+			arn := deref(m.ResourceARN)
+			tm := map[string]string{}
+			for _, t := range m.Tags {
+				tm[deref(t.Key)] = deref(t.Value)
+			}
+			if !strings.Contains(arn, ":certificate/") || seen[arn] {
+				continue
+			}
+			seen[arn] = true
+			owned = append(owned, ownedCert{arn: arn, region: tm[awsstate.TagRegion], name: tm[awsstate.TagName]})
 		}
-		if deref(out.NextToken) == "" {
+		if deref(out.PaginationToken) == "" {
 			break
 		}
-		token = out.NextToken
+		in = &tagging.GetResourcesInput{ResourceTypeFilters: in.ResourceTypeFilters, ResourcesPerPage: in.ResourcesPerPage, TagFilters: in.TagFilters, PaginationToken: out.PaginationToken}
 	}
-	found := make([]*Certificate, len(arns))
-	err := s.each(ctx, len(arns), func(ctx context.Context, i int) error {
-		arn := arns[i]
-		var tags *acm.ListTagsForCertificateOutput
-		_, err := s.call(ctx, "reading tags of "+arn, func(ctx context.Context) (err error) {
-			tags, err = c.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: &arn})
-			return err
-		})
-		if err != nil {
-			if errorCode(err) == "ResourceNotFoundException" {
-				return nil
-			}
-			return err
+	s.requestedMu.Lock()
+	for _, c := range s.requested[awsRegion] {
+		if !seen[c.arn] {
+			seen[c.arn] = true
+			owned = append(owned, c)
 		}
-		tm := map[string]string{}
-		for _, t := range tags.Tags {
-			tm[deref(t.Key)] = deref(t.Value)
-		}
-		if tm[awsstate.TagFleet] != d.Fleet || !d.inScope(tm[awsstate.TagRegion]) || tm[awsstate.TagName] == "" {
-			return nil
-		}
-		cert, err := s.describeCertificate(ctx, c, arn)
+	}
+	s.requestedMu.Unlock()
+	owned = slices.DeleteFunc(owned, func(c ownedCert) bool { return !d.inScope(c.region) || c.name == "" })
+	c := s.opts.Clients.ACM(awsRegion)
+	found := make([]*Certificate, len(owned))
+	err := s.each(ctx, len(owned), func(ctx context.Context, i int) error {
+		cert, err := s.describeCertificate(ctx, c, owned[i].arn)
 		if err != nil || cert == nil {
 			return err
 		}
-		cert.AWSRegion, cert.Region, cert.Name = awsRegion, tm[awsstate.TagRegion], tm[awsstate.TagName]
+		cert.AWSRegion, cert.Region, cert.Name = awsRegion, owned[i].region, owned[i].name
 		found[i] = cert
 		return nil
 	})
@@ -203,31 +246,25 @@ func (s *syncer) readHealthChecks(ctx context.Context, d *Desired) ([]HealthChec
 		if err != nil {
 			return nil, err
 		}
-		tagSets := make([]*route53.ListTagsForResourceOutput, len(out.HealthChecks))
-		if err := s.each(ctx, len(out.HealthChecks), func(ctx context.Context, i int) error {
-			if !strings.HasPrefix(deref(out.HealthChecks[i].CallerReference), hcRefPrefix) {
-				return nil // not created by coderfleet: never touched
+		var ids []string
+		for _, h := range out.HealthChecks {
+			if strings.HasPrefix(deref(h.CallerReference), hcRefPrefix) { // not created by coderfleet: never touched
+				ids = append(ids, deref(h.Id))
 			}
-			id := deref(out.HealthChecks[i].Id)
-			_, err := s.call(ctx, "reading tags of health check "+id, func(ctx context.Context) (err error) {
-				tagSets[i], err = s.opts.Clients.Route53.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: &id, ResourceType: r53types.TagResourceTypeHealthcheck})
-				return err
-			})
-			return err
-		}); err != nil {
+		}
+		tagSets, err := s.healthCheckTags(ctx, ids)
+		if err != nil {
 			return nil, err
 		}
-		for i, h := range out.HealthChecks {
+		for _, h := range out.HealthChecks {
 			ref := deref(h.CallerReference)
 			if !strings.HasPrefix(ref, hcRefPrefix) {
 				continue // not created by coderfleet: never touched
 			}
-			id, tags := deref(h.Id), tagSets[i]
-			tm := map[string]string{}
-			if tags.ResourceTagSet != nil {
-				for _, t := range tags.ResourceTagSet.Tags {
-					tm[deref(t.Key)] = deref(t.Value)
-				}
+			id := deref(h.Id)
+			tm := tagSets[id]
+			if tm == nil {
+				tm = map[string]string{}
 			}
 			hc := HealthCheck{ID: id, CallerReference: ref, Version: deref(h.HealthCheckVersion), Config: fromHealthCheckConfig(h.HealthCheckConfig)}
 			switch {
@@ -258,6 +295,39 @@ func (s *syncer) readHealthChecks(ctx context.Context, d *Desired) ([]HealthChec
 }
 
 const maxRefAttempts = 5
+
+// maxTagIDs is the most IDs one ListTagsForResources takes (Route53 API
+// Reference, ListTagsForResources: ResourceIds, at most 10).
+const maxTagIDs = 10
+
+// healthCheckTags reads the tags of the health checks ids, maxTagIDs per
+// call, by ID.
+func (s *syncer) healthCheckTags(ctx context.Context, ids []string) (map[string]map[string]string, error) {
+	chunks := slices.Collect(slices.Chunk(ids, maxTagIDs))
+	sets := make([][]r53types.ResourceTagSet, len(chunks))
+	if err := s.each(ctx, len(chunks), func(ctx context.Context, i int) error {
+		what := fmt.Sprintf("reading tags of health checks %s", strings.Join(chunks[i], ", "))
+		_, err := s.call(ctx, what, func(ctx context.Context) error {
+			out, err := s.opts.Clients.Route53.ListTagsForResources(ctx, &route53.ListTagsForResourcesInput{ResourceIds: chunks[i], ResourceType: r53types.TagResourceTypeHealthcheck})
+			if err == nil {
+				sets[i] = out.ResourceTagSets
+			}
+			return err
+		})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]string{}
+	for _, set := range slices.Concat(sets...) {
+		tm := map[string]string{}
+		for _, t := range set.Tags {
+			tm[deref(t.Key)] = deref(t.Value)
+		}
+		out[deref(set.ResourceId)] = tm
+	}
+	return out, nil
+}
 
 func fromHealthCheckConfig(c *r53types.HealthCheckConfig) awsstate.HealthCheck {
 	if c == nil {
@@ -361,51 +431,20 @@ func (s *syncer) readLoadBalancers(ctx context.Context, d *Desired, a *Actual) e
 	for _, k := range slices.Sorted(maps.Keys(refs)) {
 		byRegion[refs[k].AWSRegion] = append(byRegion[refs[k].AWSRegion], refs[k])
 	}
-	for _, ar := range slices.Sorted(maps.Keys(byRegion)) {
-		c := s.opts.Clients.ELB(ar)
-		var lbs []elbtypes.LoadBalancer
-		var marker *string
-		for {
-			var out *elbv2.DescribeLoadBalancersOutput
-			_, err := s.call(ctx, "listing load balancers in "+ar, func(ctx context.Context) (err error) {
-				out, err = c.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Marker: marker})
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			for _, lb := range out.LoadBalancers {
-				if lb.Type == elbtypes.LoadBalancerTypeEnumNetwork {
-					lbs = append(lbs, lb)
-				}
-			}
-			if deref(out.NextMarker) == "" {
-				break
-			}
-			marker = out.NextMarker
-		}
-		tags := map[string]map[string]string{}
-		for i := 0; i < len(lbs); i += 20 {
-			var arns []string
-			for _, lb := range lbs[i:min(i+20, len(lbs))] {
-				arns = append(arns, deref(lb.LoadBalancerArn))
-			}
-			var out *elbv2.DescribeTagsOutput
-			_, err := s.call(ctx, "reading load balancer tags in "+ar, func(ctx context.Context) (err error) {
-				out, err = c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: arns})
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			for _, td := range out.TagDescriptions {
-				m := map[string]string{}
-				for _, t := range td.Tags {
-					m[deref(t.Key)] = deref(t.Value)
-				}
-				tags[deref(td.ResourceArn)] = m
-			}
-		}
+	ars := slices.Sorted(maps.Keys(byRegion))
+	type regionLBs struct {
+		lbs  []elbtypes.LoadBalancer
+		tags map[string]map[string]string
+	}
+	read := make([]regionLBs, len(ars))
+	if err := s.each(ctx, len(ars), func(ctx context.Context, i int) (err error) {
+		read[i].lbs, read[i].tags, err = s.listLoadBalancers(ctx, ars[i])
+		return err
+	}); err != nil {
+		return err
+	}
+	for i, ar := range ars {
+		lbs, tags := read[i].lbs, read[i].tags
 		for _, ref := range byRegion[ar] {
 			var match []elbtypes.LoadBalancer
 			for _, lb := range lbs {
@@ -431,4 +470,54 @@ func (s *syncer) readLoadBalancers(ctx context.Context, d *Desired, a *Actual) e
 		}
 	}
 	return nil
+}
+
+// listLoadBalancers lists the network load balancers of awsRegion ar and
+// their tags by ARN (DescribeTags takes 20 ARNs).
+func (s *syncer) listLoadBalancers(ctx context.Context, ar string) ([]elbtypes.LoadBalancer, map[string]map[string]string, error) {
+	c := s.opts.Clients.ELB(ar)
+	var lbs []elbtypes.LoadBalancer
+	var marker *string
+	for {
+		var out *elbv2.DescribeLoadBalancersOutput
+		_, err := s.call(ctx, "listing load balancers in "+ar, func(ctx context.Context) (err error) {
+			out, err = c.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Marker: marker})
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, lb := range out.LoadBalancers {
+			if lb.Type == elbtypes.LoadBalancerTypeEnumNetwork {
+				lbs = append(lbs, lb)
+			}
+		}
+		if deref(out.NextMarker) == "" {
+			break
+		}
+		marker = out.NextMarker
+	}
+	tags := map[string]map[string]string{}
+	for i := 0; i < len(lbs); i += 20 {
+		var arns []string
+		for _, lb := range lbs[i:min(i+20, len(lbs))] {
+			arns = append(arns, deref(lb.LoadBalancerArn))
+		}
+		var out *elbv2.DescribeTagsOutput
+		_, err := s.call(ctx, "reading load balancer tags in "+ar, func(ctx context.Context) (err error) {
+			out, err = c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: arns})
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, td := range out.TagDescriptions {
+			m := map[string]string{}
+			for _, t := range td.Tags {
+				m[deref(t.Key)] = deref(t.Value)
+			}
+			tags[deref(td.ResourceArn)] = m
+		}
+	}
+	return lbs, tags, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -170,7 +171,7 @@ func contractDecommission(t *testing.T, e *env) {
 			t.Errorf("health check %s of eu-west-2 left after prune", aws.ToString(h.Id))
 		}
 	}
-	certs, err := e.clients.ACM("eu-west-2").ListCertificates(ctx, &acm.ListCertificatesInput{})
+	certs, err := acm.NewFromConfig(awsConfig(e.url, http.DefaultTransport), func(o *acm.Options) { o.Region = "eu-west-2" }).ListCertificates(ctx, &acm.ListCertificatesInput{})
 	if err != nil || len(certs.CertificateSummaryList) != 0 {
 		t.Errorf("certificates left in eu-west-2 after prune: %v %+v", err, certs)
 	}

@@ -81,48 +81,63 @@ func (s *syncer) readSecrets(ctx context.Context, d *Desired, a *Actual) error {
 		}
 		return nil
 	}
-	for _, ar := range secretRegions(d, a) {
-		c := s.opts.Clients.SecretsManager(ar)
-		var token *string
-		for {
-			var out *secretsmanager.ListSecretsOutput
-			_, err := s.call(ctx, "listing Secrets Manager secrets in "+ar, func(ctx context.Context) (err error) {
-				out, err = c.ListSecrets(ctx, &secretsmanager.ListSecretsInput{NextToken: token, IncludePlannedDeletion: ptr(true)})
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			for _, e := range out.SecretList {
-				sec := Secret{Name: deref(e.Name), ARN: deref(e.ARN), AWSRegion: ar, Description: deref(e.Description),
-					KMSKeyID: deref(e.KmsKeyId), Tags: map[string]string{}, Deleted: e.DeletedDate != nil}
-				for _, t := range e.Tags {
-					sec.Tags[deref(t.Key)] = deref(t.Value)
-				}
-				sec.Region = sec.Tags[awsstate.TagRegion]
-				sec.Owned = sec.Tags[awsstate.TagFleet] == d.Fleet && sec.Tags[awsstate.TagName] != ""
-				sec.CoderObject, sec.CoderID = sec.Tags[TagCoderObject], sec.Tags[TagCoderID]
-				for _, stages := range e.SecretVersionsToStages {
-					if slices.Contains(stages, "AWSCURRENT") {
-						sec.HasValue = true
-					}
-				}
-				if !desired[ar+" "+sec.Name] && (!sec.Owned || !d.inScope(sec.Region)) {
-					continue
-				}
-				a.Secrets = append(a.Secrets, sec)
-			}
-			if deref(out.NextToken) == "" {
-				break
-			}
-			token = out.NextToken
-		}
+	ars := secretRegions(d, a)
+	found := make([][]Secret, len(ars))
+	if err := s.each(ctx, len(ars), func(ctx context.Context, i int) (err error) {
+		found[i], err = s.listSecrets(ctx, d, ars[i], desired)
+		return err
+	}); err != nil {
+		return err
 	}
+	a.Secrets = slices.Concat(found...)
 	sort.Slice(a.Secrets, func(i, j int) bool {
 		x, y := a.Secrets[i], a.Secrets[j]
 		return x.AWSRegion+" "+x.Name < y.AWSRegion+" "+y.Name
 	})
 	return nil
+}
+
+// listSecrets lists the secrets of AWS region ar, those scheduled for
+// deletion included, and keeps the fleet's (in scope) and those desired
+// (desired holds "awsRegion name").
+func (s *syncer) listSecrets(ctx context.Context, d *Desired, ar string, desired map[string]bool) ([]Secret, error) {
+	var secs []Secret
+	c := s.opts.Clients.SecretsManager(ar)
+	var token *string
+	for {
+		var out *secretsmanager.ListSecretsOutput
+		_, err := s.call(ctx, "listing Secrets Manager secrets in "+ar, func(ctx context.Context) (err error) {
+			out, err = c.ListSecrets(ctx, &secretsmanager.ListSecretsInput{NextToken: token, IncludePlannedDeletion: ptr(true)})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range out.SecretList {
+			sec := Secret{Name: deref(e.Name), ARN: deref(e.ARN), AWSRegion: ar, Description: deref(e.Description),
+				KMSKeyID: deref(e.KmsKeyId), Tags: map[string]string{}, Deleted: e.DeletedDate != nil}
+			for _, t := range e.Tags {
+				sec.Tags[deref(t.Key)] = deref(t.Value)
+			}
+			sec.Region = sec.Tags[awsstate.TagRegion]
+			sec.Owned = sec.Tags[awsstate.TagFleet] == d.Fleet && sec.Tags[awsstate.TagName] != ""
+			sec.CoderObject, sec.CoderID = sec.Tags[TagCoderObject], sec.Tags[TagCoderID]
+			for _, stages := range e.SecretVersionsToStages {
+				if slices.Contains(stages, "AWSCURRENT") {
+					sec.HasValue = true
+				}
+			}
+			if !desired[ar+" "+sec.Name] && (!sec.Owned || !d.inScope(sec.Region)) {
+				continue
+			}
+			secs = append(secs, sec)
+		}
+		if deref(out.NextToken) == "" {
+			break
+		}
+		token = out.NextToken
+	}
+	return secs, nil
 }
 
 // desiredSecrets lists the secrets region r wants: those of secrets.yaml

@@ -172,12 +172,9 @@ type RoleStatus struct {
 	Drift []Field `json:"drift,omitempty"`
 }
 
-// statusParallel bounds the regions read at once; statusInFlight the AWS
-// calls in flight across them.
-const (
-	statusParallel = 8
-	statusInFlight = 8
-)
+// statusParallel bounds the regions read at once; the AWS calls in flight
+// across them are bounded per service (readBounds).
+const statusParallel = 8
 
 // ReadStatus reads the desired state of opts.Regions (all when empty) and
 // the actual state of each region from AWS, the regions in parallel
@@ -186,14 +183,14 @@ const (
 // every region needs (the hosted zone's records, the certificates of an
 // AWS region, the health checks, roles and load balancers) is made once
 // per call of ReadStatus, and the objects a listing names are read at
-// once, statusInFlight calls at a time.
+// once, within the per-service bounds of readBounds.
 // It makes no change; opts.Clock gives the time for days to expiry. An
 // *InputError is a repository problem; any other error a failed read.
 func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 	if _, err := newSyncer(opts); err != nil {
 		return nil, err
 	}
-	share := newReadCache(statusInFlight)
+	share := newReadCache(true)
 	opts.Clients = share.wrap(opts.Clients)
 	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {

@@ -76,15 +76,33 @@ const CoderSkipped = "CODER_URL is not set: the workspace proxies and provisione
 // region again: a proxy that does not report ok keeps its region from
 // serving (the next step), and a workspace namespace without a connected
 // provisioner daemon degrades it. It reads and never changes anything.
-// Errors are *coderapi.Error (with its hint) or a failure to reach coderd.
-func ReadCoderStatus(ctx context.Context, c *coderapi.Client, repo fs.FS, f *FleetStatus) error {
-	info, err := c.BuildInfo(ctx)
-	if err != nil {
+// Each call is retried as sync's are (429, 5xx and broken connections,
+// with opts.Retry's backoff slept on opts.Clock, each retry a line on
+// opts.Progress); of opts it uses Repo, Clock, Retry and Progress.
+// Errors wrap *coderapi.Error (with its hint) or a failure to reach coderd.
+func ReadCoderStatus(ctx context.Context, c *coderapi.Client, opts Options, f *FleetStatus) error {
+	s := &syncer{opts: opts, clock: opts.Clock}
+	if s.clock == nil {
+		s.clock = RealClock{}
+	}
+	repo := opts.Repo
+	call := func(what string, fn func(ctx context.Context) error) error {
+		_, err := s.call(ctx, what, fn) // the caller names coderd
+		return err
+	}
+	var info coderapi.BuildInfo
+	if err := call("reading the version", func(ctx context.Context) (err error) {
+		info, err = c.BuildInfo(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
 	f.Coder = &CoderStatus{Read: true, URL: c.URL(), Version: info.Version}
-	proxies, err := c.WorkspaceProxies(ctx)
-	if err != nil {
+	var proxies []coderapi.WorkspaceProxy
+	if err := call("listing workspace proxies", func(ctx context.Context) (err error) {
+		proxies, err = c.WorkspaceProxies(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
 	orgs := map[string]string{}
@@ -132,14 +150,22 @@ func ReadCoderStatus(ctx context.Context, c *coderapi.Client, repo fs.FS, f *Fle
 			st := ProvisionerStatus{Namespace: ns, Key: k.Name, Organization: k.Organization, Tags: k.Tags}
 			id, ok := orgs[k.Organization]
 			if !ok {
-				o, err := c.Organization(ctx, k.Organization)
+				var o coderapi.Organization
+				err := call("reading organization "+k.Organization, func(ctx context.Context) (err error) {
+					o, err = c.Organization(ctx, k.Organization)
+					return err
+				})
 				if err != nil {
 					return fmt.Errorf("%s: provisioner key %s: %w", path.Join("regions", r.Region, "aws", awsstate.ProvisionerKeysFile), k.Name, err)
 				}
 				id = o.ID
 				orgs[k.Organization] = id
 			}
-			daemons, err := c.ProvisionerDaemons(ctx, id, k.Tags)
+			var daemons []coderapi.ProvisionerDaemon
+			err := call("listing the provisioner daemons of key "+k.Name, func(ctx context.Context) (err error) {
+				daemons, err = c.ProvisionerDaemons(ctx, id, k.Tags)
+				return err
+			})
 			if err != nil {
 				return err
 			}

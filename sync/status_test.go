@@ -1,12 +1,19 @@
 package sync
 
 import (
+	"context"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	gosync "sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/internal/coderapi"
+	"github.com/coderfleet/coderfleet/internal/fakecoderd"
 )
 
 // TestClassifyRegion checks the verdict of each state a region can be in,
@@ -166,5 +173,59 @@ func TestReadCommittedServices(t *testing.T) {
 	}
 	if got := readCommittedServices(repo, "missing"); len(got) != 0 {
 		t.Errorf("a region without a folder has Services %v", got)
+	}
+}
+
+// TestReadCoderStatusRetries: status' Coder reads go through sync's retry
+// policy: coderd answering 503 once is retried after the backoff, slept on
+// the injected clock, and the status is read.
+func TestReadCoderStatusRetries(t *testing.T) {
+	fake := fakecoderd.New(fakecoderd.Options{OwnerToken: "owner", Premium: true, Version: "v2.24.1"})
+	var mu gosync.Mutex
+	answered503 := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := r.URL.Path == "/api/v2/workspaceproxies" && answered503 == 0
+		if first {
+			answered503++
+		}
+		mu.Unlock()
+		if first {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"message":"coderd is restarting"}`))
+			return
+		}
+		fake.Handler().ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, err := coderapi.New(srv.URL, "owner", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	var progress strings.Builder
+	repo := fstest.MapFS{}
+	f := &FleetStatus{Regions: []RegionStatus{{Region: "us-east-2", Verdict: VerdictServing}}}
+	if err := ReadCoderStatus(context.Background(), c, Options{Repo: repo, Clock: clock, Progress: &progress}, f); err != nil {
+		t.Fatalf("status with coderd answering 503 once: %v", err)
+	}
+	if answered503 != 1 || f.Coder == nil || !f.Coder.Read || f.Coder.Version != "v2.24.1" {
+		t.Errorf("503 answered %d times, Coder read: %+v", answered503, f.Coder)
+	}
+	if n := len(clock.slept()); n != 1 {
+		t.Errorf("slept %d times on the clock, want 1 (one retry)", n)
+	}
+	if !strings.Contains(progress.String(), "retrying listing workspace proxies") {
+		t.Errorf("no retry line:\n%s", progress.String())
+	}
+	var lists int
+	for _, r := range fake.Requests() {
+		if r.Path == "/api/v2/workspaceproxies" {
+			lists++
+		}
+	}
+	if lists != 1 {
+		t.Errorf("coderd answered %d proxy listings, want 1 (the retry; the 503 came before it)", lists)
 	}
 }

@@ -75,6 +75,14 @@ type syncer struct {
 	share *readCache
 	// progressMu keeps concurrent progress lines whole.
 	progressMu gosync.Mutex
+	// requested holds the certificates this run requested, by AWS region:
+	// reads find them even before the tagging API lists them.
+	requested   map[string][]ownedCert
+	requestedMu gosync.Mutex
+	// roleListingMin is the number of roles above which readIAM reads the
+	// account's roles in one listing instead of role by role (see
+	// roleListingMin; tests set it to compare both reads).
+	roleListingMin int
 	// noteNoProvider makes readClusters mark a cluster without an IAM OIDC
 	// provider (Cluster.NoProvider) instead of failing: status judges it
 	// per region.
@@ -85,10 +93,10 @@ func newSyncer(opts Options) (*syncer, error) {
 	if opts.Repo == nil {
 		return nil, fmt.Errorf("sync: Options.Repo is not set")
 	}
-	if opts.Clients.Route53 == nil || opts.Clients.ACM == nil || opts.Clients.ELB == nil {
+	if opts.Clients.Route53 == nil || opts.Clients.ACM == nil || opts.Clients.Tagging == nil || opts.Clients.ELB == nil {
 		return nil, fmt.Errorf("sync: Options.Clients is incomplete")
 	}
-	s := &syncer{opts: opts, clock: opts.Clock}
+	s := &syncer{opts: opts, clock: opts.Clock, requested: map[string][]ownedCert{}, roleListingMin: roleListingMin}
 	if s.clock == nil {
 		s.clock = RealClock{}
 	}
@@ -110,6 +118,13 @@ func newSyncer(opts Options) (*syncer, error) {
 	return s, nil
 }
 
+// bound makes the read calls of sync plan and apply go through a read
+// cache that keeps nothing and bounds the calls in flight per service
+// (readBounds): their reads run in parallel.
+func (s *syncer) bound() {
+	s.opts.Clients = newReadCache(false).wrap(s.opts.Clients)
+}
+
 func (s *syncer) progressf(format string, args ...any) {
 	if s.opts.Progress != nil {
 		s.progressMu.Lock()
@@ -126,6 +141,7 @@ func PlanChanges(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.bound()
 	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err

@@ -53,6 +53,11 @@ var leaks = sync.OnceValue(func() *leakDetector {
 	return d
 })
 
+// Warm builds what validation builds on first use (the secret guard's
+// compiled gitleaks rules), so that a caller can start it beside other
+// work; validating without it is as correct, only the first object waits.
+func Warm() { leaks() }
+
 // newLeakDetector loads gitleaks' default configuration through a private
 // viper instance (gitleaks' own NewDetectorDefaultConfig uses viper's
 // global one, which is not safe to share).

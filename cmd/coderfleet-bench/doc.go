@@ -13,5 +13,14 @@
 // with ratios and the issue's targets marked met or missed, and writes it
 // to -out (bench/results.md).
 //
+// For issue 16 (items 1 and 2) it also runs the one-changed-region renders
+// with CODERFLEET_TRACE=1 and reports the median time of each step the
+// binary prints (internal/phasetime) plus process start and package
+// initialisation (the wall time the binary's own total leaves out), times
+// `cp -r` of the rendered regions/ (the kernel's cost of creating the same
+// tree) beside the cold render's CPU time, and marks "one changed region ≤
+// one go-jsonnet process" and "cold CPU ≥ 3× less than the pipeline's" met
+// or missed (render_report.go).
+//
 //	coderfleet-bench -coderfleet bin/coderfleet -jsonnet bin/jsonnet -out bench/results.md
 package main

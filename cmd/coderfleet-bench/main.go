@@ -32,6 +32,7 @@ type options struct {
 	work         string
 	out          string
 	gobench      string
+	gobenchAWS   string
 	commit       string
 }
 
@@ -70,6 +71,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 	}
+	if o.gobenchAWS != "" {
+		if res.aws, err = readAWSBench(o.gobenchAWS, stderr); err != nil {
+			fmt.Fprintf(stderr, "coderfleet-bench: %v\n", err)
+			return exitRuntime
+		}
+		res.awsFile = o.gobenchAWS
+	}
 	md := report(res)
 	fmt.Fprint(stdout, md)
 	if o.out != "" {
@@ -96,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.work, "work", "", "scratch folder (default: a new temporary folder, removed at the end)")
 	fs.StringVar(&o.out, "out", "", "write the Markdown report here too (e.g. bench/results.md)")
 	fs.StringVar(&o.gobench, "gobench", "", "`go test -bench` output to summarise in the report (e.g. bench/gobench.txt)")
+	fs.StringVar(&o.gobenchAWS, "gobench-aws", "", "`go test -bench` output of the AWS benchmarks for the report's AWS section (e.g. bench/gobench-aws.txt, from make bench-aws)")
 	fs.StringVar(&o.commit, "commit", "", "the commit measured, for the report")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/coderfleet/coderfleet/internal/phasetime"
 	"github.com/coderfleet/coderfleet/internal/synth"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 )
@@ -105,7 +106,9 @@ type sizeResult struct {
 	// and how many processes of each one run starts.
 	jsonnetTime, kustomizeTime   series
 	jsonnetProcs, kustomizeProcs int
-	objects                      int // Kubernetes objects of the fleet (both tools agree)
+	objects                      int         // Kubernetes objects of the fleet (both tools agree)
+	changedTrace                 []tracedRun // the changed renders' steps (render_report.go)
+	copyTree                     series      // `cp -r regions/` (render_report.go)
 }
 
 // results is one run of the harness.
@@ -123,18 +126,24 @@ type results struct {
 	sizes        []sizeResult
 	gobench      []goBench
 	gobenchFile  string
+	aws          []goBench // the AWS benchmarks (aws_report.go)
+	awsFile      string
 }
 
 // runner runs child processes and measures them.
 type runner struct {
 	ctx context.Context
 	log io.Writer
+	env []string // added to the environment of every child
 }
 
 // run runs name with args and returns its measurement and exit code. A
 // process that cannot start, or is killed, is an error.
 func (r *runner) run(name string, args ...string) (sample, int, []byte, error) {
 	cmd := exec.CommandContext(r.ctx, name, args...)
+	if r.env != nil {
+		cmd.Env = append(os.Environ(), r.env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -281,6 +290,10 @@ func measureSize(r *runner, o *options, work, split string, n int) (*sizeResult,
 	if sr.outFiles, err = countFiles(regions); err != nil {
 		return nil, err
 	}
+	logf("%d copies of regions/ (cp -r)", o.reps)
+	if sr.copyTree, err = measureCopy(r, dir, o.reps); err != nil {
+		return nil, err
+	}
 
 	logf("%d no-op re-renders", o.reps)
 	for range o.reps {
@@ -309,11 +322,20 @@ func measureSize(r *runner, o *options, work, split string, n int) (*sizeResult,
 		if err := os.WriteFile(full, current, 0o644); err != nil {
 			return nil, err
 		}
-		s, err := render()
+		traced := &runner{ctx: r.ctx, log: r.log, env: []string{phasetime.EnvVar + "=1"}}
+		s, code, out, err := traced.run(o.coderfleet, "render", "--repo", dir)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("coderfleet render --repo %s exited with %d; its output:\n%s", dir, code, tail(out, 40))
+		}
+		if err != nil {
+			return nil, err
+		}
+		t, err := parseTrace(out, s.wall)
 		if err != nil {
 			return nil, err
 		}
 		sr.changed = append(sr.changed, s)
+		sr.changedTrace = append(sr.changedTrace, t)
 	}
 	// The re-rendered tree must be what a full render gives.
 	if _, err := check(0); err != nil {

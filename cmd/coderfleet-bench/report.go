@@ -228,10 +228,11 @@ func report(r *results) string {
 	for _, t := range r.targets() {
 		p("| %s | %s | **%s** |\n", t.name, t.measured, t.verdict)
 	}
+	renderSections(r, p)
 
 	if len(r.gobench) > 0 {
 		p("\n## In-process Go benchmarks\n\n")
-		p("`go test -bench . -run '^$' -count 5 ./bench/` (raw output: `%s`, for benchstat); medians over the counts. ", r.gobenchFile)
+		p("`go test -bench '^BenchmarkRender' -run '^$' -count 5 ./bench/` (raw output: `%s`, for benchstat); medians over the counts. ", r.gobenchFile)
 		p("render.Render on an in-memory filesystem, no process start and no disk writes.\n\n")
 		p("| benchmark | runs | time/op | ms/region | B/op | allocs/op |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, g := range r.gobench {
@@ -239,6 +240,8 @@ func report(r *results) string {
 				bytesCell(g.med("B/op")), num(g.med("allocs/op"), "%.0f"))
 		}
 	}
+
+	b.WriteString(awsSection(r.aws, r.awsFile))
 
 	p("\n## How it was measured\n\n")
 	p("- Fleets of N regions come from `internal/synth`: one primary and N−1 workspace proxies made from the example fleet's `overlays/fleet.yaml` and `templates/`; every third proxy has a `kustomization.yaml` with a strategic-merge and a JSON 6902 patch, some have `overrides` (fewer or no workspace namespaces, more proxy replicas); AWS regions cycle through every known code.\n")

@@ -61,6 +61,7 @@ func replaceInFile(t *testing.T, file, old, new string) {
 }
 
 func TestDiffAgainstGitRevision(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	root, repo := gitRepo(t)
 
 	code, out, errs := cli(t, "diff", "--repo", repo, "--base", "HEAD", "--exit-code")
@@ -141,6 +142,7 @@ Region us-east-2 (changed)
 
 // Outside a git repository, diff without --base reads regions/ on disk.
 func TestDiffAgainstRegionsOnDiskOutsideGit(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	repo := exampleCopy(t)
 	if code, out, errs := cli(t, "diff", "--repo", repo, "--exit-code"); code != exitOK || out != "Summary: no differences\n" || !strings.Contains(errs, "is not a git repository") {
 		t.Fatalf("current tree: exit %d\n%s%s", code, out, errs)
@@ -170,6 +172,7 @@ func TestDiffAgainstRegionsOnDiskOutsideGit(t *testing.T) {
 }
 
 func TestDiffErrors(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	_, repo := gitRepo(t)
 	for _, tc := range []struct {
 		args []string
@@ -200,6 +203,7 @@ func TestDiffErrors(t *testing.T) {
 // a render on disk that was not committed is still a difference, and an
 // edit of regions/ on disk alone is none.
 func TestDiffWithoutBaseComparesWithHEAD(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	root, repo := gitRepo(t)
 	replaceInFile(t, filepath.Join(repo, "overlays/fleet.yaml"), "  exposure: public", "  exposure: internal")
 	if code, out, errs := cli(t, "render", "--repo", repo); code != exitOK {
@@ -240,6 +244,7 @@ func TestDiffWithoutBaseBeforeFirstCommit(t *testing.T) {
 // object, within the limit, with a note saying what was left out and how
 // to see everything.
 func TestDiffMarkdownFitsAPullRequestComment(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	_, repo := gitRepo(t)
 	var ns strings.Builder
 	for i := range 60 {

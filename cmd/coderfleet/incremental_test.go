@@ -29,17 +29,38 @@ func evaluated(t *testing.T, repo string) []string {
 	return out
 }
 
-// TestIncrementalRenderFollowsDependencies changes every input file of the
-// example fleet in turn and checks that exactly the regions depending on
+// TestIncrementalRenderFollowsDependencies changes each input file of the
+// example fleet and checks that exactly the regions depending on
 // it are evaluated, and that the incremental result is never stale.
+//
+// Every case starts from its own copy of one freshly rendered repository
+// (rather than undoing the previous case's edit and rendering again), so the
+// cases share nothing and run in parallel.
 func TestIncrementalRenderFollowsDependencies(t *testing.T) {
-	repo := exampleCopy(t)
-	if code, out, errs := cli(t, "render", "--repo", repo, "--force"); code != 0 {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
+	rendered := exampleCopy(t)
+	if code, out, errs := cli(t, "render", "--repo", rendered, "--force"); code != 0 {
 		t.Fatalf("render: %d %s %s", code, out, errs)
 	}
-	if got := evaluated(t, repo); len(got) != 0 {
+	if got := evaluated(t, rendered); len(got) != 0 {
 		t.Fatalf("no-op render evaluated %v", got)
 	}
+	// copyRendered gives a case its own copy of the rendered repository. The
+	// copies' files are new, so the first incremental run finds the regions
+	// intact by their digests rather than their stamps; the case then checks
+	// as before.
+	copyRendered := func(t *testing.T) string {
+		t.Helper()
+		repo := t.TempDir()
+		if err := os.CopyFS(repo, os.DirFS(rendered)); err != nil {
+			t.Fatal(err)
+		}
+		if got := evaluated(t, repo); len(got) != 0 {
+			t.Fatalf("no-op render of a copy evaluated %v", got)
+		}
+		return repo
+	}
+	repo := rendered
 	all := "eu-west-2,us-east-2,us-west-2"
 	inputs := testfleet.ReadDir(t, repo, "templates")
 	for p, data := range testfleet.ReadDir(t, repo, "overlays") {
@@ -65,14 +86,12 @@ func TestIncrementalRenderFollowsDependencies(t *testing.T) {
 			edit, want = "\n# edited\n", strings.Split(p, "/")[1]
 		}
 		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			repo := copyRendered(t)
 			full := filepath.Join(repo, p)
-			os.WriteFile(full, []byte(inputs[p]+edit), 0o644)
-			defer func() {
-				// Put the file back and render, so the next case starts
-				// from a current tree.
-				os.WriteFile(full, []byte(inputs[p]), 0o644)
-				cli(t, "render", "--repo", repo)
-			}()
+			if err := os.WriteFile(full, []byte(inputs[p]+edit), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if got := strings.Join(evaluated(t, repo), ","); got != want {
 				t.Errorf("editing %s evaluated [%s], want [%s]", p, got, want)
 			}
@@ -86,6 +105,8 @@ func TestIncrementalRenderFollowsDependencies(t *testing.T) {
 	}
 
 	t.Run("semantic change of fleet.yaml", func(t *testing.T) {
+		t.Parallel()
+		repo := copyRendered(t)
 		p := filepath.Join(repo, "overlays/fleet.yaml")
 		data, _ := os.ReadFile(p)
 		os.WriteFile(p, []byte(strings.Replace(string(data), "tag: v2.26.3", "tag: v2.26.4", 1)), 0o644)
@@ -95,6 +116,8 @@ func TestIncrementalRenderFollowsDependencies(t *testing.T) {
 	})
 
 	t.Run("hand-edited output is re-rendered", func(t *testing.T) {
+		t.Parallel()
+		repo := copyRendered(t)
 		cli(t, "render", "--repo", repo)
 		f := filepath.Join(repo, "regions/us-west-2/coder-proxy/deployment-coder-proxy-coder-proxy.yaml")
 		data, _ := os.ReadFile(f)
@@ -109,6 +132,8 @@ func TestIncrementalRenderFollowsDependencies(t *testing.T) {
 	})
 
 	t.Run("deleted region folder is re-rendered", func(t *testing.T) {
+		t.Parallel()
+		repo := copyRendered(t)
 		os.RemoveAll(filepath.Join(repo, "regions/eu-west-2"))
 		if got := strings.Join(evaluated(t, repo), ","); got != "eu-west-2" {
 			t.Errorf("evaluated [%s], want [eu-west-2]", got)
@@ -120,6 +145,7 @@ func TestIncrementalRenderFollowsDependencies(t *testing.T) {
 // not change is "skipped" (not evaluated), one rendered to identical files
 // is "unchanged", as the summary line and -o json say.
 func TestRenderTextNamesSkippedApartFromUnchanged(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	repo := exampleCopy(t)
 	code, out, errs := cli(t, "render", "--repo", repo, "--force")
 	if code != 0 || !strings.Contains(out, "unchanged: eu-west-2, us-east-2, us-west-2\n") || strings.Contains(out, "skipped:   ") {

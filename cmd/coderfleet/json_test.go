@@ -119,6 +119,7 @@ func TestJSONVersion(t *testing.T) {
 }
 
 func TestJSONRenderAndCheck(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	repo := exampleCopy(t)
 	doc := jsonDoc(t, "check", exitOK, "check", "--repo", repo, "-o", "json")
 	if doc["status"] != "current" || count(t, doc, "summary.regions") != len(list(doc, "regions")) || count(t, doc, "summary.regions") != 3 {

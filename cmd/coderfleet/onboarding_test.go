@@ -46,16 +46,7 @@ import (
 // A converged apply makes no call that changes AWS or coderd.
 func TestOnboardingAgainstMoto(t *testing.T) {
 	ctx := context.Background()
-	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	if err != nil {
-		t.Fatalf("moto_server is required: %v", err)
-	}
-	t.Cleanup(moto.Stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("moto_server log:\n%s", tail(moto.Log(), 4000))
-		}
-	})
+	moto := motoPool.ForTest(t, motoserver.CommonEnv...) // logs moto's output if the test fails
 	endpoint, awsCalls := countingMoto(t, moto.URL)
 	awsEnv(t, endpoint)
 	coder := startCoderSide(t)
@@ -659,11 +650,4 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }

@@ -27,7 +27,8 @@ func TestRegionFlagOneWay(t *testing.T) {
 		}
 	}
 
-	motoWithZone(t, "region-flag-test")
+	// Certificates issue after 1 s, not moto's default 60 s.
+	motoWithZone(t, "region-flag-test", "MOTO_ACM_VALIDATION_WAIT=1")
 	plan := func(regions ...string) string {
 		t.Helper()
 		args := []string{"sync", "plan", "--repo", repo}

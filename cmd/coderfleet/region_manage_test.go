@@ -9,6 +9,7 @@ import (
 )
 
 func TestRegionList(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	repo := exampleCopy(t)
 	if err := os.Remove(filepath.Join(repo, "overlays/us-west-2/outputs.yaml")); err != nil {
 		t.Fatal(err)
@@ -59,6 +60,7 @@ func TestRegionList(t *testing.T) {
 }
 
 func TestRegionRemove(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	repo := exampleCopy(t)
 	code, out, errs := cli(t, "region", "remove", "eu-west-2", "--repo", repo)
 	if code != exitOK {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestRegionAddThenRenderAndCheck(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	repo := exampleCopy(t)
 	code, out, errs := cli(t, "region", "add", "ap-south-1", "--aws-region", "ap-south-1", "--repo", repo)
 	if code != exitOK {
@@ -99,6 +100,7 @@ func TestRegionAddRefusals(t *testing.T) {
 }
 
 func TestRegionAddShowsInDiff(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	_, repo := gitRepo(t)
 	if code, out, errs := cli(t, "region", "add", "sa-east-1", "--aws-region", "sa-east-1", "--repo", repo, "--cluster-name", "coderdemo-sae1"); code != exitOK {
 		t.Fatalf("region add: exit %d\n%s%s", code, out, errs)

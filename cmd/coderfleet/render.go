@@ -12,6 +12,7 @@ import (
 
 	"github.com/coderfleet/coderfleet/internal/fleet"
 	"github.com/coderfleet/coderfleet/internal/jsonout"
+	"github.com/coderfleet/coderfleet/internal/phasetime"
 	"github.com/coderfleet/coderfleet/internal/repofs"
 	"github.com/coderfleet/coderfleet/internal/treeio"
 	"github.com/coderfleet/coderfleet/render"
@@ -75,20 +76,30 @@ func (o *renderOptions) stateRoot() string {
 	return o.repo
 }
 
+// tracePhases times render's steps when CODERFLEET_TRACE asks for it
+// (internal/phasetime); nil otherwise. Set as the main package initialises,
+// after every package it imports: its total leaves out process start and
+// package initialisation.
+var tracePhases = phasetime.FromEnv()
+
 // renderFleet renders the fleet as the options say, in memory. previous
 // holds the inputs digests of intact committed regions, which are skipped
 // (nil renders everything).
 func renderFleet(ctx context.Context, o *renderOptions, previous map[string]string) (*render.Result, error) {
+	end := tracePhases.Start("open repository and charts")
 	fsys, err := repofs.Open(o.repo)
 	if err != nil {
+		end()
 		return nil, err
 	}
 	defer fsys.Close()
 	opts, err := fleet.Prepare(fsys, fsys.Dir(), o.regions)
+	end()
 	if err != nil {
 		return nil, err
 	}
 	opts.Previous = previous
+	opts.Phases = tracePhases
 	opts.MaxStack, opts.EvalTimeout = o.maxStack, o.evalTimeout
 	return render.Render(ctx, opts)
 }
@@ -158,23 +169,31 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	if err := checkOutput(o.output, textOrJSON); err != nil {
 		return err
 	}
+	defer tracePhases.Write(warn)
 	statePath := filepath.Join(o.stateRoot(), treeio.StateFile)
+	end := tracePhases.Start("state and stamps")
 	state := treeio.LoadState(statePath)
 	var previous map[string]string
 	if !o.force {
 		previous = state.Previous(o.outDir())
 	}
+	end()
 	res, err := renderFleet(ctx, o, previous)
 	if err != nil {
 		return err
 	}
+	end = tracePhases.Start("write")
 	w := &treeio.Writer{Dir: o.outDir()}
 	sum, err := w.Write(res)
+	end()
 	if err != nil {
 		return err
 	}
+	end = tracePhases.Start("save state")
 	state.Update(o.outDir(), res)
-	if err := state.Save(statePath); err != nil {
+	err = state.Save(statePath)
+	end()
+	if err != nil {
 		// Only the next render's speed depends on it.
 		fmt.Fprintf(warn, "warning: cannot save %s: %v\n", statePath, err)
 	}

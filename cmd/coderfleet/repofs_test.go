@@ -132,6 +132,7 @@ func writeCharts(t *testing.T, repo string) {
 // from git follows symbolic links as the working tree does: a link inside
 // the repository is followed, one leaving it is refused with exit 3.
 func TestDiffBaseFromGitIsConfined(t *testing.T) {
+	t.Parallel() // shares nothing: no Setenv, no Chdir, no package variable, its own temporary repository
 	root, repo := gitRepo(t)
 	main := filepath.Join(repo, "templates", "main.jsonnet")
 	original, err := os.ReadFile(main)

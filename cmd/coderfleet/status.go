@@ -127,7 +127,7 @@ func runStatus(ctx context.Context, o *statusOptions, stdout, stderr io.Writer) 
 		}
 		if coder == nil {
 			st.Coder = &fleetsync.CoderStatus{Reason: fleetsync.CoderSkipped}
-		} else if err := fleetsync.ReadCoderStatus(ctx, coder, opts.Repo, st); err != nil {
+		} else if err := fleetsync.ReadCoderStatus(ctx, coder, opts, st); err != nil {
 			return statusCoderExit(coder, err)
 		}
 		if !o.watch {

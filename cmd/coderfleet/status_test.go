@@ -111,11 +111,7 @@ func statusRun(t *testing.T, wantCode int, args ...string) (string, string) {
 // serving, then a failing health check, each with its golden text and JSON.
 func TestStatusAgainstMoto(t *testing.T) {
 	ctx := context.Background()
-	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	if err != nil {
-		t.Fatalf("moto_server is required: %v", err)
-	}
-	t.Cleanup(moto.Stop)
+	moto := motoPool.ForTest(t, motoserver.CommonEnv...)
 	awsEnv(t, moto.URL)
 	t.Setenv("CODER_URL", "") // Coder is read only in statusCoder
 	t.Setenv("CODER_SESSION_TOKEN", "")

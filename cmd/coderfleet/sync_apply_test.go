@@ -8,8 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
-
-	"github.com/coderfleet/coderfleet/internal/motoserver"
 )
 
 // TestSyncApplyTimeoutMustBePositive: --timeout bounds the certificate wait
@@ -65,16 +63,12 @@ func TestSyncApplyFailureAndWaitingPlan(t *testing.T) {
 	mustContain(t, "plan -o json", out, `"status": "waiting"`)
 }
 
-// motoWithZone starts a moto_server with the extra environment env, points
+// motoWithZone takes a moto_server of the package (fresh or reset) with the extra environment env, points
 // the AWS environment at it (awsEnv) and creates the example fleet's hosted
 // zone, example.com, with the caller reference ref.
 func motoWithZone(t *testing.T, ref string, env ...string) {
 	t.Helper()
-	moto, err := motoserver.Start(env...)
-	if err != nil {
-		t.Fatalf("moto_server is required: %v", err)
-	}
-	t.Cleanup(moto.Stop)
+	moto := motoPool.ForTest(t, env...)
 	awsEnv(t, moto.URL)
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {

@@ -96,7 +96,8 @@ func readAWSFile(t *testing.T, p string) *awsstate.File {
 // registers the proxy and key, and neither the session token nor the
 // tokens it stored appear in any output.
 func TestSyncCoderEnvironment(t *testing.T) {
-	motoWithZone(t, "sync-coder-test")
+	// Certificates issue after 1 s, not moto's default 60 s.
+	motoWithZone(t, "sync-coder-test", "MOTO_ACM_VALIDATION_WAIT=1")
 	repo := exampleCopy(t)
 	addCoderFiles(t, repo)
 
@@ -154,7 +155,8 @@ func TestSyncCoderEnvironment(t *testing.T) {
 // the proxy is recovered, and the next apply re-issues the token without a
 // second proxy.
 func TestSyncApplyInterruptedAfterProxyCreate(t *testing.T) {
-	motoWithZone(t, "sync-coder-interrupted")
+	// Certificates issue after 1 s, not moto's default 60 s.
+	motoWithZone(t, "sync-coder-interrupted", "MOTO_ACM_VALIDATION_WAIT=1")
 	repo := exampleCopy(t) // its rendered workspaceproxies.yaml and provisionerkeys.yaml
 	const session = "session-token-of-the-interrupted-run-7d1e"
 	fake := fakecoderd.New(fakecoderd.Options{OwnerToken: session, Premium: true, Organizations: []string{"coder", "experiment", "demo"}})

@@ -30,7 +30,8 @@ func cliConsole(t *testing.T, terminal bool, answer string, args ...string) (int
 // TestSyncApplyConfirmation: on a terminal apply shows the plan and goes on
 // only for "yes"; without one it needs --auto-approve (else 64 naming it).
 func TestSyncApplyConfirmation(t *testing.T) {
-	motoWithZone(t, "sync-confirm-test")
+	// Certificates issue after 1 s, not moto's default 60 s.
+	motoWithZone(t, "sync-confirm-test", "MOTO_ACM_VALIDATION_WAIT=1")
 	repo := exampleCopy(t)
 	planOf := func(region string) string {
 		t.Helper()
@@ -109,7 +110,8 @@ var (
 // change, or by an edited desired-state file, is refused and nothing is
 // applied.
 func TestSyncSavedPlan(t *testing.T) {
-	motoWithZone(t, "sync-saved-plan-test")
+	// Certificates issue after 1 s, not moto's default 60 s.
+	motoWithZone(t, "sync-saved-plan-test", "MOTO_ACM_VALIDATION_WAIT=1")
 	repo := exampleCopy(t)
 	file := filepath.Join(t.TempDir(), "sync.plan")
 

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 
-	"github.com/coderfleet/coderfleet/internal/motoserver"
 	"github.com/coderfleet/coderfleet/internal/testfleet"
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
@@ -165,11 +164,7 @@ func TestSyncDocSession(t *testing.T) {
 	}
 	blocks := sessionBlocks(t, filepath.Join(testfleet.RepoRoot(t), "docs", "sync.md"))
 	env, port := motoCommand(t, blocks[sessionMoto])
-	moto, err := motoserver.Start(env...)
-	if err != nil {
-		t.Fatalf("moto_server is required: %v", err)
-	}
-	t.Cleanup(moto.Stop)
+	moto := motoPool.ForTest(t, env...)
 	awsEnv(t, moto.URL) // no ~/.aws, no instance metadata
 	repo := exampleCopy(t)
 

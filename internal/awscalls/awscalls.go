@@ -24,6 +24,11 @@ var restOps = []struct {
 	re     *regexp.Regexp
 	op     string
 }{
+	// The tag paths first: /tags/healthcheck[/<id>] also ends like the
+	// health check paths below.
+	{"POST", regexp.MustCompile(`/tags/healthcheck/[^/]+$`), "ChangeTagsForResource"},
+	{"GET", regexp.MustCompile(`/tags/healthcheck/[^/]+$`), "ListTagsForResource"},
+	{"POST", regexp.MustCompile(`/tags/healthcheck/?$`), "ListTagsForResources"},
 	{"POST", regexp.MustCompile(`/hostedzone/[^/]+/rrset/?$`), "ChangeResourceRecordSets"},
 	{"GET", regexp.MustCompile(`/hostedzone/[^/]+/rrset/?$`), "ListResourceRecordSets"},
 	{"GET", regexp.MustCompile(`/hostedzonesbyname`), "ListHostedZonesByName"},
@@ -32,8 +37,6 @@ var restOps = []struct {
 	{"GET", regexp.MustCompile(`/healthcheck/?$`), "ListHealthChecks"},
 	{"POST", regexp.MustCompile(`/healthcheck/[^/]+$`), "UpdateHealthCheck"},
 	{"DELETE", regexp.MustCompile(`/healthcheck/[^/]+$`), "DeleteHealthCheck"},
-	{"POST", regexp.MustCompile(`/tags/healthcheck/`), "ChangeTagsForResource"},
-	{"GET", regexp.MustCompile(`/tags/healthcheck/`), "ListTagsForResource"},
 	{"POST", regexp.MustCompile(`/hostedzone/?$`), "CreateHostedZone"},
 }
 

@@ -25,6 +25,9 @@ type Server struct {
 	cmd  *exec.Cmd
 	log  *watchedLog
 	wait chan error // receives the process's exit; nil once reaped
+
+	logFrom  int  // Log starts at this offset of log (a Pool's server: where the test's part begins)
+	borrowed bool // a Pool's server lent to one test: Stop leaves it running
 }
 
 // startBound bounds the wait for moto_server to start listening. It guards
@@ -92,6 +95,13 @@ func (w *watchedLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Len is how many bytes were written so far.
+func (w *watchedLog) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Len()
+}
+
 func (w *watchedLog) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -111,9 +121,10 @@ func (s *Server) Reset() error {
 	return nil
 }
 
-// Stop kills moto_server (its whole process group) and waits for it.
+// Stop kills moto_server (its whole process group) and waits for it. On a
+// server lent by a [Pool] it does nothing: the pool stops it.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil || s.wait == nil {
+	if s.borrowed || s.cmd == nil || s.cmd.Process == nil || s.wait == nil {
 		return
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
@@ -126,8 +137,9 @@ func (s *Server) Stop() {
 	s.wait = nil
 }
 
-// Log returns what moto_server printed.
-func (s *Server) Log() string { return s.log.String() }
+// Log returns what moto_server printed; for a server lent by a [Pool], what
+// it printed since it was lent.
+func (s *Server) Log() string { return s.log.String()[s.logFrom:] }
 
 var subnetRE = regexp.MustCompile(`<subnetId>([^<]+)</subnetId>`)
 

@@ -518,16 +518,48 @@ func (f *Route53) ListTagsForResource(_ context.Context, in *route53.ListTagsFor
 	if h == nil || in.ResourceType != types.TagResourceTypeHealthcheck {
 		return nil, &types.NoSuchHealthCheck{Message: ptr("no health check " + deref(in.ResourceId))}
 	}
-	set := &types.ResourceTagSet{ResourceId: in.ResourceId, ResourceType: in.ResourceType}
-	keys := make([]string, 0, len(h.tags))
-	for k := range h.tags {
+	set := &types.ResourceTagSet{ResourceId: in.ResourceId, ResourceType: in.ResourceType, Tags: sortedTags(h.tags)}
+	return &route53.ListTagsForResourceOutput{ResourceTagSet: set}, f.leave("ListTagsForResource")
+}
+
+// ListTagsForResources returns the tags of 1 to 10 health checks, as
+// Route53 does (Route53 API Reference, ListTagsForResources: more than 10
+// IDs, or none, is InvalidInput; an unknown ID is NoSuchHealthCheck).
+func (f *Route53) ListTagsForResources(_ context.Context, in *route53.ListTagsForResourcesInput, _ ...func(*route53.Options)) (*route53.ListTagsForResourcesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.enter("ListTagsForResources"); err != nil {
+		return nil, err
+	}
+	if len(in.ResourceIds) == 0 || len(in.ResourceIds) > 10 {
+		return nil, &types.InvalidInput{Message: ptr(fmt.Sprintf("ResourceIds holds %d IDs; it takes 1 to 10", len(in.ResourceIds)))}
+	}
+	if in.ResourceType != types.TagResourceTypeHealthcheck {
+		return nil, &types.InvalidInput{Message: ptr("the fake holds tags of health checks only, not " + string(in.ResourceType))}
+	}
+	out := &route53.ListTagsForResourcesOutput{}
+	for _, id := range in.ResourceIds {
+		h := f.hcs[id]
+		if h == nil {
+			return nil, &types.NoSuchHealthCheck{Message: ptr("no health check " + id)}
+		}
+		out.ResourceTagSets = append(out.ResourceTagSets, types.ResourceTagSet{ResourceId: ptr(id), ResourceType: in.ResourceType, Tags: sortedTags(h.tags)})
+	}
+	return out, f.leave("ListTagsForResources")
+}
+
+// sortedTags returns tags as Route53 tags, sorted by key.
+func sortedTags(tags map[string]string) []types.Tag {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var out []types.Tag
 	for _, k := range keys {
-		set.Tags = append(set.Tags, types.Tag{Key: ptr(k), Value: ptr(h.tags[k])})
+		out = append(out, types.Tag{Key: ptr(k), Value: ptr(tags[k])})
 	}
-	return &route53.ListTagsForResourceOutput{ResourceTagSet: set}, f.leave("ListTagsForResource")
+	return out
 }
 
 // ChangeTagsForResource adds and removes health check tags.
