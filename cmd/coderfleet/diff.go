@@ -43,7 +43,9 @@ which Kubernetes objects are added, removed or changed, with a field-level diff
 of each changed object (list items matched by name, e.g.
 spec.template.spec.containers[coder].env[CODER_ACCESS_URL].value), the changes to
 the AWS desired state (certificates, health checks, records, IAM roles with
-their policies, secrets) and a summary line.
+their policies, secrets, Coder workspace proxies and provisioner keys — a key
+by organization and name, so a changed organization replaces it) and a summary
+line.
 
 Without --base, the base is regions/ as committed at HEAD, read from git
 (a render or an edit of regions/ not yet committed is not part of it): diff
@@ -57,15 +59,19 @@ comment (one collapsible section per region; a report longer than GitHub's
 and how to see it all); -o json (schema coderfleet.io/diff/v2) is
 described in docs/json.md.
 
-Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input.`,
+Exit code 0; with --exit-code, 1 when there are differences. 3: invalid input,
+4: runtime failure (I/O, git missing), 64: usage error (a --base that is not a
+commit).`,
 		Example: `  # What would render change?
   coderfleet diff
 
   # In a pull request: what does this branch change compared with main?
   coderfleet diff --base origin/main -o markdown > diff.md
 
-  # Fail a CI step when the change alters the rendered fleet
-  coderfleet diff --base HEAD --exit-code`,
+  # Fail a CI step when this branch changes the rendered fleet compared with
+  # main (e.g. to ask for a platform review); "coderfleet check" is the gate
+  # for a regions/ that was not re-rendered
+  coderfleet diff --base origin/main --exit-code`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runDiff(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())

@@ -120,6 +120,8 @@ templates it imports, its overlay folder, coderfleet's version) hash the same
 as at the last render on this machine, and whose folder still holds exactly
 what that render wrote, is skipped without evaluation. The digests live in
 .coderfleet/render-state.json (git-ignored). --force renders everything.
+CODERFLEET_TRACE=1 prints how long each step took to stderr (lines starting
+"coderfleet-trace:").
 
 -o json prints one document, schema ` + renderSchema + ` (docs/json.md):
 each region's state (written, unchanged, skipped, removed, left-alone) and

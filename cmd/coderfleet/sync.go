@@ -61,7 +61,7 @@ func coderClient() (fleetsync.CoderAPI, error) {
 		return nil, nil
 	}
 	if token == "" {
-		return nil, &usageError{err: fmt.Errorf("%s is set but %s is not: sync needs both to register workspace proxies and provisioner keys (hint: export %s=$(coder tokens create) with an Owner's login, or unset %s to skip the Coder part)",
+		return nil, &usageError{err: fmt.Errorf("%s is set but %s is not: both are needed to reach coderd (sync registers the workspace proxies and provisioner keys, status reads them) (hint: export %s=$(coder tokens create) with an Owner's login, or unset %s to skip the Coder part)",
 			envCoderURL, envCoderToken, envCoderToken, envCoderURL)}
 	}
 	c, err := coderapi.New(url, token, nil)
