@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -104,19 +105,35 @@ type nlbTarget struct {
 	dnsName, zoneID string
 }
 
+// benchRegions is the fleet size of the sync and Terraform benchmarks
+// (issue 16: 100 regions); CODERFLEET_BENCH_REGIONS sets another size (at
+// least 2: a primary and a proxy) for a quick look by hand.
+func benchRegions(b *testing.B) int {
+	s := os.Getenv("CODERFLEET_BENCH_REGIONS")
+	if s == "" {
+		return 100
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 2 {
+		b.Fatalf("CODERFLEET_BENCH_REGIONS=%q: want a number of regions, at least 2", s)
+	}
+	return n
+}
+
+// benchDelay is what the proxy adds to every AWS call in the sync and
+// Terraform benchmarks: the round trip of a CI runner far from AWS (issue 16).
+const benchDelay = 50 * time.Millisecond
+
 // newAWSFleet writes a synthetic fleet of n regions, renders it, starts
 // moto_server (with a proxy adding delay to every call when delay > 0) and
 // creates what exists before coderfleet's first sync: the hosted zone, the
 // EKS clusters and their IAM OIDC providers.
 func newAWSFleet(b testing.TB, n int, delay time.Duration) *awsFleet {
 	ctx := context.Background()
-	moto, err := motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	if err != nil {
-		b.Fatalf("moto_server is required: %v", err)
-	}
-	b.Cleanup(moto.Stop)
+	moto := motoserver.StartForTest(b, motoserver.CommonEnv...)
 	f := &awsFleet{dir: b.TempDir(), moto: moto, subnets: map[string]string{}}
 	endpoint := moto.URL
+	var err error
 	if delay > 0 {
 		if f.proxy, err = awscalls.NewProxy(moto.URL, delay); err != nil {
 			b.Fatal(err)

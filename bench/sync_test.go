@@ -3,9 +3,7 @@ package bench_test
 import (
 	"context"
 	"maps"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -13,30 +11,13 @@ import (
 	fleetsync "github.com/coderfleet/coderfleet/sync"
 )
 
-// syncRegions is the fleet size of the sync benchmarks (issue 16 item 3:
-// 100 regions); CODERFLEET_BENCH_REGIONS sets another size by hand.
-func syncRegions(b *testing.B) int {
-	if v := os.Getenv("CODERFLEET_BENCH_REGIONS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 2 {
-			b.Fatalf("CODERFLEET_BENCH_REGIONS=%q: want a number of regions, at least 2", v)
-		}
-		return n
-	}
-	return 100
-}
-
-// syncDelay is what the proxy adds to every AWS call in the sync
-// benchmarks: the round trip of a CI runner far from AWS (issue 16 item 3).
-const syncDelay = 50 * time.Millisecond
-
 // BenchmarkSyncPlanNoop measures sync plan (fleetsync.PlanChanges) of an
-// onboarded fleet that needs no change, every AWS call delayed syncDelay.
+// onboarded fleet that needs no change, every AWS call delayed benchDelay.
 // Metrics: the median wall time of the iterations, the AWS calls per plan
 // (counted by the proxy), and the fleet size.
 func BenchmarkSyncPlanNoop(b *testing.B) {
-	n := syncRegions(b)
-	f := newAWSFleet(b, n, syncDelay)
+	n := benchRegions(b)
+	f := newAWSFleet(b, n, benchDelay)
 	f.onboard(b)
 	runNoop(b, f, n, func(ctx context.Context) (*fleetsync.Plan, error) {
 		return fleetsync.PlanChanges(ctx, f.opts)
@@ -48,8 +29,8 @@ func BenchmarkSyncPlanNoop(b *testing.B) {
 // (mutating-calls/op, counted by the proxy) and take no longer than the
 // plan it starts with.
 func BenchmarkSyncApplyNoop(b *testing.B) {
-	n := syncRegions(b)
-	f := newAWSFleet(b, n, syncDelay)
+	n := benchRegions(b)
+	f := newAWSFleet(b, n, benchDelay)
 	f.onboard(b)
 	runNoop(b, f, n, func(ctx context.Context) (*fleetsync.Plan, error) {
 		res, err := fleetsync.Apply(ctx, f.opts)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,25 +137,6 @@ func (f *awsFleet) inventory(tb testing.TB) inventory {
 	slices.Sort(inv.records)
 	return inv
 }
-
-// benchRegions is the fleet size of the sync and Terraform benchmarks
-// (issue 16: 100 regions); CODERFLEET_BENCH_REGIONS sets a smaller one for a
-// quick look by hand.
-func benchRegions(b *testing.B) int {
-	s := os.Getenv("CODERFLEET_BENCH_REGIONS")
-	if s == "" {
-		return 100
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("CODERFLEET_BENCH_REGIONS=%q is not a positive number of regions", s)
-	}
-	return n
-}
-
-// benchDelay is what the proxy adds to every AWS call in the sync and
-// Terraform benchmarks: the round trip of a CI runner far from AWS (issue 16).
-const benchDelay = 50 * time.Millisecond
 
 // proxyRun measures one timed iteration's AWS calls at the proxy.
 type proxyRun struct {

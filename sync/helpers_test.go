@@ -120,7 +120,7 @@ var (
 func moto(t *testing.T) *motoserver.Server {
 	t.Helper()
 	motoOnce.Do(func() {
-		motoSrv, motoErr = motoserver.Start("MOTO_ACM_VALIDATION_WAIT=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
+		motoSrv, motoErr = motoserver.Start(motoserver.CommonEnv...)
 	})
 	if motoErr != nil {
 		t.Fatalf("moto_server is required: %v", motoErr)
