@@ -415,7 +415,20 @@ func (s *syncer) listRecords(ctx context.Context, zoneID string) ([]Record, erro
 		}
 		in = next
 	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Key() < recs[j].Key() })
+	// Sorted by key, each computed once (a zone of thousands of records
+	// would otherwise build two keys per comparison).
+	type keyedRecord struct {
+		key string
+		rec Record
+	}
+	keyed := make([]keyedRecord, len(recs))
+	for i, r := range recs {
+		keyed[i].key, keyed[i].rec = r.Key(), r
+	}
+	slices.SortFunc(keyed, func(x, y keyedRecord) int { return strings.Compare(x.key, y.key) })
+	for i := range keyed {
+		recs[i] = keyed[i].rec
+	}
 	return recs, nil
 }
 
