@@ -108,6 +108,9 @@ func decodePolicy(s string) string {
 // "Action": ["x"] grant the same, IAM User Guide, "IAM JSON policy
 // elements"), whatever the spacing and key order.
 func samePolicy(a, b string) bool {
+	if a == b {
+		return true // as sync wrote it: no need to parse
+	}
 	var x, y any
 	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
 		return a == b
