@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // Result is what Apply did.
@@ -283,9 +284,14 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
 	c := op.desired
 	client := s.opts.Clients.ACM(c.AWSRegion)
+	tagMap := map[string]string{}
+	maps.Copy(tagMap, c.Tags)
+	if _, set := tagMap[TagCertificateNames]; !set && len(tagMap) < awsrules.MaxTagsACM {
+		tagMap[TagCertificateNames] = certificateNames(c.DomainName, c.SubjectAlternativeNames)
+	}
 	var tags []acmtypes.Tag
-	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
-		tags = append(tags, acmtypes.Tag{Key: ptr(k), Value: ptr(c.Tags[k])})
+	for _, k := range slices.Sorted(maps.Keys(tagMap)) {
+		tags = append(tags, acmtypes.Tag{Key: ptr(k), Value: ptr(tagMap[k])})
 	}
 	in := &acm.RequestCertificateInput{
 		DomainName: ptr(c.DomainName), ValidationMethod: acmtypes.ValidationMethodDns, Tags: tags,

@@ -87,6 +87,9 @@ type syncer struct {
 	// provider (Cluster.NoProvider) instead of failing: status judges it
 	// per region.
 	noteNoProvider bool
+	// certSummaries makes readCertificates take what it can from the
+	// ListCertificates summaries (ReadStatus): see certFromSummary.
+	certSummaries bool
 }
 
 func newSyncer(opts Options) (*syncer, error) {
