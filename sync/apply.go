@@ -595,7 +595,7 @@ func (s *syncer) waitInsync(ctx context.Context, id, status string) error {
 const certPollFirst = time.Second
 
 // certPollDelay returns the wait after the n-th check (n from 1) of the
-// certificates still pending: certPollFirst doubled n-1 times, at most max.
+// certificates still pending: certPollFirst doubled n-1 times, at most limit.
 // Without jitter: one apply polls, as one caller.
 func certPollDelay(n int, limit time.Duration) time.Duration {
 	d := certPollFirst
