@@ -37,14 +37,19 @@ func TestAWSTargets(t *testing.T) {
 			t.Errorf("%s: %s (%s), want %s", tg.name, tg.verdict, tg.measured, want[tg.name])
 		}
 	}
-	md := awsSection(gs, "bench/gobench-aws.txt")
-	for _, s := range []string{"## AWS side", "| BenchmarkTerraformPlanNoop | terraform plan after terraform apply, 50 ms per call | 100 | 15000 ms | 1600 | – |",
+	sectionHas(t, awsSection(gs, "bench/gobench-aws.txt"), "## AWS side", "| BenchmarkTerraformPlanNoop | terraform plan after terraform apply, 50 ms per call | 100 | 15000 ms | 1600 | – |",
 		"| BenchmarkStatus | coderfleet status (sync.ReadStatus), onboarded fleet, no delay | 100 serving | 1500 ms | 400 | – |",
 		"| sync plan ≥ 5× faster than terraform plan (issue 16.4) | terraform plan / sync plan = 6.0× (15000 ms / 2500 ms) | **met** |",
 		"No-op plan, sync beside Terraform: 2500 ms vs 15000 ms wall time (terraform plan / sync plan = 6.0×, target ≥ 5×: **met**), 300 vs 1600 AWS calls.",
 		"3 batches, fewest possible 2; Terraform 406",
 		"60000 ms vs 600000 ms wall time (terraform apply / sync apply = 10.0×), 1200 vs 3000 AWS calls, 3 vs 406 change batches",
-		"### How the AWS side is measured", "hashicorp/aws 5.100", "`-benchtime 1x`", "-parallelism=64"} {
+		"### How the AWS side is measured", "hashicorp/aws 5.100", "`-benchtime 1x`", "-parallelism=64")
+}
+
+// sectionHas fails t for each of want that md lacks.
+func sectionHas(t *testing.T, md string, want ...string) {
+	t.Helper()
+	for _, s := range want {
 		if !strings.Contains(md, s) {
 			t.Errorf("section lacks %q:\n%s", s, md)
 		}
@@ -138,15 +143,9 @@ ok  	github.com/coderfleet/coderfleet/bench	1700.2s
 	if ratio == nil || ratio.verdict != "missed" || ratio.measured != "terraform plan / sync plan = 3.0× (13380 ms / 4460 ms)" {
 		t.Errorf("ratio target: %+v, want missed at 3.0× (13380 ms / 4460 ms)", ratio)
 	}
-	md := awsSection(gs, "bench/gobench-aws.txt")
-	for _, s := range []string{
+	sectionHas(t, awsSection(gs, "bench/gobench-aws.txt"),
 		"| sync plan ≥ 5× faster than terraform plan (issue 16.4) | terraform plan / sync plan = 3.0× (13380 ms / 4460 ms) | **missed** |",
 		"No-op plan, sync beside Terraform: 4460 ms vs 13380 ms wall time (terraform plan / sync plan = 3.0×, target ≥ 5×: **missed**), 283 vs 1530 AWS calls.",
 		"Apply of a new fleet, sync beside Terraform: 90000 ms vs 1620000 ms wall time (terraform apply / sync apply = 18.0×), 1500 vs 3137 AWS calls, 5 vs 406 change batches.",
-		"fewest ChangeResourceRecordSets the limits allow (issue 16.5) | 5 batches, fewest possible 5; Terraform 406 | **met** |",
-	} {
-		if !strings.Contains(md, s) {
-			t.Errorf("section lacks %q:\n%s", s, md)
-		}
-	}
+		"fewest ChangeResourceRecordSets the limits allow (issue 16.5) | 5 batches, fewest possible 5; Terraform 406 | **met** |")
 }
