@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,12 +158,17 @@ func (r *proxyRun) measure(p *awscalls.Proxy, fn func()) {
 	}
 	for op, n := range p.Counter.Calls() {
 		if d := n - before[op]; d > 0 {
-			r.ops[op] += d
+			r.ops[restID.ReplaceAllString(op, "${1}{id}")] += d
 			r.calls += d
 		}
 	}
 	r.batches = r.ops["ChangeResourceRecordSets"]
 }
+
+// restID is the object ID in the path of a Route53 REST call the proxy
+// names by method and path (GET /2013-04-01/healthcheck/<id>), so the log
+// sums those calls per kind instead of listing one line per object.
+var restID = regexp.MustCompile(`(/(?:hostedzone|healthcheck|change)/)[^/ ]+`)
 
 // report reports median-ms, aws-calls/op and change-batches/op, and logs
 // each iteration's wall time and the calls per operation, most first.
