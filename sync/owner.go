@@ -53,8 +53,23 @@ func ownerValue(fleet, region string) string {
 
 // parseOwner reads fleet and region from an ownership TXT value.
 func parseOwner(value string) (fleet, region string, ok bool) {
-	kv, ok := parseHeritage(value)
-	return kv["coderfleet/fleet"], kv["coderfleet/region"], ok && kv["coderfleet/fleet"] != ""
+	// What parseHeritage reads, without a map: this runs for every TXT
+	// record of the zone, for each region status reads.
+	first, rest, _ := strings.Cut(strings.Trim(value, `"`), ",")
+	if first != heritage {
+		return "", "", false
+	}
+	for rest != "" {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, ",")
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "coderfleet/fleet":
+			fleet = v
+		case "coderfleet/region":
+			region = v
+		}
+	}
+	return fleet, region, fleet != ""
 }
 
 // parseHeritage reads the key=value pairs of a quoted TXT value written by

@@ -239,17 +239,27 @@ func (s *syncer) listCertificates(ctx context.Context, c ACMAPI, awsRegion strin
 
 // ownedValidation returns the fleet's validation CNAMEs in the zones of a
 // (owned "_<label>.<name>" CNAMEs, as ACM names them) by the name they
-// validate.
+// validate. It looks at the ownership TXT records of such CNAMEs only
+// (readOwners parses every one): status runs it for each region.
 func ownedValidation(a *Actual, fleet string) map[string]ValidationRecord {
 	out := map[string]ValidationRecord{}
 	for _, z := range a.Zones {
-		own := readOwners(z.Records, fleet)
+		owned := map[string]bool{}
 		for _, r := range z.Records {
-			if r.Type != "CNAME" || len(r.Values) != 1 {
+			if r.Type != "TXT" || len(r.Values) != 1 {
 				continue
 			}
-			label, rest, ok := strings.Cut(r.Name, ".")
-			if _, owned := own[r.Key()]; ok && owned && strings.HasPrefix(label, "_") {
+			if name, typ, ok := ownedName(r.Name); ok && typ == "CNAME" && strings.HasPrefix(name, "_") {
+				if f, _, ok := parseOwner(r.Values[0]); ok && f == fleet {
+					owned[awsstate.RecordKey(name, typ, r.SetIdentifier)] = true
+				}
+			}
+		}
+		for _, r := range z.Records {
+			if r.Type != "CNAME" || len(r.Values) != 1 || !owned[r.Key()] {
+				continue
+			}
+			if _, rest, ok := strings.Cut(r.Name, "."); ok {
 				out[rest] = ValidationRecord{Name: r.Name, Value: r.Values[0]}
 			}
 		}
