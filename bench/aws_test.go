@@ -15,6 +15,7 @@ import (
 	"strings"
 	gosync "sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func BenchmarkStatus(b *testing.B) {
 	serving := 0
 	var took []time.Duration
 	f.calls.reset()
+	cpu := f.startCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
@@ -73,12 +75,50 @@ func BenchmarkStatus(b *testing.B) {
 			}
 		}
 	}
+	cpu.report(b, len(took))
 	f.calls.logOps(b, len(took))
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "median-ms")
 	b.ReportMetric(float64(serving), "serving-regions")
 	b.ReportMetric(float64(f.calls.n.Load())/float64(len(took)), "aws-calls/op")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/statusRegions/1e6, "ms/region")
+}
+
+// cpuMeter holds the CPU times at the start of a measurement: moto_server's
+// (one Python process) and this process's (coderfleet's code and the SDK).
+type cpuMeter struct {
+	moto            *motoserver.Server
+	motoCPU, ownCPU time.Duration
+}
+
+// startCPU starts measuring the CPU time of f's moto_server and of this
+// process.
+func (f *awsFleet) startCPU(b *testing.B) *cpuMeter {
+	m := &cpuMeter{moto: f.moto}
+	m.motoCPU, m.ownCPU = m.read(b)
+	return m
+}
+
+func (m *cpuMeter) read(b *testing.B) (motoCPU, ownCPU time.Duration) {
+	motoCPU, err := m.moto.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return motoCPU, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report reports moto-cpu-ms/op and go-cpu-ms/op: the CPU each side used
+// per iteration since startCPU. With both on one machine, their sum over
+// the number of cores bounds the wall time from below, and moto's alone
+// (one Python process, one core at most) does too.
+func (m *cpuMeter) report(b *testing.B, n int) {
+	motoCPU, ownCPU := m.read(b)
+	b.ReportMetric(float64((motoCPU-m.motoCPU).Milliseconds())/float64(n), "moto-cpu-ms/op")
+	b.ReportMetric(float64((ownCPU-m.ownCPU).Milliseconds())/float64(n), "go-cpu-ms/op")
 }
 
 // awsFleet is a synthetic fleet on disk (internal/synth) with its own

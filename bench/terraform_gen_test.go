@@ -200,8 +200,11 @@ func newTerraform(tb testing.TB, cfg []byte) *terraform {
 		tb.Fatal(err)
 	}
 	tf.dir = work
+	// The caller's AWS and Terraform settings are dropped, except TF_LOG and
+	// TF_LOG_PATH (an absolute path), which show by hand where an apply's
+	// time goes (TF_LOG=DEBUG logs every AWS call and wait with its time).
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "AWS_") && !strings.HasPrefix(e, "TF_") {
+		if !strings.HasPrefix(e, "AWS_") && (!strings.HasPrefix(e, "TF_") || strings.HasPrefix(e, "TF_LOG=") || strings.HasPrefix(e, "TF_LOG_PATH=")) {
 			tf.env = append(tf.env, e)
 		}
 	}

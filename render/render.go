@@ -237,6 +237,11 @@ type regionRenderer struct {
 	// in which case no region is skipped and evaluation reports the problem.
 	deps    []string
 	depsErr error
+
+	// spare is the evaluator that listed deps: its VM has parsed every
+	// template, so the first worker takes it instead of parsing them again.
+	spareMu sync.Mutex
+	spare   *evaluator
 }
 
 func newRegionRenderer(cfg *config.Config, opts Options) (*regionRenderer, error) {
@@ -246,10 +251,20 @@ func newRegionRenderer(cfg *config.Config, opts Options) (*regionRenderer, error
 	if err := first.refuseTailstrict(""); err != nil {
 		return nil, err
 	}
+	rr.spare = first
 	return rr, nil
 }
 
+// newEvaluator returns an evaluator for one worker: the one that listed
+// the templates, once, then new ones.
 func (rr *regionRenderer) newEvaluator() *evaluator {
+	rr.spareMu.Lock()
+	ev := rr.spare
+	rr.spare = nil
+	rr.spareMu.Unlock()
+	if ev != nil {
+		return ev
+	}
 	return &evaluator{imp: rr.imp, maxStack: rr.opts.MaxStack, timeout: rr.opts.EvalTimeout, natives: rr.opts.NativeFunctions}
 }
 

@@ -8,13 +8,17 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"golang.org/x/sync/semaphore"
+
 	"github.com/coderfleet/coderfleet/awsstate"
+	"github.com/coderfleet/coderfleet/internal/awsrules"
 )
 
 // Result is what Apply did.
@@ -184,18 +188,18 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	// Certificates and health checks come first: records need their IDs and
-	// validation names.
-	early := 0
+	// validation names. They are made in parallel; IAM roles, secrets and
+	// Coder objects follow one by one, in plan order.
+	early, err := s.applyCertificatesAndHealthChecks(ctx, plan, res)
+	if err != nil {
+		return res, err
+	}
 	for _, c := range plan.Changes {
-		if c.Action == Delete || c.Resource == ResourceRecord {
+		if c.Action == Delete || c.Resource == ResourceRecord || c.Resource == ResourceCertificate || c.Resource == ResourceHealthCheck {
 			continue
 		}
 		var err error
 		switch c.Resource {
-		case ResourceCertificate:
-			err = s.requestCertificate(ctx, c.cert)
-		case ResourceHealthCheck:
-			err = s.putHealthCheck(ctx, c.hc)
 		case ResourceRole:
 			err = s.applyRole(ctx, c)
 		case ResourceSecret:
@@ -280,12 +284,122 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
+// Calls in flight while apply creates certificates and health checks and
+// polls the certificates' status. ACM throttles each API per account and
+// AWS region (ACM User Guide, "Quotas", "API rate quotas": RequestCertificate
+// 5 requests per second, DescribeCertificate 10), Route53 per account (Route
+// 53 Developer Guide, "Quotas", "Quotas on Route 53 API requests": 5
+// requests per second). A bound on calls in flight keeps the bursts below
+// those rates without bounding the rate itself: a throttled call is retried
+// with the retry policy's jittered backoff (syncer.call). The polls of the
+// certificate wait also pass the read bound on ACM (readBounds).
+const (
+	// requestCertificateInFlight bounds RequestCertificate calls per AWS region.
+	requestCertificateInFlight = 2
+	// describeCertificateInFlight bounds the certificate wait's
+	// DescribeCertificate calls per AWS region.
+	describeCertificateInFlight = 4
+	// healthCheckInFlight bounds the health checks being created or
+	// updated (and tagged) at once in the account, as readBounds bounds
+	// Route53's reads.
+	healthCheckInFlight = 2
+)
+
+// slots bounds the calls in flight per key (an API, and its AWS region for
+// the regional ones).
+type slots struct {
+	mu   gosync.Mutex
+	sems map[string]*semaphore.Weighted
+}
+
+func newSlots() *slots { return &slots{sems: map[string]*semaphore.Weighted{}} }
+
+// do runs fn while holding one of the n slots of key; it returns ctx's
+// error when ctx ends while it waits for a slot.
+func (l *slots) do(ctx context.Context, key string, n int, fn func() error) error {
+	l.mu.Lock()
+	sem := l.sems[key]
+	if sem == nil {
+		sem = semaphore.NewWeighted(int64(n))
+		l.sems[key] = sem
+	}
+	l.mu.Unlock()
+	if err := sem.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer sem.Release(1)
+	return fn()
+}
+
+// applyCertificatesAndHealthChecks requests the certificates and creates or
+// updates the health checks that p creates or changes, all at once within
+// the in-flight bounds (requestCertificateInFlight per AWS region,
+// healthCheckInFlight), each call with the retry policy. Each keeps its
+// crash-safe form: a certificate is tagged in its request and carries an
+// idempotency token, a health check's caller reference is derived from its
+// configuration. The changes made are appended to res.Applied, and their
+// "done" lines printed, in plan order, whatever order they finished in.
+//
+// All run even when one fails, so what is made and what the error says do
+// not depend on which call finished first: the error is the first failure
+// in plan order, followed by the addresses of the others that failed.
+// It returns the number of changes made.
+func (s *syncer) applyCertificatesAndHealthChecks(ctx context.Context, p *Plan, res *Result) (int, error) {
+	var todo []Change
+	for _, c := range p.Changes {
+		if c.Action != Delete && (c.Resource == ResourceCertificate || c.Resource == ResourceHealthCheck) {
+			todo = append(todo, c)
+		}
+	}
+	lim := newSlots()
+	errs := make([]error, len(todo))
+	var wg gosync.WaitGroup
+	for i, c := range todo {
+		wg.Go(func() {
+			if c.Resource == ResourceCertificate {
+				errs[i] = s.requestCertificate(ctx, c.cert, lim)
+			} else {
+				errs[i] = lim.do(ctx, "route53", healthCheckInFlight, func() error { return s.putHealthCheck(ctx, c.hc) })
+			}
+		})
+	}
+	wg.Wait()
+	var first error
+	var others []string
+	for i, c := range todo {
+		switch {
+		case errs[i] == nil:
+			s.progressf("%s %s %s: done\n", c.Action, c.Resource, c.Address)
+			res.Applied = append(res.Applied, c)
+		case first == nil:
+			first = errs[i]
+		default:
+			others = append(others, c.Resource+" "+c.Address)
+		}
+	}
+	if first == nil {
+		return len(todo), nil
+	}
+	if len(others) > 0 {
+		first = fmt.Errorf("%w (%d more failed: %s)", first, len(others), strings.Join(others, ", "))
+	}
+	return len(todo) - 1 - len(others), first
+}
+
+// requestCertificate requests the certificate of op, within the
+// RequestCertificate bound of its AWS region in lim, and waits for ACM to
+// list its DNS validation records.
+func (s *syncer) requestCertificate(ctx context.Context, op *certOp, lim *slots) error {
 	c := op.desired
 	client := s.opts.Clients.ACM(c.AWSRegion)
+	tagMap := map[string]string{}
+	maps.Copy(tagMap, c.Tags)
+	if _, set := tagMap[TagCertificateNames]; !set && len(tagMap) < awsrules.MaxTagsACM {
+		tagMap[TagCertificateNames] = certificateNames(c.DomainName, c.SubjectAlternativeNames)
+	}
 	var tags []acmtypes.Tag
-	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
-		tags = append(tags, acmtypes.Tag{Key: ptr(k), Value: ptr(c.Tags[k])})
+	for _, k := range slices.Sorted(maps.Keys(tagMap)) {
+		tags = append(tags, acmtypes.Tag{Key: ptr(k), Value: ptr(tagMap[k])})
 	}
 	in := &acm.RequestCertificateInput{
 		DomainName: ptr(c.DomainName), ValidationMethod: acmtypes.ValidationMethodDns, Tags: tags,
@@ -295,8 +409,11 @@ func (s *syncer) requestCertificate(ctx context.Context, op *certOp) error {
 		in.SubjectAlternativeNames = append([]string{c.DomainName}, c.SubjectAlternativeNames...)
 	}
 	var out *acm.RequestCertificateOutput
-	_, err := s.call(ctx, "requesting certificate "+op.region+"/"+c.Name, func(ctx context.Context) (err error) {
-		out, err = client.RequestCertificate(ctx, in)
+	err := lim.do(ctx, "acm RequestCertificate "+c.AWSRegion, requestCertificateInFlight, func() error {
+		_, err := s.call(ctx, "requesting certificate "+op.region+"/"+c.Name, func(ctx context.Context) (err error) {
+			out, err = client.RequestCertificate(ctx, in)
+			return err
+		})
 		return err
 	})
 	if err != nil {
@@ -479,6 +596,21 @@ func (s *syncer) waitInsync(ctx context.Context, id, status string) error {
 	return err
 }
 
+// certPollFirst is the certificate wait's first wait between checks; each
+// next wait doubles it, up to Options.PollInterval (certPollDelay).
+const certPollFirst = time.Second
+
+// certPollDelay returns the wait after the n-th check (n from 1) of the
+// certificates still pending: certPollFirst doubled n-1 times, at most limit.
+// Without jitter: one apply polls, as one caller.
+func certPollDelay(n int, limit time.Duration) time.Duration {
+	d := certPollFirst
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
 // finishCertificates waits (bounded) for the desired certificates to be
 // ISSUED and writes the ARNs of the issued ones to overlays/<region>/outputs.yaml.
 func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, res *Result) error {
@@ -496,59 +628,80 @@ func (s *syncer) finishCertificates(ctx context.Context, d *Desired, a *Actual, 
 	}
 	start := s.clock.Now()
 	deadline := start.Add(s.opts.CertificateTimeout)
-	// Poll every certificate still pending in each round, first without
-	// waiting (one issued while the others were requested needs no sleep),
-	// then every PollInterval until all are ISSUED or the bound is reached.
+	// Check every certificate still pending in each round, all at once
+	// (describeCertificateInFlight per AWS region), first without waiting
+	// (one issued while the others were requested needs no sleep), then
+	// after waits that start at certPollFirst and double up to
+	// PollInterval (certPollDelay), until all are ISSUED or the bound is
+	// reached.
 	//
 	// Every certificate gets its "is ISSUED" line with its ARN once, whether
 	// it was issued before this run, while it read the state, or while it
-	// waited: what the output says must not depend on how fast ACM is.
+	// waited: what the output says must not depend on how fast ACM is. The
+	// lines of a round come in the order of the regions and certificates,
+	// whatever order the checks finished in.
 	var pending []string
 	announced := make([]bool, len(wants))
-	for {
-		var waiting []*want
+	for n := 1; ; n++ {
+		got := make([]*Certificate, len(wants))
+		errs := make([]error, len(wants))
+		lim := newSlots()
+		var wg gosync.WaitGroup
 		for i := range wants {
 			w := &wants[i]
 			if w.cert.Status == "ISSUED" {
-				if !announced[i] {
-					announced[i] = true
-					s.progressf("certificate %s/%s is ISSUED: %s\n", w.region, w.name, w.cert.ARN)
-				}
 				continue
 			}
-			c, err := s.describeCertificate(ctx, s.opts.Clients.ACM(w.cert.AWSRegion), w.cert.ARN)
-			if err != nil {
-				return err
+			wg.Go(func() {
+				errs[i] = lim.do(ctx, "acm DescribeCertificate "+w.cert.AWSRegion, describeCertificateInFlight, func() (err error) {
+					got[i], err = s.describeCertificate(ctx, s.opts.Clients.ACM(w.cert.AWSRegion), w.cert.ARN)
+					return err
+				})
+			})
+		}
+		wg.Wait()
+		var waiting []*want
+		for i := range wants {
+			w := &wants[i]
+			if w.cert.Status != "ISSUED" {
+				if errs[i] != nil {
+					return errs[i]
+				}
+				c := got[i]
+				if c == nil {
+					return fmt.Errorf("certificate %s/%s (%s) disappeared while waiting: run coderfleet sync apply again", w.region, w.name, w.cert.ARN)
+				}
+				if !usableCertStatus[c.Status] {
+					return fmt.Errorf("certificate %s/%s (%s) is %s: check the validation records and the ACM console; delete it and run coderfleet sync apply again", w.region, w.name, w.cert.ARN, c.Status)
+				}
+				w.cert.Status = c.Status
 			}
-			if c == nil {
-				return fmt.Errorf("certificate %s/%s (%s) disappeared while waiting: run coderfleet sync apply again", w.region, w.name, w.cert.ARN)
+			if w.cert.Status != "ISSUED" {
+				waiting = append(waiting, w)
+				continue
 			}
-			if !usableCertStatus[c.Status] {
-				return fmt.Errorf("certificate %s/%s (%s) is %s: check the validation records and the ACM console; delete it and run coderfleet sync apply again", w.region, w.name, w.cert.ARN, c.Status)
-			}
-			w.cert.Status = c.Status
-			if w.cert.Status == "ISSUED" {
+			if !announced[i] {
 				announced[i] = true
 				s.progressf("certificate %s/%s is ISSUED: %s\n", w.region, w.name, w.cert.ARN)
-				continue
 			}
-			waiting = append(waiting, w)
 		}
 		if len(waiting) == 0 {
 			break
 		}
-		if !s.clock.Now().Before(deadline) {
+		left := deadline.Sub(s.clock.Now())
+		if left <= 0 {
 			for _, w := range waiting {
 				pending = append(pending, w.region+"/"+w.name)
 			}
 			break
 		}
-		for _, w := range waiting {
-			s.progressf("waiting for certificate %s/%s to be ISSUED: %s (%s of %s)\n", w.region, w.name, w.cert.Status,
-				s.clock.Now().Sub(start).Round(time.Second), s.opts.CertificateTimeout)
-		}
 		// The last wait ends at the bound, not a poll interval after it.
-		if err := s.clock.Sleep(ctx, min(s.opts.PollInterval, deadline.Sub(s.clock.Now()))); err != nil {
+		delay := min(certPollDelay(n, s.opts.PollInterval), left)
+		for _, w := range waiting {
+			s.progressf("waiting for certificate %s/%s to be ISSUED: %s (%s of %s; next check in %s)\n", w.region, w.name, w.cert.Status,
+				s.clock.Now().Sub(start).Round(time.Second), s.opts.CertificateTimeout, delay.Round(time.Millisecond))
+		}
+		if err := s.clock.Sleep(ctx, delay); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -389,15 +390,55 @@ func contractConflict(t *testing.T, e *env) {
 	}
 }
 
+// waitWatch is the progress writer of a certificate wait test: it notes
+// how many times clock had slept when the wait printed its first line, so
+// pendingACM can tell the wait's sleeps from the other waits of an apply
+// (validation records, INSYNC), whose number and lengths are not fixed.
+type waitWatch struct {
+	mu    gosync.Mutex
+	clock *fakeClock
+	out   strings.Builder
+	// mark is the number of sleeps before the wait's first line; -1
+	// until then.
+	mark int
+	// issueAfter is the number of the wait's sleeps after which ACM
+	// reports ISSUED.
+	issueAfter int
+}
+
+func (w *waitWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mark < 0 && strings.HasPrefix(string(p), "waiting for certificate ") {
+		w.mark = len(w.clock.slept())
+	}
+	return w.out.Write(p)
+}
+
+// waitSleeps returns the sleeps of the certificate wait so far.
+func (w *waitWatch) waitSleeps() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mark < 0 {
+		return nil
+	}
+	return w.clock.slept()[w.mark:]
+}
+
+func (w *waitWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.String()
+}
+
 // pendingACM reports every certificate as PENDING_VALIDATION until the
-// certificate wait has slept once (a sleep of exactly poll on clock; the
-// other waits of an apply sleep other durations), whatever the real ACM says:
-// the wait's first round then always finds every certificate pending, however
-// fast moto issues and however many reads came before.
+// certificate wait has slept watch.issueAfter times, then as ISSUED,
+// whatever moto says: the wait's first round always finds every
+// certificate pending, however fast moto issues, and the rounds that follow
+// do not depend on the wall clock.
 type pendingACM struct {
 	ACMAPI
-	clock *fakeClock
-	poll  time.Duration
+	watch *waitWatch
 }
 
 func (p *pendingACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCertificateInput, optFns ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error) {
@@ -405,46 +446,104 @@ func (p *pendingACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCe
 	if err != nil || out.Certificate == nil {
 		return out, err
 	}
-	if !slices.Contains(p.clock.slept(), p.poll) {
-		out.Certificate.Status = acmtypes.CertificateStatusPendingValidation
+	out.Certificate.Status = acmtypes.CertificateStatusPendingValidation
+	if len(p.watch.waitSleeps()) >= p.watch.issueAfter {
+		out.Certificate.Status = acmtypes.CertificateStatusIssued
 	}
 	return out, err
 }
 
-// TestApplyReportsEachCertificateWait checks the progress of the certificate
-// wait: a line per pending certificate and round, then one "is ISSUED" line
-// per certificate with its ARN, and the wait's sleeps on the injected clock.
-func TestApplyReportsEachCertificateWait(t *testing.T) {
-	ctx := context.Background()
+// certWaitApply applies the example fleet on a clock that never really
+// sleeps, with ACM reporting every certificate pending until the
+// certificate wait has slept issueAfter times.
+func certWaitApply(t *testing.T, poll, timeout time.Duration, issueAfter int) (*repo, *waitWatch, error) {
+	t.Helper()
 	e := motoEnv(t, nil)
 	r := newRepo(t, exampleFleet()...)
-	// Moto issues after a second of wall-clock time, which the clock's
-	// short real sleeps let pass within the bound.
-	clock := &realShortClock{*newFakeClock()}
+	clock := newFakeClock()
 	opts := e.options(r, clock)
+	opts.PollInterval, opts.CertificateTimeout = poll, timeout
+	watch := &waitWatch{clock: clock, mark: -1, issueAfter: issueAfter}
 	real := e.clients.ACM
-	opts.Clients.ACM = func(region string) ACMAPI {
-		return &pendingACM{ACMAPI: real(region), clock: &clock.fakeClock, poll: opts.PollInterval}
+	opts.Clients.ACM = func(region string) ACMAPI { return &pendingACM{ACMAPI: real(region), watch: watch} }
+	opts.Progress = watch
+	_, err := Apply(context.Background(), opts)
+	return r, watch, err
+}
+
+// exampleCerts are the certificates of exampleFleet, region/name.
+var exampleCerts = []string{"eu-west-2/proxy", "us-east-2/coder", "us-east-2/litellm", "us-west-2/proxy"}
+
+// TestApplyReportsEachCertificateWait checks the certificate wait: a first
+// check without waiting, then waits on the injected clock that start at one
+// second and double up to PollInterval (15s by default), a line per pending
+// certificate and wait saying how long it has waited and the next wait,
+// then one "is ISSUED" line per certificate with its ARN.
+func TestApplyReportsEachCertificateWait(t *testing.T) {
+	r, watch, err := certWaitApply(t, 0, time.Minute, 6)
+	out := watch.String()
+	if err != nil {
+		t.Fatalf("apply: %v\nprogress:\n%s", err, out)
 	}
-	var progress strings.Builder
-	opts.Progress = &progress
-	if _, err := Apply(ctx, opts); err != nil {
-		t.Fatalf("apply: %v\nprogress:\n%s", err, progress.String())
+	want := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second, 15 * time.Second}
+	if got := watch.waitSleeps(); !slices.Equal(got, want) {
+		t.Errorf("the certificate wait slept %v, want %v\nprogress:\n%s", got, want, out)
 	}
-	out := progress.String()
-	for region, names := range map[string][]string{"us-east-2": {"coder", "litellm"}, "us-west-2": {"proxy"}, "eu-west-2": {"proxy"}} {
+	waits := []string{"0s of 1m0s; next check in 1s", "1s of 1m0s; next check in 2s", "3s of 1m0s; next check in 4s",
+		"7s of 1m0s; next check in 8s", "15s of 1m0s; next check in 15s", "30s of 1m0s; next check in 15s"}
+	for _, cert := range exampleCerts {
+		region, name, _ := strings.Cut(cert, "/")
 		o, err := awsstate.ParseOutputs("outputs.yaml", r.fs["overlays/"+region+"/outputs.yaml"].Data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, n := range names {
-			if !strings.Contains(out, "waiting for certificate "+region+"/"+n+" to be ISSUED: PENDING_VALIDATION") {
-				t.Errorf("no waiting line for %s/%s:\n%s", region, n, out)
-			}
-			line := "certificate " + region + "/" + n + " is ISSUED: " + o.Certificates[n] + "\n"
-			if strings.Count(out, line) != 1 {
-				t.Errorf("want exactly one %q:\n%s", line, out)
+		prefix := "waiting for certificate " + cert + " to be ISSUED: PENDING_VALIDATION ("
+		if n := strings.Count(out, prefix); n != len(waits) {
+			t.Errorf("%d waiting lines for %s, want %d:\n%s", n, cert, len(waits), out)
+		}
+		for _, w := range waits {
+			if !strings.Contains(out, prefix+w+")\n") {
+				t.Errorf("no line %q:\n%s", prefix+w+")", out)
 			}
 		}
+		line := "certificate " + cert + " is ISSUED: " + o.Certificates[name] + "\n"
+		if o.Certificates[name] == "" || strings.Count(out, line) != 1 {
+			t.Errorf("want exactly one %q:\n%s", line, out)
+		}
+	}
+	// The lines of each round come in the order of the certificates.
+	var order []string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, "waiting for certificate "); ok {
+			order = append(order, strings.Fields(rest)[0])
+		}
+	}
+	for i := 0; i < len(order); i += len(exampleCerts) {
+		if got := order[i:min(i+len(exampleCerts), len(order))]; !slices.Equal(got, exampleCerts) {
+			t.Errorf("a round's waiting lines come in the order %v, want %v:\n%s", got, exampleCerts, out)
+		}
+	}
+}
+
+// TestApplyCertificateWaitEndsAtTheBound checks that the waits of the
+// certificate wait stay within CertificateTimeout, the last one ending at
+// it, and that the certificates still pending then are named in a
+// *CertificateTimeoutError after the outputs of the others are written.
+func TestApplyCertificateWaitEndsAtTheBound(t *testing.T) {
+	_, watch, err := certWaitApply(t, 5*time.Second, 20*time.Second, 1000)
+	out := watch.String()
+	var te *CertificateTimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("apply: %v, want a *CertificateTimeoutError\nprogress:\n%s", err, out)
+	}
+	if !slices.Equal(te.Pending, exampleCerts) || te.Timeout != 20*time.Second {
+		t.Errorf("pending %v after %s, want %v after 20s", te.Pending, te.Timeout, exampleCerts)
+	}
+	want := []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second, 3 * time.Second}
+	if got := watch.waitSleeps(); !slices.Equal(got, want) {
+		t.Errorf("the certificate wait slept %v, want %v (doubling from 1s, at most PollInterval 5s, the last ending at 20s)\nprogress:\n%s", got, want, out)
+	}
+	if !strings.Contains(out, "waiting for certificate us-east-2/coder to be ISSUED: PENDING_VALIDATION (17s of 20s; next check in 3s)\n") {
+		t.Errorf("no last waiting line ending at the bound:\n%s", out)
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
-	"sort"
+	gosync "sync"
 
 	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
@@ -118,20 +119,33 @@ func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error
 			return nil, &InputError{Err: fmt.Errorf("no regions/<region>/aws/ folder found: run coderfleet render first")}
 		}
 	}
-	sort.Strings(regions)
+	regions = slices.Compact(slices.Sorted(slices.Values(regions)))
 	d := &Desired{Complete: complete}
+	// The regions' files are parsed and validated on every core, then
+	// gathered in order: the result and its errors do not depend on timing.
+	loaded := make([]*RegionState, len(regions))
+	loadErrs := make([]error, len(regions))
+	var wg gosync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(regions)) {
+		wg.Go(func() {
+			for i := range next {
+				var allowed []config.Allowance
+				if allow != nil {
+					allowed = allow(regions[i])
+				}
+				loaded[i], loadErrs[i] = loadRegion(repo, regions[i], allowed)
+			}
+		})
+	}
+	for i := range regions {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var errs []error
-	seen := map[string]bool{}
-	for _, r := range regions {
-		if seen[r] {
-			continue
-		}
-		seen[r] = true
-		var allowed []config.Allowance
-		if allow != nil {
-			allowed = allow(r)
-		}
-		rs, err := loadRegion(repo, r, allowed)
+	for i, r := range regions {
+		rs, err := loaded[i], loadErrs[i]
 		if err != nil {
 			errs = append(errs, err)
 			continue

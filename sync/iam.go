@@ -108,6 +108,9 @@ func decodePolicy(s string) string {
 // "Action": ["x"] grant the same, IAM User Guide, "IAM JSON policy
 // elements"), whatever the spacing and key order.
 func samePolicy(a, b string) bool {
+	if a == b {
+		return true // as sync wrote it: no need to parse
+	}
 	var x, y any
 	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
 		return a == b
@@ -203,6 +206,9 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 			return err
 		}
 		if det, ok := details[deref(listed[i].RoleName)]; ok {
+			if !desired[deref(det.RoleName)] && !ownedInScope(d, det.Tags) {
+				return nil // left out below anyway: not worth decoding its policies
+			}
 			roles[i] = roleFromDetail(d, listed[i], det)
 			return nil
 		}
@@ -432,13 +438,31 @@ func (s *syncer) readRole(ctx context.Context, d *Desired, name string) (*Role, 
 // Managed are left to the caller.
 func newRole(d *Desired, r iamtypes.Role, tags []iamtypes.Tag) *Role {
 	role := &Role{Name: deref(r.RoleName), Path: deref(r.Path), ARN: deref(r.Arn), Description: deref(r.Description),
-		Tags: map[string]string{}, Trust: decodePolicy(deref(r.AssumeRolePolicyDocument))}
-	for _, t := range tags {
-		role.Tags[deref(t.Key)] = deref(t.Value)
-	}
+		Tags: roleTags(tags), Trust: decodePolicy(deref(r.AssumeRolePolicyDocument))}
 	role.Region = role.Tags[awsstate.TagRegion]
-	role.Owned = role.Tags[awsstate.TagFleet] == d.Fleet && role.Tags[awsstate.TagName] != ""
+	role.Owned = ownsRole(d, role.Tags)
 	return role
+}
+
+// roleTags is an IAM tag list as a map.
+func roleTags(tags []iamtypes.Tag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[deref(t.Key)] = deref(t.Value)
+	}
+	return m
+}
+
+// ownsRole reports whether a role's tags make it the fleet's own.
+func ownsRole(d *Desired, tags map[string]string) bool {
+	return tags[awsstate.TagFleet] == d.Fleet && tags[awsstate.TagName] != ""
+}
+
+// ownedInScope reports whether tags make a role the fleet's own (as newRole
+// judges it) and name a region in d's scope.
+func ownedInScope(d *Desired, tags []iamtypes.Tag) bool {
+	m := roleTags(tags)
+	return ownsRole(d, m) && d.inScope(m[awsstate.TagRegion])
 }
 
 // roleFromDetail is what readRole returns for the role listed (a ListRoles

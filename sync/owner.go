@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/coderfleet/coderfleet/awsstate"
@@ -52,8 +53,23 @@ func ownerValue(fleet, region string) string {
 
 // parseOwner reads fleet and region from an ownership TXT value.
 func parseOwner(value string) (fleet, region string, ok bool) {
-	kv, ok := parseHeritage(value)
-	return kv["coderfleet/fleet"], kv["coderfleet/region"], ok && kv["coderfleet/fleet"] != ""
+	// What parseHeritage reads, without a map: this runs for every TXT
+	// record of the zone, for each region status reads.
+	first, rest, _ := strings.Cut(strings.Trim(value, `"`), ",")
+	if first != heritage {
+		return "", "", false
+	}
+	for rest != "" {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, ",")
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "coderfleet/fleet":
+			fleet = v
+		case "coderfleet/region":
+			region = v
+		}
+	}
+	return fleet, region, fleet != ""
 }
 
 // parseHeritage reads the key=value pairs of a quoted TXT value written by
@@ -92,6 +108,25 @@ func healthCheckRef(fleet, region, name string, cfg string, attempt int) string 
 // certificate: a retried request within an hour returns the same ARN.
 func certificateToken(fleet, region, name string, domains []string) string {
 	sum := sha256.Sum256([]byte(fleet + "\x00" + region + "\x00" + name + "\x00" + strings.Join(domains, "\x00")))
+	return hex.EncodeToString(sum[:])[:32]
+}
+
+// TagCertificateNames is the tag sync gives each certificate it requests:
+// certificateNames of the names requested. ACM never changes a
+// certificate's names, so ReadStatus compares this tag with the desired
+// names instead of describing the certificate (ListCertificates summaries
+// list subject alternative names in AWS, SubjectAlternativeNameSummaries,
+// but moto_server leaves them out). Without the tag, or with another
+// value, the certificate is described.
+const TagCertificateNames = "coderfleet.io/names"
+
+// certificateNames is the digest TagCertificateNames holds: 32 hex digits
+// of the domain name and the other names, sorted, compared as sameNames
+// compares them.
+func certificateNames(domain string, sans []string) string {
+	others := slices.DeleteFunc(slices.Clone(sans), func(n string) bool { return n == domain })
+	slices.Sort(others)
+	sum := sha256.Sum256([]byte(domain + "\x00" + strings.Join(others, "\x00")))
 	return hex.EncodeToString(sum[:])[:32]
 }
 

@@ -175,6 +175,15 @@ func TestOwnerNames(t *testing.T) {
 	if _, _, ok := parseOwner(`"v=spf1 -all"`); ok {
 		t.Error("an SPF record parsed as an owner")
 	}
+	// parseOwner reads what parseHeritage reads, without its map.
+	for _, v := range []string{ownerValue("demo", "us-east-2"), `"heritage=coderfleet"`, `"heritage=coderfleet,"`, `"heritage=coderfleet,coderfleet/fleet="`,
+		`"heritage=coderfleet,coderfleet/region=r,coderfleet/fleet=a,coderfleet/fleet=b"`, `"heritage=external-dns,coderfleet/fleet=a"`, `""`, `heritage=coderfleet,coderfleet/fleet=x`} {
+		kv, hok := parseHeritage(v)
+		f, r, ok := parseOwner(v)
+		if f != kv["coderfleet/fleet"] || r != kv["coderfleet/region"] || ok != (hok && kv["coderfleet/fleet"] != "") {
+			t.Errorf("parseOwner(%s) = %q %q %t; parseHeritage gives %v %t", v, f, r, ok, kv, hok)
+		}
+	}
 	if normName(`\052.coderdemo.io.`) != "*.coderdemo.io" {
 		t.Errorf("normName = %q", normName(`\052.coderdemo.io.`))
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
@@ -102,7 +103,7 @@ func (s *syncer) readAllCertificates(ctx context.Context, d *Desired, a *Actual)
 	ars := slices.Sorted(maps.Keys(acmRegions))
 	certs := make([][]Certificate, len(ars))
 	if err := s.each(ctx, len(ars), func(ctx context.Context, i int) (err error) {
-		certs[i], err = s.readCertificates(ctx, ars[i], d)
+		certs[i], err = s.readCertificates(ctx, ars[i], d, a)
 		return err
 	}); err != nil {
 		return err
@@ -120,14 +121,20 @@ func (s *syncer) readAllCertificates(ctx context.Context, d *Desired, a *Actual)
 }
 
 // ownedCert is a certificate of the fleet as its tags name it.
-type ownedCert struct{ arn, region, name string }
+type ownedCert struct {
+	arn, region, name string
+	// names is its TagCertificateNames tag ("" without).
+	names string
+}
 
 // readCertificates finds the fleet's certificates in awsRegion with the
 // Resource Groups Tagging API (one paged GetResources with the fleet's tag:
 // certificates of others are never asked about), adds those this run
 // requested (the tagging API may list a new certificate only after a
-// while), and describes those in scope.
-func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desired) ([]Certificate, error) {
+// while), and describes those in scope. ReadStatus (s.certSummaries) takes
+// what it can from the ListCertificates summaries instead (see
+// certFromSummary); the zones of a must be read.
+func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desired, a *Actual) ([]Certificate, error) {
 	var owned []ownedCert
 	seen := map[string]bool{}
 	in := &tagging.GetResourcesInput{ResourceTypeFilters: []string{"acm"}, ResourcesPerPage: ptr(int32(100)),
@@ -151,7 +158,7 @@ func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desi
 				continue
 			}
 			seen[arn] = true
-			owned = append(owned, ownedCert{arn: arn, region: tm[awsstate.TagRegion], name: tm[awsstate.TagName]})
+			owned = append(owned, ownedCert{arn: arn, region: tm[awsstate.TagRegion], name: tm[awsstate.TagName], names: tm[TagCertificateNames]})
 		}
 		if deref(out.PaginationToken) == "" {
 			break
@@ -168,8 +175,23 @@ func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desi
 	s.requestedMu.Unlock()
 	owned = slices.DeleteFunc(owned, func(c ownedCert) bool { return !d.inScope(c.region) || c.name == "" })
 	c := s.opts.Clients.ACM(awsRegion)
+	var summaries map[string]acmtypes.CertificateSummary
+	if s.certSummaries && len(owned) > 0 {
+		var err error
+		if summaries, err = s.listCertificates(ctx, c, awsRegion); err != nil {
+			return nil, err
+		}
+	}
+	validated := ownedValidation(a, d.Fleet)
 	found := make([]*Certificate, len(owned))
 	err := s.each(ctx, len(owned), func(ctx context.Context, i int) error {
+		if sum, ok := summaries[owned[i].arn]; ok {
+			if cert := certFromSummary(sum, owned[i], d, validated); cert != nil {
+				cert.AWSRegion = awsRegion
+				found[i] = cert
+				return nil
+			}
+		}
 		cert, err := s.describeCertificate(ctx, c, owned[i].arn)
 		if err != nil || cert == nil {
 			return err
@@ -188,6 +210,103 @@ func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desi
 		}
 	}
 	return certs, nil
+}
+
+// listCertificates returns the summaries of every certificate in
+// awsRegion by ARN, whatever its key type (ListCertificates lists RSA_1024
+// and RSA_2048 keys only unless asked for others), 1000 a page (AWS
+// Certificate Manager API Reference, ListCertificates).
+func (s *syncer) listCertificates(ctx context.Context, c ACMAPI, awsRegion string) (map[string]acmtypes.CertificateSummary, error) {
+	out := map[string]acmtypes.CertificateSummary{}
+	in := &acm.ListCertificatesInput{MaxItems: ptr(int32(1000)), Includes: &acmtypes.Filters{KeyTypes: acmtypes.KeyAlgorithm("").Values()}}
+	for {
+		var page *acm.ListCertificatesOutput
+		if _, err := s.call(ctx, "listing the ACM certificates in "+awsRegion, func(ctx context.Context) (err error) {
+			page, err = c.ListCertificates(ctx, in)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		for _, sum := range page.CertificateSummaryList {
+			out[deref(sum.CertificateArn)] = sum
+		}
+		if deref(page.NextToken) == "" {
+			return out, nil
+		}
+		in = &acm.ListCertificatesInput{MaxItems: in.MaxItems, Includes: in.Includes, NextToken: page.NextToken}
+	}
+}
+
+// ownedValidation returns the fleet's validation CNAMEs in the zones of a
+// (owned "_<label>.<name>" CNAMEs, as ACM names them) by the name they
+// validate. It looks at the ownership TXT records of such CNAMEs only
+// (readOwners parses every one): status runs it for each region.
+func ownedValidation(a *Actual, fleet string) map[string]ValidationRecord {
+	out := map[string]ValidationRecord{}
+	for _, z := range a.Zones {
+		owned := map[string]bool{}
+		for _, r := range z.Records {
+			if r.Type != "TXT" || len(r.Values) != 1 {
+				continue
+			}
+			if name, typ, ok := ownedName(r.Name); ok && typ == "CNAME" && strings.HasPrefix(name, "_") {
+				if f, _, ok := parseOwner(r.Values[0]); ok && f == fleet {
+					owned[awsstate.RecordKey(name, typ, r.SetIdentifier)] = true
+				}
+			}
+		}
+		for _, r := range z.Records {
+			if r.Type != "CNAME" || len(r.Values) != 1 || !owned[r.Key()] {
+				continue
+			}
+			if _, rest, ok := strings.Cut(r.Name, "."); ok {
+				out[rest] = ValidationRecord{Name: r.Name, Value: r.Values[0]}
+			}
+		}
+	}
+	return out
+}
+
+// certFromSummary is the certificate o as its ListCertificates summary
+// gives it, when that is all ReadStatus needs, or nil (describe it then):
+// it must be ISSUED, carry TagCertificateNames equal to the digest of its
+// desired names (the summary of moto_server lacks the subject alternative
+// names), and each of its names must have a validation CNAME among the
+// fleet's records (validated). A validation record someone edited in
+// place is thus taken as it is; sync plan, which describes every
+// certificate, compares its value.
+func certFromSummary(sum acmtypes.CertificateSummary, o ownedCert, d *Desired, validated map[string]ValidationRecord) *Certificate {
+	if sum.Status != acmtypes.CertificateStatusIssued || o.names == "" {
+		return nil
+	}
+	var want *awsstate.Certificate
+	for _, r := range d.Regions {
+		for i, c := range r.Certificates {
+			if r.Region == o.region && c.Name == o.name {
+				want = &r.Certificates[i]
+			}
+		}
+	}
+	if want == nil || deref(sum.DomainName) != want.DomainName || certificateNames(want.DomainName, want.SubjectAlternativeNames) != o.names {
+		return nil
+	}
+	cert := &Certificate{ARN: o.arn, Region: o.region, Name: o.name, DomainName: want.DomainName, Status: string(sum.Status),
+		InUse: deref(sum.InUse), NotAfter: deref(sum.NotAfter)}
+	seen := map[string]bool{}
+	for _, n := range append([]string{want.DomainName}, want.SubjectAlternativeNames...) {
+		if n != want.DomainName && !slices.Contains(cert.SANs, n) {
+			cert.SANs = append(cert.SANs, n)
+		}
+		v, ok := validated[strings.TrimPrefix(normName(n), "*.")]
+		if !ok {
+			return nil
+		}
+		if !seen[v.Name] {
+			seen[v.Name] = true
+			cert.Validation = append(cert.Validation, v)
+		}
+	}
+	return cert
 }
 
 // describeCertificate returns nil when the certificate no longer exists.
@@ -415,7 +534,20 @@ func (s *syncer) listRecords(ctx context.Context, zoneID string) ([]Record, erro
 		}
 		in = next
 	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Key() < recs[j].Key() })
+	// Sorted by key, each computed once (a zone of thousands of records
+	// would otherwise build two keys per comparison).
+	type keyedRecord struct {
+		key string
+		rec Record
+	}
+	keyed := make([]keyedRecord, len(recs))
+	for i, r := range recs {
+		keyed[i].key, keyed[i].rec = r.Key(), r
+	}
+	slices.SortFunc(keyed, func(x, y keyedRecord) int { return strings.Compare(x.key, y.key) })
+	for i := range keyed {
+		recs[i] = keyed[i].rec
+	}
 	return recs, nil
 }
 

@@ -223,6 +223,10 @@ func (a cachedACM) DescribeCertificate(ctx context.Context, in *acm.DescribeCert
 	return cached(ctx, a.c, svcACM, "DescribeCertificate", a.r, in, func() (*acm.DescribeCertificateOutput, error) { return a.ACMAPI.DescribeCertificate(ctx, in, o...) })
 }
 
+func (a cachedACM) ListCertificates(ctx context.Context, in *acm.ListCertificatesInput, o ...func(*acm.Options)) (*acm.ListCertificatesOutput, error) {
+	return cached(ctx, a.c, svcACM, "ListCertificates", a.r, in, func() (*acm.ListCertificatesOutput, error) { return a.ACMAPI.ListCertificates(ctx, in, o...) })
+}
+
 type cachedTagging struct {
 	TaggingAPI
 	c *readCache

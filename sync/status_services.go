@@ -39,7 +39,9 @@ func readCommittedServices(repo fs.FS, region string) map[string]committedServic
 			}
 			return nil
 		}
-		if !strings.HasSuffix(p, ".yaml") {
+		// render.FileName names an object's file <kind>-<namespace>-<name>.yaml:
+		// only service-*.yaml can hold a Service.
+		if !strings.HasPrefix(e.Name(), "service-") || !strings.HasSuffix(p, ".yaml") {
 			return nil
 		}
 		data, err := fs.ReadFile(repo, p)

@@ -153,15 +153,18 @@ func TestClassifyRegion(t *testing.T) {
 }
 
 // TestReadCommittedServices reads the Services of a rendered region,
-// skipping aws/, other kinds and files that are not YAML.
+// skipping aws/, files other than service-*.yaml (render.FileName's name
+// for a Service), other kinds and files that are not YAML.
 func TestReadCommittedServices(t *testing.T) {
 	repo := fstest.MapFS{
-		"regions/r1/coder/service-coder-coder.yaml": {Data: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: coder\n  namespace: coder\n  annotations:\n    " + AnnotationSSLCert + ": arn:1\n")},
-		"regions/r1/coder/service-coder-plain.yaml": {Data: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: plain\n  namespace: coder\n")},
-		"regions/r1/coder/deployment-coder.yaml":    {Data: []byte("kind: Deployment\nmetadata:\n  name: coder\n  namespace: coder\n")},
-		"regions/r1/aws/records.yaml":               {Data: []byte("kind: Service\nmetadata:\n  name: no\n")},
-		"regions/r1/coder/broken.yaml":              {Data: []byte("kind: Service\n\t: [")},
-		"regions/r2/x/service-x.yaml":               {Data: []byte("kind: Service\nmetadata:\n  name: x\n  namespace: x\n")},
+		"regions/r1/coder/service-coder-coder.yaml":  {Data: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: coder\n  namespace: coder\n  annotations:\n    " + AnnotationSSLCert + ": arn:1\n")},
+		"regions/r1/coder/service-coder-plain.yaml":  {Data: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: plain\n  namespace: coder\n")},
+		"regions/r1/coder/service-coder-notes.txt":   {Data: []byte("kind: Service\nmetadata:\n  name: notes\n")},
+		"regions/r1/coder/deployment-coder.yaml":     {Data: []byte("kind: Service\nmetadata:\n  name: coder\n  namespace: coder\n")},
+		"regions/r1/coder/service-coder-odd.yaml":    {Data: []byte("kind: Deployment\nmetadata:\n  name: odd\n  namespace: coder\n")},
+		"regions/r1/aws/records.yaml":                {Data: []byte("kind: Service\nmetadata:\n  name: no\n")},
+		"regions/r1/coder/service-coder-broken.yaml": {Data: []byte("kind: Service\n\t: [")},
+		"regions/r2/x/service-x.yaml":                {Data: []byte("kind: Service\nmetadata:\n  name: x\n  namespace: x\n")},
 	}
 	got := readCommittedServices(repo, "r1")
 	want := map[string]committedService{

@@ -47,7 +47,10 @@ type Options struct {
 	// CertificateTimeout bounds the wait for certificates to become ISSUED;
 	// zero means 15 minutes.
 	CertificateTimeout time.Duration
-	// PollInterval is the wait between certificate status checks; zero means 15 seconds.
+	// PollInterval is the longest wait between two checks of the
+	// certificates still pending while Apply waits for them to be ISSUED:
+	// the waits start at one second and double up to it (by default 1s,
+	// 2s, 4s, 8s, then 15s each); zero means 15 seconds.
 	PollInterval time.Duration
 	// ChangeTimeout bounds the wait for a Route53 change to be INSYNC; zero means 10 minutes.
 	ChangeTimeout time.Duration
@@ -87,6 +90,9 @@ type syncer struct {
 	// provider (Cluster.NoProvider) instead of failing: status judges it
 	// per region.
 	noteNoProvider bool
+	// certSummaries makes readCertificates take what it can from the
+	// ListCertificates summaries (ReadStatus): see certFromSummary.
+	certSummaries bool
 }
 
 func newSyncer(opts Options) (*syncer, error) {

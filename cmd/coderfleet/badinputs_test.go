@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path"
@@ -13,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -26,9 +29,10 @@ import (
 // small defect applied to a copy of the example fleet (see its README.md).
 const badInputsDir = "testdata/badinputs"
 
-// caseTimeout bounds one case: a case that reaches AWS (a bug) would
-// otherwise sit in sync's retry backoff for most of a minute.
-const caseTimeout = 20 * time.Second
+// caseTimeout only turns a hung case into a failure: a case that reaches
+// AWS (a bug) fails at once on refusedAWS's answer, so a slow, loaded
+// machine never meets it.
+const caseTimeout = 10 * time.Minute
 
 // minBadInputs is the size below which the corpus counts as thinned.
 const minBadInputs = 60
@@ -140,18 +144,53 @@ func TestBadInputsCorpusSize(t *testing.T) {
 	t.Logf("earlier cases without a kind: %d", len(byKind[""]))
 }
 
+// refusingAWS is a loopback AWS endpoint that answers every request with
+// AccessDeniedException and remembers what was asked.
+type refusingAWS struct {
+	URL  string
+	mu   gosync.Mutex
+	seen []string
+}
+
+// refusedAWS starts a refusingAWS; once the test and its subtests are done,
+// any request it saw is a failure naming the requests.
+func refusedAWS(t *testing.T) *refusingAWS {
+	r := &refusingAWS{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.seen = append(r.seen, req.Method+" "+req.Host+req.URL.Path+" "+req.Header.Get("X-Amz-Target"))
+		r.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"__type":"AccessDeniedException","message":"the bad-inputs test refuses every AWS request: no case may reach AWS"}`)
+	}))
+	r.URL = srv.URL
+	t.Cleanup(func() {
+		srv.Close()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.seen) > 0 {
+			t.Errorf("%d AWS request(s) were made; no bad input may reach AWS: %s", len(r.seen), strings.Join(r.seen, "; "))
+		}
+	})
+	return r
+}
+
 // TestBadInputs runs every case of the corpus through the CLI in-process
 // and checks the exit code, that stderr names the file (and file:line) and
 // the phrase, and that the committed regions/ tree is byte-for-byte
 // unchanged with no work folder left behind.
 func TestBadInputs(t *testing.T) {
 	names, cases := loadBadInputs(t)
-	// No case may reach AWS: a request fails fast on a closed port, which
-	// shows up as exit 4 instead of the expected 3. Set on the parent, so
-	// the parallel subtests all see it.
+	// No case may reach AWS: the endpoint refuses every request at once
+	// (403, which neither the SDK nor sync retries), which shows up as exit
+	// 4 instead of the expected 3, and counts it. Set on the parent, so the
+	// parallel subtests all see it.
+	aws := refusedAWS(t)
 	fake := t.TempDir()
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL":            "http://127.0.0.1:1",
+		"AWS_ENDPOINT_URL":            aws.URL,
 		"AWS_ACCESS_KEY_ID":           "AKIAFAKEFAKEFAKEFAKE",
 		"AWS_SECRET_ACCESS_KEY":       "fake",
 		"AWS_SESSION_TOKEN":           "",

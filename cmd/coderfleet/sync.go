@@ -177,7 +177,9 @@ Coder part is skipped (see coderfleet sync --help).`,
 		Use:   "apply [FILE]",
 		Short: "Create, change and (with --prune) delete the AWS pieces to match regions/*/aws",
 		Long: `apply shows the plan, asks for confirmation, makes the changes, waits for new
-certificates to be ISSUED and writes overlays/<region>/outputs.yaml.
+certificates to be ISSUED and writes overlays/<region>/outputs.yaml. The wait
+checks at once, then after 1s, 2s, 4s, 8s and every 15s from then on, for at
+most --timeout.
 
 On a terminal it asks "Apply the changes above to AWS?" (listing the
 --prune deletions again) and goes on only for "yes"; anything else cancels,
