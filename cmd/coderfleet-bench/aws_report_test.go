@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,4 +149,28 @@ ok  	github.com/coderfleet/coderfleet/bench	1700.2s
 		"No-op plan, sync beside Terraform: 4460 ms vs 13380 ms wall time (terraform plan / sync plan = 3.0×, target ≥ 5×: **missed**), 283 vs 1530 AWS calls.",
 		"Apply of a new fleet, sync beside Terraform: 90000 ms vs 1620000 ms wall time (terraform apply / sync apply = 18.0×), 1500 vs 3137 AWS calls, 5 vs 406 change batches.",
 		"fewest ChangeResourceRecordSets the limits allow (issue 16.5) | 5 batches, fewest possible 5; Terraform 406 | **met** |")
+}
+
+// TestKeepHandWritten: rewriting the report keeps what follows the marker
+// line in the old file, and only that.
+func TestKeepHandWritten(t *testing.T) {
+	old := []byte("# old generated tables\n\n" + handWrittenMarker + "\n\n## measured by hand\n\nfigures\n")
+	got := keepHandWritten("# new generated tables\n", old)
+	want := "# new generated tables\n\n" + handWrittenMarker + "\n\n## measured by hand\n\nfigures\n"
+	if got != want {
+		t.Errorf("keepHandWritten = %q, want %q", got, want)
+	}
+	if got := keepHandWritten("# new\n", []byte("# old, no marker\n")); got != "# new\n" {
+		t.Errorf("without a marker: %q", got)
+	}
+	if got := keepHandWritten("# new\n", nil); got != "# new\n" {
+		t.Errorf("without an old report: %q", got)
+	}
+	data, err := os.ReadFile("../../bench/results.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("\n"+handWrittenMarker+"\n")) {
+		t.Errorf("bench/results.md lacks the line %q: make bench would drop its hand-written sections", handWrittenMarker)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -81,7 +82,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	md := report(res)
 	fmt.Fprint(stdout, md)
 	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+		old, err := os.ReadFile(o.out)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "coderfleet-bench: reading the report: %v\n", err)
+			return exitRuntime
+		}
+		if err := os.WriteFile(o.out, []byte(keepHandWritten(md, old)), 0o644); err != nil {
 			fmt.Fprintf(stderr, "coderfleet-bench: writing the report: %v\n", err)
 			return exitRuntime
 		}
@@ -153,4 +159,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	o.src = src
 	return o, nil
+}
+
+// handWrittenMarker is the line of bench/results.md after which the text is
+// written by hand (measurements made outside the harness, profiles) and
+// kept when the harness rewrites the report above it.
+const handWrittenMarker = "<!-- Below this line: written by hand; make bench keeps it. -->"
+
+// keepHandWritten returns the new report followed by the hand-written part
+// of the old one (from handWrittenMarker on), or the report alone when the
+// old one has no marker.
+func keepHandWritten(report string, old []byte) string {
+	i := bytes.Index(old, []byte(handWrittenMarker))
+	if i < 0 {
+		return report
+	}
+	return strings.TrimRight(report, "\n") + "\n\n" + string(old[i:])
 }

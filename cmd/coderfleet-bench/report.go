@@ -166,7 +166,7 @@ func report(r *results) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# coderfleet benchmark results\n\n")
-	p("Written by `make bench` (`cmd/coderfleet-bench`); do not edit by hand, re-run it.\n")
+	p("Written by `make bench` (`cmd/coderfleet-bench`) down to the line that says the rest is written by hand; re-run it rather than edit this part. The hand-written part below that line is kept.\n")
 	p("Measured %s – %s", r.started.Format("2006-01-02 15:04 UTC"), r.finished.Format("15:04 UTC"))
 	if r.commit != "" {
 		p(" at commit `%s`", r.commit)
