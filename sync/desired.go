@@ -7,7 +7,8 @@ import (
 	"path"
 	"runtime"
 	"slices"
-	gosync "sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
@@ -125,24 +126,19 @@ func LoadDesired(repo fs.FS, regions []string, allow AllowFunc) (*Desired, error
 	// gathered in order: the result and its errors do not depend on timing.
 	loaded := make([]*RegionState, len(regions))
 	loadErrs := make([]error, len(regions))
-	var wg gosync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), len(regions)) {
-		wg.Go(func() {
-			for i := range next {
-				var allowed []config.Allowance
-				if allow != nil {
-					allowed = allow(regions[i])
-				}
-				loaded[i], loadErrs[i] = loadRegion(repo, regions[i], allowed)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, r := range regions {
+		g.Go(func() error {
+			var allowed []config.Allowance
+			if allow != nil {
+				allowed = allow(r)
 			}
+			loaded[i], loadErrs[i] = loadRegion(repo, r, allowed)
+			return nil // kept per region, reported in order below
 		})
 	}
-	for i := range regions {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	_ = g.Wait()
 	var errs []error
 	for i, r := range regions {
 		rs, err := loaded[i], loadErrs[i]

@@ -176,13 +176,14 @@ func (s *syncer) readCertificates(ctx context.Context, awsRegion string, d *Desi
 	owned = slices.DeleteFunc(owned, func(c ownedCert) bool { return !d.inScope(c.region) || c.name == "" })
 	c := s.opts.Clients.ACM(awsRegion)
 	var summaries map[string]acmtypes.CertificateSummary
+	var validated map[string]ValidationRecord
 	if s.certSummaries && len(owned) > 0 {
 		var err error
 		if summaries, err = s.listCertificates(ctx, c, awsRegion); err != nil {
 			return nil, err
 		}
+		validated = ownedValidation(a, d.Fleet)
 	}
-	validated := ownedValidation(a, d.Fleet)
 	found := make([]*Certificate, len(owned))
 	err := s.each(ctx, len(owned), func(ctx context.Context, i int) error {
 		if sum, ok := summaries[owned[i].arn]; ok {
