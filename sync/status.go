@@ -205,6 +205,7 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 			s.share = share
 			s.noteNoProvider = true // a cluster without provider is this region's verdict
 			s.certSummaries = true
+			s.rolesFromListing = true
 			one := &Desired{Fleet: d.Fleet, Regions: []RegionState{r}}
 			a, err := s.read(gctx, one)
 			if err != nil {
