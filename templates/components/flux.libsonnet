@@ -62,7 +62,7 @@ function(config, components) {
         interval: f.interval,
         timeout: f.timeout,
         retryInterval: '1m',
-        path: './regions/%s/%s' % [config.region.name, c],
+        path: './regions/' + config.region.name + '/' + c,
         prune: true,
         wait: true,
         sourceRef: { kind: 'GitRepository', name: f.sourceName },
