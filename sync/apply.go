@@ -553,7 +553,7 @@ func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result, registr
 				return err
 			})
 			if err != nil {
-				if cr.ambiguous && errorCode(err) == "InvalidChangeBatch" {
+				if errorCode(err) == "InvalidChangeBatch" && (cr.ambiguous || alreadyExists(err)) {
 					return fmt.Errorf("%w: %v", errReplan, err)
 				}
 				return err
@@ -569,6 +569,18 @@ func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result, registr
 		res.Applied = append(res.Applied, w.changes...)
 	}
 	return nil
+}
+
+// alreadyExists reports whether a ChangeResourceRecordSets error says that
+// a record the batch creates exists: another run (of this fleet, another
+// fleet or a person) made it after the zone was read. Route53 refuses the
+// whole batch (Route 53 API Reference, ChangeResourceRecordSets: "Tried to
+// create resource record set [...] but it already exists"), so the zone is
+// read and the records planned again: a record now owned and equal needs
+// no change, a foreign one equal to the desired validation CNAME is left
+// alone as it would have been at the first read, another is a conflict.
+func alreadyExists(err error) bool {
+	return strings.Contains(err.Error(), "but it already exists")
 }
 
 // waitInsync waits until the change is INSYNC: status is the one
