@@ -800,4 +800,24 @@ func TestRoleDetailsReadAsPerRole(t *testing.T) {
 	if got := descChanges(readActual(newReadCache(true), roleListingMin, true)); len(got) != 0 {
 		t.Errorf("status' read after a description edit: description changes %v, want none", got)
 	}
+
+	// ReadStatus reads the account's listings while it loads the desired
+	// state, into the cache its regions' reads share: each is asked once.
+	counts := func() map[string]int {
+		m := map[string]int{}
+		for _, op := range []string{"GetAccountAuthorizationDetails", "ListOpenIDConnectProviders", "ListHealthChecks", "ListRoles"} {
+			m[op] = s.counter.Count(op)
+		}
+		return m
+	}
+	before := counts()
+	if _, err := ReadStatus(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	after := counts()
+	for op, want := range map[string]int{"GetAccountAuthorizationDetails": 1, "ListOpenIDConnectProviders": 1, "ListHealthChecks": 1, "ListRoles": 0} {
+		if got := after[op] - before[op]; got != want {
+			t.Errorf("ReadStatus of %d regions made %d %s calls, want %d", len(d.Regions), got, op, want)
+		}
+	}
 }
