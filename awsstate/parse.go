@@ -159,6 +159,15 @@ func (c *checker) region(key, v string) {
 // are errors naming path, line, column and key. path is used only in
 // messages.
 func Parse(path string, data []byte) (*File, error) {
+	f, _, err := ParseRoot(path, data)
+	return f, err
+}
+
+// ParseRoot is Parse that also returns the file's parsed YAML root (a
+// mapping node, with lines), for a caller that runs more checks over the
+// same document (sync runs the secret guard, validate.AWSTree, on it)
+// without parsing it again. The root is nil when err is not.
+func ParseRoot(path string, data []byte) (*File, *yaml.Node, error) {
 	// The kind says which keys the file may hold.
 	var doc any
 	var h *header
@@ -192,7 +201,7 @@ func Parse(path string, data []byte) (*File, error) {
 		return doc
 	})
 	if c == nil {
-		return nil, errs.Err()
+		return nil, nil, errs.Err()
 	}
 	if c.written("apiVersion") && h.APIVersion != APIVersion {
 		c.fail("apiVersion", "unsupported apiVersion %q; this coderfleet reads %q (re-render the region with this version)", h.APIVersion, APIVersion)
@@ -251,9 +260,9 @@ func Parse(path string, data []byte) (*File, error) {
 		})
 	}
 	if err := c.d.Errs.Sorted().Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return f, nil
+	return f, c.d.Nodes[""], nil
 }
 
 // kindOf returns the kind a file's root mapping says it is, or "" when it

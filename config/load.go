@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/internal/awsrules"
@@ -141,11 +143,24 @@ func Load(fsys filesys.FileSystem, repo string, opts LoadOptions) (*Config, erro
 		return nil, err
 	}
 	fleetOK := len(errs) == 0
-	for _, name := range names {
-		rc, rerrs := loadRegion(fsys, repo, name, fleetRoot, fleetOK, opts)
-		errs = append(errs, rerrs...)
-		if rc != nil {
-			cfg.Regions = append(cfg.Regions, rc)
+	// The regions load independently (fleetRoot is only read): spread them
+	// over the CPUs, then take the results in name order, so the regions and
+	// the errors come out as a one-by-one load gives them.
+	loaded := make([]*RegionConfig, len(names))
+	rerrs := make([]ErrorList, len(names))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, name := range names {
+		g.Go(func() error {
+			loaded[i], rerrs[i] = loadRegion(fsys, repo, name, fleetRoot, fleetOK, opts)
+			return nil
+		})
+	}
+	_ = g.Wait() // the jobs report through rerrs
+	for i := range names {
+		errs = append(errs, rerrs[i]...)
+		if loaded[i] != nil {
+			cfg.Regions = append(cfg.Regions, loaded[i])
 		}
 	}
 	if len(errs) == 0 {

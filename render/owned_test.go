@@ -2,6 +2,8 @@ package render
 
 import (
 	"encoding/json"
+	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/coderfleet/coderfleet/config"
+	"github.com/coderfleet/coderfleet/internal/synth"
 )
 
 // evaluateExample evaluates the repository's templates for one region of
@@ -97,6 +100,103 @@ func TestOwnedNamesMatchWhatIsRendered(t *testing.T) {
 	}
 	if v := out.Owned["addons.karpenter.values"].Names; v["settings.clusterName"] == "" || v["serviceAccount.annotations.eks.amazonaws.com/role-arn"] == "" {
 		t.Errorf("karpenter's pinned values: %v", v)
+	}
+}
+
+// Every ServiceAccount the templates render in a workspace namespace,
+// besides the workspaces' own one named after the namespace, is a name
+// workspaceNamespaces[].name may not take, and every such owned name is
+// rendered somewhere (no stale entry): checked over every region of the
+// example fleet and of a synthetic fleet (a primary and proxies), each in
+// both key sync modes and both secrets modes. The names come from the
+// components' workspaceServiceAccounts declarations (main.jsonnet), so this
+// fails when a component creates a ServiceAccount it does not declare.
+func TestWorkspaceServiceAccountsOwned(t *testing.T) {
+	files, err := synth.Fleet(os.DirFS(".."), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := filesys.MakeFsInMemory()
+	if err := synth.Write(mem, "/repo", files); err != nil {
+		t.Fatal(err)
+	}
+	const accountReason = "a ServiceAccount "
+	rendered := map[string]bool{}
+	checked := 0
+	claimed := map[string]bool{} // owned as a workspace components' ServiceAccount
+	for _, fl := range []struct {
+		name string
+		fs   filesys.FileSystem
+		root string
+	}{{"example", filesys.MakeFsOnDisk(), ".."}, {"synthetic", mem, "/repo"}} {
+		cfg, err := config.Load(fl.fs, fl.root, config.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &evaluator{imp: newImporter(fl.fs, fl.root)}
+		for _, r := range cfg.Regions {
+			in, err := templateInput(cfg, r, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, keySync := range []string{"externalsecrets", "cronjob"} {
+				for _, secretsMode := range []string{"externalsecrets", "manual"} {
+					var input map[string]any
+					if err := json.Unmarshal(in, &input); err != nil {
+						t.Fatal(err)
+					}
+					settings := input["settings"].(map[string]any)
+					settings["keySync"].(map[string]any)["mode"] = keySync
+					settings["secrets"].(map[string]any)["mode"] = secretsMode
+					workspaces := map[string]bool{}
+					for _, ws := range settings["workspaceNamespaces"].([]any) {
+						workspaces[ws.(map[string]any)["name"].(string)] = true
+					}
+					if len(workspaces) == 0 {
+						continue // proxy-003 of the synthetic fleet has none
+					}
+					checked++
+					b, err := json.Marshal(input)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out, err := ev.evaluate(r.Region.Name, b)
+					if err != nil {
+						t.Fatalf("%s fleet, region %s, keySync.mode %s, secrets.mode %s: %v", fl.name, r.Region.Name, keySync, secretsMode, err)
+					}
+					owned := out.Owned["workspaceNamespaces[].name"].Names
+					for c, objs := range out.Components {
+						for _, m := range objs {
+							name, ns := str(m, "metadata", "name"), str(m, "metadata", "namespace")
+							if m["kind"] != "ServiceAccount" || !workspaces[ns] || name == ns {
+								continue
+							}
+							rendered[name] = true
+							if owned[name] == "" {
+								t.Errorf("%s fleet, region %s, keySync.mode %s, secrets.mode %s: component %s renders ServiceAccount %s/%s, which workspaceNamespaces[].name does not refuse (owned: %q); declare it in the component's workspaceServiceAccounts",
+									fl.name, r.Region.Name, keySync, secretsMode, c, ns, name, owned[name])
+							}
+						}
+					}
+					for name, why := range owned {
+						if strings.HasPrefix(why, accountReason) {
+							claimed[name] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(claimed)) {
+		if !rendered[name] {
+			t.Errorf("ServiceAccount %s is refused as a workspace namespace name but no component rendered it in a workspace namespace, in any mode", name)
+		}
+	}
+	if checked < 2*2*4 {
+		t.Errorf("checked %d renders with workspace namespaces, want the example's and the synthetic fleet's regions in 4 modes each", checked)
+	}
+	if len(rendered) < 3 {
+		t.Errorf("found the ServiceAccounts %v in workspace namespaces; want the provisioner's, key sync's and the SecretStores' reader", slices.Sorted(maps.Keys(rendered)))
 	}
 }
 

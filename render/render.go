@@ -72,6 +72,13 @@ type Options struct {
 	// rendered from (when that folder is intact, see Digest); regions whose
 	// inputs still hash the same are skipped without evaluation.
 	Previous map[string]string
+	// Intact, when not nil, confirms that the committed folder of a region
+	// whose inputs digest equals Previous[region] still holds what was
+	// rendered (see treeio.State.Intact); the region is skipped only when it
+	// says so, and evaluated otherwise. It runs beside the evaluation of the
+	// regions whose digest changed, so an incremental run does not wait for
+	// it; it must be safe for concurrent use. Nil trusts Previous as it is.
+	Intact func(region string) bool
 	// Force renders every selected region, ignoring Previous.
 	Force bool
 	// Phases, when not nil, records how long each step of the render
@@ -106,22 +113,44 @@ type Result struct {
 // A region whose inputs digest equals Options.Previous[region] is skipped
 // (listed in Result.Skipped) unless Options.Force is set.
 func Render(ctx context.Context, opts Options) (*Result, error) {
+	// The fleet's configuration and the templates are independent: parse
+	// the templates beside the configuration's load. Errors are reported in
+	// a fixed order (configuration, region selection, templates), whichever
+	// step finishes first.
+	var (
+		first   *evaluator
+		deps    []string
+		depsErr error
+		tplErr  error
+		parsed  = make(chan struct{})
+	)
+	imp := newImporter(opts.FS, opts.Repo)
+	// The trace lists the phases in this order, whichever ends first.
+	opts.Phases.Add("load config", 0)
+	opts.Phases.Add("templates (beside load config)", 0)
+	go func() {
+		defer close(parsed)
+		end := opts.Phases.Start("templates (beside load config)")
+		defer end()
+		first = &evaluator{imp: imp, maxStack: opts.MaxStack, timeout: opts.EvalTimeout, natives: opts.NativeFunctions}
+		deps, depsErr = first.dependencies()
+		tplErr = first.refuseTailstrict("")
+	}()
 	end := opts.Phases.Start("load config")
 	cfg, err := config.Load(opts.FS, opts.Repo, config.LoadOptions{ParseOutputs: opts.ParseOutputs})
 	end()
+	var selected []*config.RegionConfig
+	if err == nil {
+		selected, err = selectedRegions(cfg, opts.Regions)
+	}
+	<-parsed
 	if err != nil {
 		return nil, err
 	}
-	selected, err := selectedRegions(cfg, opts.Regions)
-	if err != nil {
-		return nil, err
+	if tplErr != nil {
+		return nil, tplErr
 	}
-	end = opts.Phases.Start("templates")
-	rr, err := newRegionRenderer(cfg, opts)
-	end()
-	if err != nil {
-		return nil, err
-	}
+	rr := &regionRenderer{cfg: cfg, opts: opts, imp: imp, deps: deps, depsErr: depsErr, spare: first}
 	// First every region's inputs digest (cheap), then the evaluation of
 	// those whose digest changed: an incremental run pays only for those.
 	end = opts.Phases.Start("digest")
@@ -132,23 +161,35 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var todo []int // indexes of the regions to evaluate
+	// Regions whose digest changed are evaluated at once; those whose
+	// digest matches wait for Options.Intact (when set), which checks their
+	// folders beside the evaluation, and are evaluated only when it says no.
+	var todo, unsure []int
 	for i, o := range outcomes {
-		if o.err == nil && !o.skipped {
+		switch {
+		case o.err != nil || o.skipped:
+		case o.unsure:
+			unsure = append(unsure, i)
+		default:
 			todo = append(todo, i)
 		}
 	}
 	end = opts.Phases.Start("evaluate")
-	rendered, err := inParallel(ctx, len(todo), opts.Parallelism, func() func(i int) outcome {
+	rendered, err := evaluate(ctx, opts.Phases, opts.Parallelism, todo, unsure, func(i int) bool {
+		return opts.Intact(selected[i].Region.Name)
+	}, func() func(i int) outcome {
 		ev := rr.newEvaluator() // one per worker: a VM is not safe for concurrent use
-		return func(i int) outcome { return rr.render(selected[todo[i]], ev, outcomes[todo[i]]) }
+		return func(i int) outcome { return rr.render(selected[i], ev, outcomes[i]) }
 	})
 	end()
 	if err != nil {
 		return nil, err
 	}
+	for _, i := range unsure {
+		outcomes[i] = outcome{skipped: true} // intact unless evaluated below
+	}
 	for i, o := range rendered {
-		outcomes[todo[i]] = o
+		outcomes[i] = o
 	}
 	res, err := collect(cfg, selected, outcomes, len(opts.Regions) == 0)
 	if err != nil {
@@ -223,6 +264,7 @@ type outcome struct {
 	digest   string // inputs digest; "" when the template files could not be listed
 	warnings []string
 	skipped  bool // the inputs digest equals Options.Previous
+	unsure   bool // it does, but Options.Intact has not confirmed the folder yet
 	secrets  regionSecrets
 	err      error
 }
@@ -242,17 +284,6 @@ type regionRenderer struct {
 	// template, so the first worker takes it instead of parsing them again.
 	spareMu sync.Mutex
 	spare   *evaluator
-}
-
-func newRegionRenderer(cfg *config.Config, opts Options) (*regionRenderer, error) {
-	rr := &regionRenderer{cfg: cfg, opts: opts, imp: newImporter(opts.FS, opts.Repo)}
-	first := rr.newEvaluator()
-	rr.deps, rr.depsErr = first.dependencies()
-	if err := first.refuseTailstrict(""); err != nil {
-		return nil, err
-	}
-	rr.spare = first
-	return rr, nil
 }
 
 // newEvaluator returns an evaluator for one worker: the one that listed
@@ -283,7 +314,10 @@ func (rr *regionRenderer) digest(r *config.RegionConfig) outcome {
 		}
 	}
 	if !rr.opts.Force && o.digest != "" && rr.opts.Previous[r.Region.Name] == o.digest {
-		return outcome{skipped: true}
+		if rr.opts.Intact == nil {
+			return outcome{skipped: true}
+		}
+		o.unsure = true
 	}
 	return o
 }
@@ -334,6 +368,88 @@ func inParallel(ctx context.Context, n, par int, newWorker func() func(i int) ou
 		return nil, err
 	}
 	return outcomes, nil
+}
+
+// evaluate runs job (from newWorker, once per worker) on the regions todo
+// and on those of unsure that intact rejects, on at most par workers (0:
+// GOMAXPROCS), and returns the outcomes by region index. The regions of todo
+// start at once; intact checks unsure beside them, on the workers todo leaves
+// idle (at least one), so that checking unchanged folders does not delay
+// evaluating changed ones. Regions not started when ctx ends are not run,
+// and ctx's error is returned.
+func evaluate(ctx context.Context, phases *phasetime.Recorder, par int, todo, unsure []int, intact func(i int) bool, newWorker func() func(i int) outcome) (map[int]outcome, error) {
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	var (
+		mu      sync.Mutex
+		out     = map[int]outcome{}
+		workers int
+		wg      sync.WaitGroup
+	)
+	next := make(chan int, len(todo)+len(unsure))
+	// enqueue hands region i to a worker, starting one while fewer than par
+	// run and fewer than the regions queued so far.
+	queued := 0
+	enqueue := func(i int) {
+		mu.Lock()
+		queued++
+		start := workers < par && workers < queued
+		if start {
+			workers++
+		}
+		mu.Unlock()
+		next <- i
+		if start {
+			wg.Go(func() {
+				job := newWorker()
+				for i := range next {
+					if ctx.Err() != nil {
+						continue
+					}
+					o := job(i)
+					mu.Lock()
+					out[i] = o
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	for _, i := range todo {
+		enqueue(i)
+	}
+	// Check the unsure regions on the workers todo leaves idle.
+	checkers := max(1, par-len(todo))
+	endCheck := phases.Start("check unchanged folders (beside evaluate)")
+	var cw sync.WaitGroup
+	var k sync.Mutex
+	nextUnsure := 0
+	for range min(checkers, len(unsure)) {
+		cw.Go(func() {
+			for {
+				k.Lock()
+				j := nextUnsure
+				nextUnsure++
+				k.Unlock()
+				if j >= len(unsure) || ctx.Err() != nil {
+					return
+				}
+				if !intact(unsure[j]) {
+					enqueue(unsure[j])
+				}
+			}
+		})
+	}
+	cw.Wait()
+	if len(unsure) > 0 {
+		endCheck()
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // collect turns the outcomes, in region order, into the Result, or into

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,5 +316,49 @@ func TestReviewManifestsPassTheSecretGuard(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `key "apiKey" in the text`) || !strings.Contains(err.Error(), "(rendered at regions/us-east-2/review/chart.yaml") {
 		t.Errorf("message: %v", err)
+	}
+}
+
+// TestIntactDecidesWhichUnchangedRegionsAreSkipped: a region whose inputs
+// digest equals Previous is skipped only when Intact confirms its folder,
+// and evaluated (with the same tree as a full render) when Intact says no;
+// a region whose digest changed is evaluated without asking Intact.
+func TestIntactDecidesWhichUnchangedRegionsAreSkipped(t *testing.T) {
+	files := miniFleet(nil)
+	full, err := renderFiles(t, files, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	previous := map[string]string{}
+	for r, d := range full.Digests {
+		previous[r] = d.Inputs
+	}
+	previous["us-east-2"] = "a digest of other inputs"
+	var asked []string
+	var mu sync.Mutex
+	res, err := renderFiles(t, files, render.Options{Previous: previous, Intact: func(region string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, region)
+		return region != "us-west-2"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(asked, ",") != "us-west-2" {
+		t.Errorf("Intact asked about [%s], want only us-west-2 (the region whose digest is unchanged)", strings.Join(asked, ","))
+	}
+	if len(res.Skipped) != 0 || len(res.Regions) != 2 {
+		t.Fatalf("skipped %v, rendered %d regions; want both rendered (one changed, one not intact)", res.Skipped, len(res.Regions))
+	}
+	if rep := render.Compare("regions", full.Regions, res.Regions, true); rep.Stale() {
+		t.Fatalf("the trees differ from a full render: %+v", rep)
+	}
+	res, err = renderFiles(t, files, render.Options{Previous: previous, Intact: func(string) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Skipped, ",") != "us-west-2" || len(res.Regions) != 1 || res.Regions["us-east-2"] == nil {
+		t.Fatalf("skipped %v, rendered %d; want us-west-2 skipped and us-east-2 rendered", res.Skipped, len(res.Regions))
 	}
 }

@@ -188,20 +188,24 @@ func Apply(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	// Certificates and health checks come first: records need their IDs and
-	// validation names. They are made in parallel; IAM roles, secrets and
-	// Coder objects follow one by one, in plan order.
+	// validation names. They are made in parallel, then the IAM roles, also
+	// in parallel; secrets and Coder objects follow one by one, in plan
+	// order.
 	early, err := s.applyCertificatesAndHealthChecks(ctx, plan, res)
 	if err != nil {
 		return res, err
 	}
+	roles, err := s.applyRoles(ctx, plan, res)
+	early += roles
+	if err != nil {
+		return res, err
+	}
 	for _, c := range plan.Changes {
-		if c.Action == Delete || c.Resource == ResourceRecord || c.Resource == ResourceCertificate || c.Resource == ResourceHealthCheck {
+		if c.Action == Delete || c.Resource != ResourceSecret && c.Resource != ResourceWorkspaceProxy && c.Resource != ResourceProvisionerKey {
 			continue
 		}
 		var err error
 		switch c.Resource {
-		case ResourceRole:
-			err = s.applyRole(ctx, c)
 		case ResourceSecret:
 			err = s.applySecret(ctx, c)
 		case ResourceWorkspaceProxy, ResourceProvisionerKey:
@@ -303,6 +307,15 @@ const (
 	// updated (and tagged) at once in the account, as readBounds bounds
 	// Route53's reads.
 	healthCheckInFlight = 2
+	// roleInFlight bounds the IAM roles being created or updated at once
+	// in the account; each holds its slot for all its calls (CreateRole,
+	// PutRolePolicy, AttachRolePolicy, tags), so at most this many IAM
+	// calls are in flight. IAM is one endpoint for the account, and its
+	// quotas (IAM User Guide, "IAM and AWS STS quotas") bound the objects,
+	// not the request rate, which AWS does not publish for IAM's API: the
+	// account's callers share it, and a throttled call is retried with the
+	// retry policy's backoff. Four, as readBounds allows IAM's reads.
+	roleInFlight = 4
 )
 
 // slots bounds the calls in flight per key (an API, and its AWS region for
@@ -337,17 +350,47 @@ func (l *slots) do(ctx context.Context, key string, n int, fn func() error) erro
 // healthCheckInFlight), each call with the retry policy. Each keeps its
 // crash-safe form: a certificate is tagged in its request and carries an
 // idempotency token, a health check's caller reference is derived from its
-// configuration. The changes made are appended to res.Applied, and their
-// "done" lines printed, in plan order, whatever order they finished in.
-//
-// All run even when one fails, so what is made and what the error says do
-// not depend on which call finished first: the error is the first failure
-// in plan order, followed by the addresses of the others that failed.
-// It returns the number of changes made.
+// configuration. Lines, res.Applied, errors and the count returned are
+// applyAtOnce's: in plan order, all attempted even when one fails.
 func (s *syncer) applyCertificatesAndHealthChecks(ctx context.Context, p *Plan, res *Result) (int, error) {
+	return s.applyAtOnce(p, res, func(c Change) bool {
+		return c.Action != Delete && (c.Resource == ResourceCertificate || c.Resource == ResourceHealthCheck)
+	}, func(c Change, lim *slots) error {
+		if c.Resource == ResourceCertificate {
+			return s.requestCertificate(ctx, c.cert, lim)
+		}
+		return lim.do(ctx, "route53", healthCheckInFlight, func() error { return s.putHealthCheck(ctx, c.hc) })
+	})
+}
+
+// applyRoles creates or updates the IAM roles that p creates or changes,
+// all at once within roleInFlight, as applyCertificatesAndHealthChecks
+// makes the certificates: "done" lines and res.Applied in plan order, every
+// role attempted even when one fails, the error the first failure in plan
+// order naming the others. Each keeps its crash-safe form (applyRole: an
+// EntityAlreadyExists after an ambiguous CreateRole is the role made, a
+// NoSuchEntity right after it is retried). It returns the number of roles
+// made.
+func (s *syncer) applyRoles(ctx context.Context, p *Plan, res *Result) (int, error) {
+	return s.applyAtOnce(p, res, func(c Change) bool {
+		return c.Action != Delete && c.Resource == ResourceRole
+	}, func(c Change, lim *slots) error {
+		return lim.do(ctx, "iam role", roleInFlight, func() error { return s.applyRole(ctx, c) })
+	})
+}
+
+// applyAtOnce makes the changes of p that pick selects, each with apply in
+// its own goroutine; apply bounds its calls in flight with the slots it is
+// given, shared by the changes of this call. The changes made are appended
+// to res.Applied, and their "done" lines printed, in plan order, whatever
+// order they finished in. All run even when one fails, so what is made and
+// what the error says do not depend on which call finished first: the
+// error is the first failure in plan order, followed by the addresses of
+// the others that failed. It returns the number of changes made.
+func (s *syncer) applyAtOnce(p *Plan, res *Result, pick func(Change) bool, apply func(Change, *slots) error) (int, error) {
 	var todo []Change
 	for _, c := range p.Changes {
-		if c.Action != Delete && (c.Resource == ResourceCertificate || c.Resource == ResourceHealthCheck) {
+		if pick(c) {
 			todo = append(todo, c)
 		}
 	}
@@ -355,13 +398,7 @@ func (s *syncer) applyCertificatesAndHealthChecks(ctx context.Context, p *Plan, 
 	errs := make([]error, len(todo))
 	var wg gosync.WaitGroup
 	for i, c := range todo {
-		wg.Go(func() {
-			if c.Resource == ResourceCertificate {
-				errs[i] = s.requestCertificate(ctx, c.cert, lim)
-			} else {
-				errs[i] = lim.do(ctx, "route53", healthCheckInFlight, func() error { return s.putHealthCheck(ctx, c.hc) })
-			}
-		})
+		wg.Go(func() { errs[i] = apply(c, lim) })
 	}
 	wg.Wait()
 	var first error
@@ -553,7 +590,7 @@ func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result, registr
 				return err
 			})
 			if err != nil {
-				if cr.ambiguous && errorCode(err) == "InvalidChangeBatch" {
+				if errorCode(err) == "InvalidChangeBatch" && (cr.ambiguous || alreadyExists(err)) {
 					return fmt.Errorf("%w: %v", errReplan, err)
 				}
 				return err
@@ -569,6 +606,18 @@ func (s *syncer) applyRecords(ctx context.Context, p *Plan, res *Result, registr
 		res.Applied = append(res.Applied, w.changes...)
 	}
 	return nil
+}
+
+// alreadyExists reports whether a ChangeResourceRecordSets error says that
+// a record the batch creates exists: another run (of this fleet, another
+// fleet or a person) made it after the zone was read. Route53 refuses the
+// whole batch (Route 53 API Reference, ChangeResourceRecordSets: "Tried to
+// create resource record set [...] but it already exists"), so the zone is
+// read and the records planned again: a record now owned and equal needs
+// no change, a foreign one equal to the desired validation CNAME is left
+// alone as it would have been at the first read, another is a conflict.
+func alreadyExists(err error) bool {
+	return strings.Contains(err.Error(), "but it already exists")
 }
 
 // waitInsync waits until the change is INSYNC: status is the one

@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+
 	"github.com/coderfleet/coderfleet/internal/awscalls"
 )
 
@@ -44,11 +48,16 @@ func newInFlight(gates map[string]int, fail map[string]bool) *inFlight {
 }
 
 // key names a request as its operation and AWS region; the health check
-// calls of one health check (create, then tag) share the key "health check".
+// calls of one health check (create, then tag) share the key "health
+// check", the calls that write IAM roles the key "iam role".
 func (f *inFlight) key(req *http.Request) string {
 	op := awscalls.Operation(req)
-	if op == "CreateHealthCheck" || op == "ChangeTagsForResource" {
+	switch op {
+	case "CreateHealthCheck", "ChangeTagsForResource":
 		return "health check"
+	case "CreateRole", "PutRolePolicy", "AttachRolePolicy", "TagRole", "UntagRole", "UpdateRole",
+		"UpdateAssumeRolePolicy", "DeleteRolePolicy", "DetachRolePolicy":
+		return "iam role"
 	}
 	region := ""
 	if m := credentialRegion.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
@@ -190,5 +199,93 @@ func TestApplyReportsEveryFailedCreation(t *testing.T) {
 	// The fleet's registry record comes first; no other record is made.
 	if len(made) == 0 || !strings.HasPrefix(made[0], ResourceRecord+" ") || !strings.Contains(made[0], "_coderfleet.") || !slices.Equal(made[1:], want) {
 		t.Errorf("applied\n  %s\nwant the registry record, then\n  %s", strings.Join(made, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestApplyCreatesIAMRolesAtOnce checks that apply creates the IAM roles
+// at once, never more than roleInFlight writing at a time, and prints their
+// "done" lines in plan order whatever order they finished in.
+func TestApplyCreatesIAMRolesAtOnce(t *testing.T) {
+	// The example fleet has four roles: a key-sync role per region and
+	// the primary's LiteLLM role.
+	f := newInFlight(map[string]int{"iam role": roleInFlight}, nil)
+	s := newIAMEnv(t, func(next http.RoundTripper) http.RoundTripper { f.next = next; return f }, true, true)
+	opts := s.options(iamRepo(t), &realShortClock{*newFakeClock()})
+	var progress strings.Builder
+	opts.Progress = &progress
+	res, err := Apply(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("apply: %v\nprogress:\n%s", err, progress.String())
+	}
+	if len(f.shut) > 0 {
+		t.Errorf("these calls were never in flight together as the gate asked: %v (most at once: %v)", f.shut, f.most)
+	}
+	if n := f.most["iam role"]; n > roleInFlight {
+		t.Errorf("%d IAM role writes at once, want at most %d", n, roleInFlight)
+	}
+	var want []string
+	for _, c := range res.Plan.Changes {
+		if c.Resource == ResourceRole {
+			want = append(want, "create "+ResourceRole+" "+c.Address+": done")
+		}
+	}
+	if len(want) != 4 {
+		t.Fatalf("the plan creates %d roles, want 4", len(want))
+	}
+	if got := doneLines(progress.String(), ResourceRole); !slices.Equal(got, want) {
+		t.Errorf("done lines\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if !res.Final.Converged() {
+		t.Errorf("not converged after apply: %+v", res.Final)
+	}
+}
+
+// failingRoles refuses CreateRole for the roles it names.
+type failingRoles struct {
+	IAMAPI
+	fail map[string]bool
+}
+
+func (f *failingRoles) CreateRole(ctx context.Context, in *iam.CreateRoleInput, optFns ...func(*iam.Options)) (*iam.CreateRoleOutput, error) {
+	if f.fail[aws.ToString(in.RoleName)] {
+		return nil, &smithy.GenericAPIError{Code: "MalformedPolicyDocument", Message: "injected: the role is refused"}
+	}
+	return f.IAMAPI.CreateRole(ctx, in, optFns...)
+}
+
+// TestApplyReportsEveryFailedRole checks what apply does when some roles
+// cannot be created: the other roles are still made, the error is the
+// first failure in plan order naming the others, and neither secrets nor
+// records are changed after it.
+func TestApplyReportsEveryFailedRole(t *testing.T) {
+	s := newIAMEnv(t, nil, true, true)
+	s.clients.IAM = &failingRoles{IAMAPI: s.clients.IAM, fail: map[string]bool{"coder-us-west-2-key-sync": true, "coder-eu-west-2-key-sync": true}}
+	opts := s.options(iamRepo(t), &realShortClock{*newFakeClock()})
+	var progress strings.Builder
+	opts.Progress = &progress
+	res, err := Apply(context.Background(), opts)
+	if err == nil {
+		t.Fatalf("apply succeeded with failing roles\nprogress:\n%s", progress.String())
+	}
+	if !strings.HasPrefix(err.Error(), "creating IAM role coder-eu-west-2-key-sync: ") ||
+		!strings.HasSuffix(err.Error(), " (1 more failed: iam-role us-west-2/coder-us-west-2-key-sync)") ||
+		!strings.Contains(err.Error(), "MalformedPolicyDocument") {
+		t.Errorf("error %q, want eu-west-2's MalformedPolicyDocument, then (1 more failed: iam-role us-west-2/coder-us-west-2-key-sync)", err)
+	}
+	var roles []string
+	for _, c := range res.Applied {
+		switch c.Resource {
+		case ResourceRole:
+			roles = append(roles, c.Address)
+		case ResourceSecret:
+			t.Errorf("secret %s made after a role failed", c.Address)
+		case ResourceRecord:
+			if !strings.Contains(c.Address, "_coderfleet.") {
+				t.Errorf("record %s made after a role failed", c.Address)
+			}
+		}
+	}
+	if want := []string{"us-east-2/coder-us-east-2-key-sync", "us-east-2/coder-us-east-2-litellm"}; !slices.Equal(roles, want) {
+		t.Errorf("roles made %v, want %v", roles, want)
 	}
 }

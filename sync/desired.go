@@ -208,13 +208,13 @@ func loadRegion(repo fs.FS, region string, allow []config.Allowance) (*RegionSta
 			errs = append(errs, fmt.Errorf("reading %q: %w (run coderfleet render)", p, err))
 			continue
 		}
-		f, err := awsstate.Parse(p, data)
+		f, root, err := awsstate.ParseRoot(p, data)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		// The file parsed, so the guard's own YAML decoding succeeds too.
-		if problems := validate.AWSFile(region, p, data, validate.Options{Allow: allow}); len(problems) > 0 {
+		// The guard walks the same parsed document.
+		if problems := validate.AWSTree(region, p, root, validate.Options{Allow: allow}); len(problems) > 0 {
 			for _, pr := range problems {
 				errs = append(errs, pr)
 			}

@@ -52,6 +52,21 @@ func (f *faulty) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	f.mu.Unlock()
+	if hit == nil && f.cancelAfter > 0 {
+		// A killed run's requests that were sent reach AWS whole and take
+		// effect; the kill loses their responses. Waiting for moto's
+		// answer also keeps the next run from racing a request moto is
+		// still serving: moto's ACM idempotency tokens are not atomic
+		// across concurrent requests (two requests with one token can make
+		// two certificates), ACM's are.
+		orig := req.Context()
+		resp, err := f.next.RoundTrip(req.WithContext(context.WithoutCancel(orig)))
+		if err == nil && orig.Err() != nil {
+			resp.Body.Close()
+			return nil, orig.Err()
+		}
+		return resp, err
+	}
 	if hit == nil {
 		return f.next.RoundTrip(req)
 	}

@@ -39,6 +39,10 @@ type Role struct {
 	// Managed lists the ARNs of the attached managed policies, sorted; read
 	// for owned roles only.
 	Managed []string `json:"managed,omitempty"`
+	// DescriptionUnread is set when the role was built from the account's
+	// GetAccountAuthorizationDetails listing alone, which has no
+	// descriptions (ReadStatus): the plan then does not compare them.
+	DescriptionUnread bool `json:"-"`
 }
 
 // Cluster is what EKS and IAM say about the cluster of a desired role.
@@ -169,7 +173,14 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 		}
 		return nil
 	}
+	// The roles under the fleet's path come from ListRoles (with their
+	// descriptions), their policies and tags from the account's listing
+	// when there are more than roleListingMin of them; with more desired
+	// than that, both are read at once. ReadStatus (rolesFromListing) reads
+	// the listing alone.
 	var listed []iamtypes.Role
+	var details map[string]iamtypes.RoleDetail
+	early := s.rolesFromListing || len(desired) > s.roleListingMin
 	if err := s.all(ctx, func(ctx context.Context) error {
 		err := s.readClusters(ctx, a)
 		if oe, ok := err.(*OIDCProviderError); ok {
@@ -177,13 +188,22 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 		}
 		return err
 	}, func(ctx context.Context) (err error) {
+		if s.rolesFromListing {
+			return nil
+		}
 		listed, err = s.listRoles(ctx, d)
+		return err
+	}, func(ctx context.Context) (err error) {
+		if early {
+			details, err = s.roleDetails(ctx)
+		}
 		return err
 	}); err != nil {
 		return err
 	}
-	var details map[string]iamtypes.RoleDetail
-	if len(listed) > s.roleListingMin {
+	if s.rolesFromListing {
+		listed = rolesUnder(details, rolePath(d.Fleet))
+	} else if details == nil && len(listed) > s.roleListingMin {
 		var err error
 		if details, err = s.roleDetails(ctx); err != nil {
 			return err
@@ -199,20 +219,29 @@ func (s *syncer) readIAM(ctx context.Context, d *Desired, a *Actual) error {
 			unseen = append(unseen, name)
 		}
 	}
+	// Roles the listing holds cost no call: they are built here, in this
+	// goroutine (ReadStatus runs this for every region over the same
+	// account's listing). Only the others are read role by role, at once.
 	roles := make([]*Role, len(listed)+len(unseen))
-	if err := s.each(ctx, len(roles), func(ctx context.Context, i int) (err error) {
-		if i >= len(listed) {
-			roles[i], err = s.readRole(ctx, d, unseen[i-len(listed)])
-			return err
+	names := slices.Concat(make([]string, len(listed)), unseen)
+	var reads []int
+	for i := range roles {
+		var base iamtypes.Role // what ListRoles said: the description
+		if i < len(listed) {
+			base, names[i] = listed[i], deref(listed[i].RoleName)
 		}
-		if det, ok := details[deref(listed[i].RoleName)]; ok {
-			if !desired[deref(det.RoleName)] && !ownedInScope(d, det.Tags) {
-				return nil // left out below anyway: not worth decoding its policies
-			}
-			roles[i] = roleFromDetail(d, listed[i], det)
-			return nil
+		det, ok := details[names[i]]
+		switch {
+		case !ok || i >= len(listed) && !s.rolesFromListing:
+			reads = append(reads, i) // not in the listing, or a description to read
+		case desired[names[i]] || ownedInScope(d, det.Tags):
+			roles[i] = roleFromDetail(d, base, det)
+			roles[i].DescriptionUnread = s.rolesFromListing
 		}
-		roles[i], err = s.readRole(ctx, d, deref(listed[i].RoleName))
+		// Otherwise left out below anyway: not worth decoding its policies.
+	}
+	if err := s.each(ctx, len(reads), func(ctx context.Context, j int) (err error) {
+		roles[reads[j]], err = s.readRole(ctx, d, names[reads[j]])
 		return err
 	}); err != nil {
 		return err
@@ -440,7 +469,7 @@ func newRole(d *Desired, r iamtypes.Role, tags []iamtypes.Tag) *Role {
 	role := &Role{Name: deref(r.RoleName), Path: deref(r.Path), ARN: deref(r.Arn), Description: deref(r.Description),
 		Tags: roleTags(tags), Trust: decodePolicy(deref(r.AssumeRolePolicyDocument))}
 	role.Region = role.Tags[awsstate.TagRegion]
-	role.Owned = ownsRole(d, role.Tags)
+	role.Owned = ownsRole(d, role.Tags[awsstate.TagFleet], role.Tags[awsstate.TagName])
 	return role
 }
 
@@ -453,16 +482,43 @@ func roleTags(tags []iamtypes.Tag) map[string]string {
 	return m
 }
 
-// ownsRole reports whether a role's tags make it the fleet's own.
-func ownsRole(d *Desired, tags map[string]string) bool {
-	return tags[awsstate.TagFleet] == d.Fleet && tags[awsstate.TagName] != ""
+// ownsRole reports whether a role whose tags give fleet (TagFleet) and name
+// (TagName) is the fleet's own.
+func ownsRole(d *Desired, fleet, name string) bool {
+	return fleet == d.Fleet && name != ""
 }
 
 // ownedInScope reports whether tags make a role the fleet's own (as newRole
 // judges it) and name a region in d's scope.
+// It reads the three tags in place: ReadStatus asks it of every role of the
+// account for every region.
 func ownedInScope(d *Desired, tags []iamtypes.Tag) bool {
-	m := roleTags(tags)
-	return ownsRole(d, m) && d.inScope(m[awsstate.TagRegion])
+	var fleet, name, region string
+	for _, t := range tags {
+		switch deref(t.Key) {
+		case awsstate.TagFleet:
+			fleet = deref(t.Value)
+		case awsstate.TagName:
+			name = deref(t.Value)
+		case awsstate.TagRegion:
+			region = deref(t.Value)
+		}
+	}
+	return ownsRole(d, fleet, name) && d.inScope(region)
+}
+
+// rolesUnder lists the roles of details whose path starts with prefix,
+// sorted by name, as ListRoles with that PathPrefix lists them but without
+// descriptions (RoleDetail has none).
+func rolesUnder(details map[string]iamtypes.RoleDetail, prefix string) []iamtypes.Role {
+	var out []iamtypes.Role
+	for _, name := range slices.Sorted(maps.Keys(details)) {
+		det := details[name]
+		if strings.HasPrefix(deref(det.Path), prefix) {
+			out = append(out, iamtypes.Role{RoleName: det.RoleName, Path: det.Path, Arn: det.Arn, AssumeRolePolicyDocument: det.AssumeRolePolicyDocument})
+		}
+	}
+	return out
 }
 
 // roleFromDetail is what readRole returns for the role listed (a ListRoles

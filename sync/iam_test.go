@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -690,7 +691,7 @@ func TestRoleDetailsReadAsPerRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(share *readCache, listingMin int) []Role {
+	readActual := func(share *readCache, listingMin int, listingOnly bool) *Actual {
 		o := opts
 		if share != nil {
 			o.Clients = share.wrap(o.Clients)
@@ -699,17 +700,20 @@ func TestRoleDetailsReadAsPerRole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sy.share, sy.roleListingMin = share, listingMin
+		sy.share, sy.roleListingMin, sy.rolesFromListing = share, listingMin, listingOnly
 		a := &Actual{}
 		if err := sy.readIAM(ctx, d, a); err != nil {
 			t.Fatal(err)
 		}
-		return a.Roles
+		return a
 	}
-	perRole := read(nil, math.MaxInt)
+	read := func(share *readCache, listingMin int, listingOnly bool) []Role {
+		return readActual(share, listingMin, listingOnly).Roles
+	}
+	perRole := read(nil, math.MaxInt, false)
 	check := func(what string, share *readCache) []Role {
 		before, listings := s.counter.Count("GetRolePolicy"), s.counter.Count("GetAccountAuthorizationDetails")
-		roles := read(share, 0)
+		roles := read(share, 0, false)
 		if n := s.counter.Count("GetRolePolicy") - before; n != 0 {
 			t.Errorf("%s read made %d GetRolePolicy calls, want 0 (the listing holds the policies)", what, n)
 		}
@@ -744,5 +748,76 @@ func TestRoleDetailsReadAsPerRole(t *testing.T) {
 		a, _ := json.MarshalIndent(perRole, "", " ")
 		b, _ := json.MarshalIndent(listed, "", " ")
 		t.Errorf("roles read one by one:\n%s\nroles from GetAccountAuthorizationDetails:\n%s", a, b)
+	}
+
+	// ReadStatus reads the listing alone, without ListRoles: the same
+	// roles with no descriptions (DescriptionUnread set), so a role whose
+	// description alone differs plans no change there; sync plan's read
+	// still compares it.
+	listRoles := s.counter.Count("ListRoles")
+	statusRoles := read(newReadCache(true), roleListingMin, true)
+	if n := s.counter.Count("ListRoles") - listRoles; n != 0 {
+		t.Errorf("status' read made %d ListRoles calls, want 0", n)
+	}
+	want := slices.Clone(perRole)
+	for i := range want {
+		want[i].Description, want[i].DescriptionUnread = "", true
+	}
+	if !reflect.DeepEqual(want, statusRoles) {
+		a, _ := json.MarshalIndent(want, "", " ")
+		b, _ := json.MarshalIndent(statusRoles, "", " ")
+		t.Errorf("status' roles:\n%s\nwant the roles read one by one without descriptions:\n%s", b, a)
+	}
+	var desc awsstate.Role
+	for _, r := range d.Regions {
+		for _, role := range r.Roles {
+			if role.Description != "" {
+				desc = role
+			}
+		}
+	}
+	if desc.Name == "" {
+		t.Fatal("no desired role has a description")
+	}
+	if _, err := s.iam.UpdateRole(ctx, &iam.UpdateRoleInput{RoleName: aws.String(desc.Name), Description: aws.String("edited by hand")}); err != nil {
+		t.Fatal(err)
+	}
+	descChanges := func(a *Actual) []string {
+		p := Compute(d, a, Policy{})
+		var out []string
+		for _, c := range p.Changes {
+			for _, f := range c.Fields {
+				if c.Resource == ResourceRole && f.Name == "description" {
+					out = append(out, c.Address)
+				}
+			}
+		}
+		return out
+	}
+	if got := descChanges(readActual(nil, math.MaxInt, false)); len(got) != 1 {
+		t.Errorf("sync's read after a description edit: description changes %v, want one for %s", got, desc.Name)
+	}
+	if got := descChanges(readActual(newReadCache(true), roleListingMin, true)); len(got) != 0 {
+		t.Errorf("status' read after a description edit: description changes %v, want none", got)
+	}
+
+	// ReadStatus reads the account's listings while it loads the desired
+	// state, into the cache its regions' reads share: each is asked once.
+	counts := func() map[string]int {
+		m := map[string]int{}
+		for _, op := range []string{"GetAccountAuthorizationDetails", "ListOpenIDConnectProviders", "ListHealthChecks", "ListRoles"} {
+			m[op] = s.counter.Count(op)
+		}
+		return m
+	}
+	before := counts()
+	if _, err := ReadStatus(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	after := counts()
+	for op, want := range map[string]int{"GetAccountAuthorizationDetails": 1, "ListOpenIDConnectProviders": 1, "ListHealthChecks": 1, "ListRoles": 0} {
+		if got := after[op] - before[op]; got != want {
+			t.Errorf("ReadStatus of %d regions made %d %s calls, want %d", len(d.Regions), got, op, want)
+		}
 	}
 }

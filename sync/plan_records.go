@@ -123,16 +123,23 @@ func (zp *zonePlan) planRecord(k string, dr *desiredRecord) *Change {
 	}
 	c.Action = Create
 	c.Fields = recordFields(nil, &rec)
-	recAction, txtAction := r53types.ChangeActionCreate, r53types.ChangeActionCreate
 	c.rec.validation = dr.validation
 	if dr.validation {
 		c.Reason = "certificate validation"
-		recAction = r53types.ChangeActionUpsert
 	}
-	if owned || dr.validation {
+	// A new record is a CREATE, a validation CNAME too: Route53 counts an
+	// UPSERT as two changes (batchCost), so a new fleet's records fit in
+	// the fewest batches. The certificates of a plan that share a
+	// validation CNAME want it once (desire). Should another run make the
+	// record between the read and the write, the CREATE fails the batch
+	// with "already exists" and apply re-reads the zone and plans again
+	// (errReplan). Its ownership TXT record is a CREATE too unless it
+	// exists (owned: the record went missing), then an UPSERT.
+	txtAction := r53types.ChangeActionCreate
+	if owned {
 		txtAction = r53types.ChangeActionUpsert
 	}
-	c.rec.changes = []r53types.Change{{Action: recAction, ResourceRecordSet: rec.toRoute53()}, {Action: txtAction, ResourceRecordSet: txt.toRoute53()}}
+	c.rec.changes = []r53types.Change{{Action: r53types.ChangeActionCreate, ResourceRecordSet: rec.toRoute53()}, {Action: txtAction, ResourceRecordSet: txt.toRoute53()}}
 	return c
 }
 

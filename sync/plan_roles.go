@@ -123,7 +123,7 @@ func roleFields(cur *Role, want awsstate.Role, trust string) []Field {
 		}
 		return append(f, Field{Name: "tags", New: tagString(want.Tags)})
 	}
-	if cur.Description != want.Description {
+	if !cur.DescriptionUnread && cur.Description != want.Description {
 		f = append(f, Field{Name: "description", Old: cur.Description, New: want.Description})
 	}
 	if !samePolicy(cur.Trust, trust) {

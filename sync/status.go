@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"path"
 	"slices"
 	"strings"
+	gosync "sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"golang.org/x/sync/errgroup"
 
@@ -192,6 +195,15 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 	}
 	share := newReadCache(true)
 	opts.Clients = share.wrap(opts.Clients)
+	// The account-wide listings are read while the desired state loads.
+	pctx, stop := context.WithCancel(ctx)
+	var prefetch gosync.WaitGroup
+	defer func() { stop(); prefetch.Wait() }()
+	prefetch.Go(func() {
+		s, _ := newSyncer(opts)
+		s.share = share
+		s.prefetchAccount(pctx)
+	})
 	d, err := LoadDesired(opts.Repo, opts.Regions, opts.SecretGuardAllow)
 	if err != nil {
 		return nil, err
@@ -205,6 +217,7 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 			s.share = share
 			s.noteNoProvider = true // a cluster without provider is this region's verdict
 			s.certSummaries = true
+			s.rolesFromListing = true
 			one := &Desired{Fleet: d.Fleet, Regions: []RegionState{r}}
 			a, err := s.read(gctx, one)
 			if err != nil {
@@ -224,6 +237,42 @@ func ReadStatus(ctx context.Context, opts Options) (*FleetStatus, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// prefetchAccount reads into s.share what every region's read asks of the
+// account and no desired state names, so that ReadStatus can ask it while
+// it loads the desired state: the IAM role listing and OIDC providers
+// (when a region in scope has roles.yaml) and the first page of health
+// checks. Each is the call the reads make, with the same input, so they
+// find its answer kept. Errors are dropped: a failed call is not kept, and
+// the read that needs it asks again and reports it.
+func (s *syncer) prefetchAccount(ctx context.Context) {
+	var g gosync.WaitGroup
+	if s.opts.Clients.IAM != nil && hasRoles(s.opts.Repo, s.opts.Regions) {
+		g.Go(func() { _, _ = s.roleDetails(ctx) })
+		g.Go(func() {
+			_, _ = s.opts.Clients.IAM.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+		})
+	}
+	if s.opts.Clients.Route53 != nil {
+		g.Go(func() { _, _ = s.opts.Clients.Route53.ListHealthChecks(ctx, &route53.ListHealthChecksInput{}) })
+	}
+	g.Wait()
+}
+
+// hasRoles reports whether one of regions (every region folder when
+// empty) has an aws/roles.yaml.
+func hasRoles(repo fs.FS, regions []string) bool {
+	if len(regions) == 0 {
+		m, _ := fs.Glob(repo, path.Join("regions", "*", "aws", awsstate.RolesFile))
+		return len(m) > 0
+	}
+	for _, r := range regions {
+		if _, err := fs.Stat(repo, path.Join("regions", r, "aws", awsstate.RolesFile)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // healthCheckStatuses reads the status of the region's owned health checks

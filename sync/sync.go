@@ -93,6 +93,11 @@ type syncer struct {
 	// certSummaries makes readCertificates take what it can from the
 	// ListCertificates summaries (ReadStatus): see certFromSummary.
 	certSummaries bool
+	// rolesFromListing makes readIAM take every role from the account's
+	// GetAccountAuthorizationDetails listing alone, without ListRoles
+	// (ReadStatus): the listing lacks descriptions, so the roles it builds
+	// have Role.DescriptionUnread set.
+	rolesFromListing bool
 }
 
 func newSyncer(opts Options) (*syncer, error) {

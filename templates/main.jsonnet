@@ -67,18 +67,17 @@ function(config)
   };
   local addonNamespaces = addons(config).namespaces;
   // ServiceAccounts the workspace components create in every workspace
-  // namespace, beside the workspaces' own one named after the namespace:
-  // found by rendering them for a probe namespace, in both key sync modes.
-  local probe = { name: 'probe-namespace', organization: 'probe', replicas: 1, roleARN: '', iam: { managedPolicies: [], statements: [] } };
-  local probeConfig(mode) = config { settings+: { workspaceNamespaces: [probe], keySync+: { mode: mode }, secrets+: { mode: 'externalsecrets' } } };
-  local probeComponents(mode) = { provisioners: provisioners(probeConfig(mode)), keysync: keysync(probeConfig(mode)) };
-  local workspaceAccounts = std.set([
-    o.metadata.name
-    for mode in ['externalsecrets', 'cronjob']
-    for o in provisioners(probeConfig(mode)).objects + keysync(probeConfig(mode)).objects
-       + secretstores(probeConfig(mode), readsOf(probeComponents(mode))).objects
-    if o.kind == 'ServiceAccount' && o.metadata.name != probe.name
-  ]);
+  // namespace, beside the workspaces' own one named after the namespace, in
+  // any key sync or secrets mode: each component declares them next to its
+  // objects (workspaceServiceAccounts), whether or not the region renders
+  // it, so a namespace name valid in one mode stays valid in the other.
+  // A Go test (render, TestWorkspaceServiceAccountsOwned) renders the
+  // fleets in every mode and fails on a ServiceAccount not declared.
+  local workspaceAccounts = std.set(std.flattenArrays([
+    std.get(c, 'workspaceServiceAccounts', [])
+    for c in [provisioners(config), keysync(config), secretstores(config, [])]
+  ]));
+  local domain = aws.domain(config);
   local owned = {
     // A region's name is the label of its own records (<region>.<domain>,
     // *.<region>.<domain>): it must not be a label the templates give
@@ -86,7 +85,7 @@ function(config)
     'region.name': {
       hint: 'call the region after its place or AWS region, such as us-west-2 or london',
       names: {
-        [litellm(config).dnsLabel]: "it is the label of LiteLLM's name %s.%s, and a region's name is the label of its own records (<region>.%s, *.<region>.%s)" % [litellm(config).dnsLabel, aws.domain(config), aws.domain(config), aws.domain(config)],
+        [litellm(config).dnsLabel]: "it is the label of LiteLLM's name " + litellm(config).dnsLabel + '.' + domain + ", and a region's name is the label of its own records (<region>." + domain + ', *.<region>.' + domain + ')',
       },
     },
     'coder.env': {
@@ -102,7 +101,7 @@ function(config)
       } + {
         // The add-on side is a setting too: name it, so a user who moved
         // an add-on into a workspace namespace sees both ends.
-        [n]: 'the namespace of the add-on(s) ' + std.join(', ', ['%s (addons.%s.namespace)' % [a, a] for a in addonNamespaces[n]])
+        [n]: 'the namespace of the add-on(s) ' + std.join(', ', [a + ' (addons.' + a + '.namespace)' for a in addonNamespaces[n]])
         for n in std.objectFields(addonNamespaces)
       } + {
         [s.flux.sourceNamespace]: "Flux's namespace (flux.sourceNamespace)",
@@ -121,8 +120,8 @@ function(config)
       names: platformNamespaces,
     },
   } + {
-    ['addons.%s.values' % name]: {
-      hint: 'remove it from addons.%s.values; coderfleet sets it' % name,
+    ['addons.' + name + '.values']: {
+      hint: 'remove it from addons.' + name + '.values; coderfleet sets it',
       names: addons(config).pinnedValues[name],
     }
     for name in std.objectFields(addons(config).pinnedValues)

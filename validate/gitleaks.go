@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/spf13/viper"
+	"github.com/BurntSushi/toml"
 	leakconfig "github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 )
@@ -57,17 +57,16 @@ var leaks = sync.OnceValue(func() *leakDetector {
 // work; validating without it is as correct, only the first object waits.
 func Warm() { leaks() }
 
-// newLeakDetector loads gitleaks' default configuration through a private
-// viper instance (gitleaks' own NewDetectorDefaultConfig uses viper's
-// global one, which is not safe to share).
+// newLeakDetector builds gitleaks' default configuration
+// (leakconfig.DefaultConfig, its embedded gitleaks.toml) into a detector.
+// The TOML is decoded into gitleaks' own ViperConfig with BurntSushi/toml,
+// not through a viper instance as gitleaks does: the same structure (a
+// test compares the two decodings), in a third of the time, and no viper
+// global state; gitleaks' Translate then compiles the rules as it always
+// does, so no rule is dropped.
 func newLeakDetector() (*leakDetector, error) {
-	v := viper.New()
-	v.SetConfigType("toml")
-	if err := v.ReadConfig(strings.NewReader(leakconfig.DefaultConfig)); err != nil {
-		return nil, err
-	}
 	var vc leakconfig.ViperConfig
-	if err := v.Unmarshal(&vc); err != nil {
+	if _, err := toml.Decode(leakconfig.DefaultConfig, &vc); err != nil {
 		return nil, err
 	}
 	cfg, err := vc.Translate()

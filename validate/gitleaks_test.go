@@ -2,8 +2,13 @@ package validate
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/spf13/viper"
+	leakconfig "github.com/zricethezav/gitleaks/v8/config"
 )
 
 // TestKeywordSetFindsWhatASearchFinds compares keywordSet with a plain
@@ -53,5 +58,40 @@ func TestKeywordSetFindsWhatASearchFinds(t *testing.T) {
 		if got, want := d.keywords.in(s), contains(s); got != want {
 			t.Errorf("keywordSet.in(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// TestLeakConfigDecodesAsViperDoes: newLeakDetector decodes gitleaks'
+// default TOML with BurntSushi/toml; the structure must be the one gitleaks'
+// own loader (viper, case-insensitive mapstructure) builds, every rule,
+// keyword, allowlist and stop word included.
+func TestLeakConfigDecodesAsViperDoes(t *testing.T) {
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(strings.NewReader(leakconfig.DefaultConfig)); err != nil {
+		t.Fatal(err)
+	}
+	var want leakconfig.ViperConfig
+	if err := v.Unmarshal(&want); err != nil {
+		t.Fatal(err)
+	}
+	var got leakconfig.ViperConfig
+	md, err := toml.Decode(leakconfig.DefaultConfig, &got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		t.Errorf("keys of gitleaks.toml not decoded: %v", u)
+	}
+	if len(got.Rules) < 200 {
+		t.Fatalf("decoded %d rules, want gitleaks' ~220", len(got.Rules))
+	}
+	if !reflect.DeepEqual(got, want) {
+		for i := range min(len(got.Rules), len(want.Rules)) {
+			if !reflect.DeepEqual(got.Rules[i], want.Rules[i]) {
+				t.Errorf("rule %d differs:\n toml  %+v\n viper %+v", i, got.Rules[i], want.Rules[i])
+			}
+		}
+		t.Fatalf("the decodings differ (%d rules by toml, %d by viper)", len(got.Rules), len(want.Rules))
 	}
 }

@@ -295,11 +295,11 @@ func walkValues(v any, p, name string, fn func(field, name, s string)) {
 
 // AWSFile runs the secret guard over one AWS desired-state file (the YAML
 // bytes under regions/<region>/aws/); render runs it on what it writes and
-// coderfleet sync on what it reads. file is the name reported in problems
-// (repository-relative); allowances name it as aws/<base name>. A file that
-// is not YAML is reported as a problem, since sync would reject it too.
+// coderfleet sync, through AWSTree, on what it reads. file is the name
+// reported in problems (repository-relative); allowances name it as
+// aws/<base name>. A file that is not YAML is reported as a problem, since
+// sync would reject it too.
 func AWSFile(region, file string, data []byte, opts Options) []*Problem {
-	id := "aws/" + path.Base(file)
 	var out []*Problem
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for doc := 0; ; doc++ {
@@ -312,16 +312,27 @@ func AWSFile(region, file string, data []byte, opts Options) []*Problem {
 			}
 			break
 		}
-		walkNodes(&root, "", "", func(n *yaml.Node, field, name string) {
-			sus := credential(name, false, n.Value)
-			if sus.what == "" || allowed(opts.Allow, id, field) {
-				return
-			}
-			out = append(out, &Problem{Check: CheckCredential, Region: region, File: file, Line: n.Line, Component: "aws", Field: field,
-				Msg:  fmt.Sprintf("value looks like %s (%s): the AWS desired state must not contain credentials", sus.what, redact(sus.frag)),
-				Hint: guardHint(hintAWS, id, field)})
-		})
+		out = append(out, AWSTree(region, file, &root, opts)...)
 	}
+	return out
+}
+
+// AWSTree is AWSFile's guard over one document already parsed (its
+// document or root node, as awsstate.ParseRoot returns it), so a reader
+// that has parsed the file does not parse it again. Problems carry the
+// nodes' lines.
+func AWSTree(region, file string, root *yaml.Node, opts Options) []*Problem {
+	id := "aws/" + path.Base(file)
+	var out []*Problem
+	walkNodes(root, "", "", func(n *yaml.Node, field, name string) {
+		sus := credential(name, false, n.Value)
+		if sus.what == "" || allowed(opts.Allow, id, field) {
+			return
+		}
+		out = append(out, &Problem{Check: CheckCredential, Region: region, File: file, Line: n.Line, Component: "aws", Field: field,
+			Msg:  fmt.Sprintf("value looks like %s (%s): the AWS desired state must not contain credentials", sus.what, redact(sus.frag)),
+			Hint: guardHint(hintAWS, id, field)})
+	})
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coderfleet/coderfleet/awsstate"
 	"github.com/coderfleet/coderfleet/config"
 )
 
@@ -173,6 +174,46 @@ records:
 
 	if clean := AWSFile("r", "f.yaml", []byte("a: 1\n---\nb: [x, y]\n"), Options{}); clean != nil {
 		t.Errorf("clean file flagged: %v", clean)
+	}
+}
+
+// TestAWSTreeAsAWSFile checks the guard over awsstate.ParseRoot's root
+// (what sync runs, parsing each file once) against the guard over the
+// file's bytes (what render runs): the same problems at the same lines.
+func TestAWSTreeAsAWSFile(t *testing.T) {
+	const file = "regions/us-east-2/aws/secrets.yaml"
+	data := []byte(`apiVersion: coderfleet.io/aws/v1alpha1
+kind: SecretList
+fleet: f
+region: us-east-2
+secrets:
+  - name: f/us-east-2/coder/postgres
+    awsRegion: us-east-2
+    description: "KEYID=` + fakeAccessKey + `"
+  - name: f/us-east-2/coder/oidc
+    awsRegion: us-east-2
+    description: "postgres://u:pw@db"
+`)
+	_, root, err := awsstate.ParseRoot(file, data)
+	if err != nil || root == nil {
+		t.Fatalf("ParseRoot: %v", err)
+	}
+	tree := AWSTree("us-east-2", file, root, Options{})
+	assertProblems(t, tree, []want{
+		{CheckCredential, "secrets[f/us-east-2/coder/postgres].description", "an AWS access key id"},
+		{CheckCredential, "secrets[f/us-east-2/coder/oidc].description", "a URL with a password"},
+	})
+	bytesGuard := AWSFile("us-east-2", file, data, Options{})
+	if len(bytesGuard) != len(tree) {
+		t.Fatalf("AWSFile found %d problems, AWSTree %d", len(bytesGuard), len(tree))
+	}
+	for i := range tree {
+		if *tree[i] != *bytesGuard[i] {
+			t.Errorf("problem %d: AWSTree %+v, AWSFile %+v", i, *tree[i], *bytesGuard[i])
+		}
+	}
+	if tree[0].Line != 8 || tree[1].Line != 11 {
+		t.Errorf("lines = %d and %d, want 8 and 11", tree[0].Line, tree[1].Line)
 	}
 }
 

@@ -86,6 +86,13 @@ var tracePhases = phasetime.FromEnv()
 // holds the inputs digests of intact committed regions, which are skipped
 // (nil renders everything).
 func renderFleet(ctx context.Context, o *renderOptions, previous map[string]string) (*render.Result, error) {
+	return renderFleetChecked(ctx, o, previous, nil)
+}
+
+// renderFleetChecked is renderFleet where previous holds recorded inputs
+// digests whose folders intact (when not nil) confirms beside the
+// evaluation (render.Options.Intact).
+func renderFleetChecked(ctx context.Context, o *renderOptions, previous map[string]string, intact func(region string) bool) (*render.Result, error) {
 	end := tracePhases.Start("open repository and charts")
 	fsys, err := repofs.Open(o.repo)
 	if err != nil {
@@ -98,7 +105,7 @@ func renderFleet(ctx context.Context, o *renderOptions, previous map[string]stri
 	if err != nil {
 		return nil, err
 	}
-	opts.Previous = previous
+	opts.Previous, opts.Intact = previous, intact
 	opts.Phases = tracePhases
 	opts.MaxStack, opts.EvalTimeout = o.maxStack, o.evalTimeout
 	return render.Render(ctx, opts)
@@ -173,14 +180,18 @@ func runRender(ctx context.Context, o *renderOptions, out, warn io.Writer) error
 	}
 	defer tracePhases.Write(warn)
 	statePath := filepath.Join(o.stateRoot(), treeio.StateFile)
-	end := tracePhases.Start("state and stamps")
+	end := tracePhases.Start("state")
 	state := treeio.LoadState(statePath)
 	var previous map[string]string
+	var intact func(string) bool
 	if !o.force {
-		previous = state.Previous(o.outDir())
+		// The folders are checked (stamped) only for regions whose inputs
+		// still hash the same, beside the evaluation of the others.
+		previous = state.Recorded()
+		intact = func(region string) bool { return state.Intact(o.outDir(), region) }
 	}
 	end()
-	res, err := renderFleet(ctx, o, previous)
+	res, err := renderFleetChecked(ctx, o, previous, intact)
 	if err != nil {
 		return err
 	}

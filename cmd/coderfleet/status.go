@@ -48,7 +48,9 @@ For each region it shows:
     overlays/<region>/outputs.yaml holds that ARN, and whether the Service
     its records alias, as committed in regions/<region>/, names it in its
     service.beta.kubernetes.io/aws-load-balancer-ssl-cert annotation (not:
-    degraded once its NLB exists; run coderfleet render and commit);
+    degraded once its NLB exists; run coderfleet render and commit); a
+    validation CNAME whose value was edited in place is seen only by sync
+    plan;
   - load balancers (found by the AWS Load Balancer Controller's tags, as sync
     finds them): state (active, provisioning, failed), DNS name, and whether
     the region's alias records point at them;
@@ -57,9 +59,9 @@ For each region it shows:
     check, Route53's checkers that find it healthy out of all, and the last
     failure reported (GetHealthCheckStatus);
   - IAM roles: in-sync, missing, drifted (the fields as in sync plan: trust,
-    inline or managed policies, tags), waiting for their EKS cluster or in
-    conflict (a role coderfleet does not own has the name);
-
+    inline or managed policies, tags; not the description, which only sync
+    plan compares), waiting for their EKS cluster or in conflict (a role
+    coderfleet does not own has the name);
   - Coder, when CODER_URL and CODER_SESSION_TOKEN are set (an Owner's
     token): coderd's version; the region's workspace proxy
     (workspaceproxies.yaml): in coderd or not, coderd's status and version

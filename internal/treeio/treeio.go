@@ -52,6 +52,7 @@ type Writer struct {
 type State struct {
 	Regions map[string]RegionState `json:"regions"`
 
+	mu      sync.Mutex      // guards restamp
 	restamp map[string]bool // intact folders whose stamp is out of date
 }
 
@@ -105,39 +106,59 @@ func Stamp(dir string) (string, error) {
 
 // Previous returns the inputs digest of every region folder under dir that
 // holds exactly what the last render wrote (so neither a hand edit nor a git
-// checkout changed it since): what render.Options.Previous wants. An
-// unchanged stamp proves it without reading the files; otherwise their
-// content is compared with the recorded digest.
+// checkout changed it since): what render.Options.Previous wants when
+// Options.Intact is nil. It checks every folder (see Intact).
 func (st *State) Previous(dir string) map[string]string {
-	st.restamp = map[string]bool{}
-	regions := make([]string, 0, len(st.Regions))
-	for r := range st.Regions {
-		regions = append(regions, r)
-	}
+	rec := st.Recorded()
+	regions := slices.Sorted(maps.Keys(rec))
 	// Stamping is one lstat per file: spread the regions over the CPUs.
 	intact := make([]bool, len(regions))
-	restamp := make([]bool, len(regions))
-	forEach(len(regions), func(i int) {
-		rs := st.Regions[regions[i]]
-		folder := filepath.Join(dir, regions[i])
-		if stamp, err := Stamp(folder); err == nil && rs.Stamp != "" && stamp == rs.Stamp {
-			intact[i] = true
-			return
-		}
-		if t, err := readTree(folder); err == nil && len(t) > 0 && render.OutputsDigest(t) == rs.Outputs {
-			intact[i], restamp[i] = true, true
-		}
-	})
+	forEach(len(regions), func(i int) { intact[i] = st.Intact(dir, regions[i]) })
 	out := map[string]string{}
 	for i, r := range regions {
 		if intact[i] {
-			out[r] = st.Regions[r].Inputs
-		}
-		if restamp[i] {
-			st.restamp[r] = true
+			out[r] = rec[r]
 		}
 	}
 	return out
+}
+
+// Recorded returns the inputs digest the last render recorded for each
+// region, without checking the folders: render.Options.Previous, with
+// Intact as render.Options.Intact to check only the folders whose inputs
+// still hash the same, beside the evaluation of the others.
+func (st *State) Recorded() map[string]string {
+	out := make(map[string]string, len(st.Regions))
+	for r, rs := range st.Regions {
+		out[r] = rs.Inputs
+	}
+	return out
+}
+
+// Intact reports whether the folder of region under dir holds exactly what
+// the last render wrote there. An unchanged stamp proves it without reading
+// the files; otherwise their content is compared with the recorded outputs
+// digest (and a match is restamped by Update). A region the state does not
+// know is not intact. Safe for concurrent use.
+func (st *State) Intact(dir, region string) bool {
+	rs, ok := st.Regions[region]
+	if !ok {
+		return false
+	}
+	folder := filepath.Join(dir, region)
+	if stamp, err := Stamp(folder); err == nil && rs.Stamp != "" && stamp == rs.Stamp {
+		return true
+	}
+	if t, err := readTree(folder); err == nil && len(t) > 0 && render.OutputsDigest(t) == rs.Outputs {
+		st.mu.Lock()
+		if st.restamp == nil {
+			st.restamp = map[string]bool{}
+		}
+		st.restamp[region] = true
+		st.mu.Unlock()
+		return true
+	}
+	return false
 }
 
 // forEach calls f(0..n-1) on GOMAXPROCS goroutines and waits for them.

@@ -13,6 +13,9 @@ local secrets = import '../lib/secrets.libsonnet';
 function(config) {
   local ks = config.settings.keySync,
   local secretRegion = config.primary.awsRegion,
+  // The CronJob's ServiceAccount (cronjob mode) in each workspace
+  // namespace; the CronJob and its RoleBinding carry the same name.
+  local account = 'rotate-key',
 
   local syncScript = |||
     set -eu
@@ -29,8 +32,8 @@ function(config) {
   local role(ns) = iam.role(config,
                             'keysync-' + ns,
                             ns,
-                            'rotate-key',
-                            'Key sync (%s/rotate-key) reads the LiteLLM workspace key from secret %s' % [ns, ks.secretID],
+                            account,
+                            'Key sync (' + ns + '/' + account + ') reads the LiteLLM workspace key from secret ' + ks.secretID,
                             [iam.policy('secret-read', iam.secretStatements(config, ['secretsmanager:GetSecretValue'], ['kms:Decrypt']))]),
 
   // externalsecrets mode: the namespace's store of the primary's AWS
@@ -47,7 +50,7 @@ function(config) {
     k.role(ns, 'rotate-key', [
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['litellm'], verbs: ['get', 'patch', 'update'] },
     ]),
-    k.roleBinding(ns, 'rotate-key', 'rotate-key', 'rotate-key'),
+    k.roleBinding(ns, account, 'rotate-key', account),
     {
       // Created empty, once: Flux never overwrites it (ssa: IfNotPresent),
       // so the CronJob needs no `create` permission and no value is in git.
@@ -60,7 +63,7 @@ function(config) {
       },
       type: 'Opaque',
     },
-    k.cronJob(ns, 'rotate-key', ks, ks.syncSchedule, syncScript, {
+    k.cronJob(ns, account, ks, ks.syncSchedule, syncScript, {
       AWS_SECRETS_MANAGER_ID: ks.secretID,
       AWS_SECRET_REGION: secretRegion,
       K8S_NAMESPACE: ns,
@@ -72,6 +75,9 @@ function(config) {
   // workspace namespaces.
   // The stores come first in both.
   dependsOn: (if config.region.role == 'primary' && config.settings.litellm.enabled then ['litellm'] else ['namespaces']) + ['secretstores'],
+  // The ServiceAccounts this component makes in every workspace namespace,
+  // in any mode (main.jsonnet's `owned`): the CronJob's in cronjob mode.
+  workspaceServiceAccounts: [account],
   roles: if external then [] else iam.roles(config, [role(ws.name) for ws in config.settings.workspaceNamespaces]),
   secretReads: if external then [read(ws.name) for ws in config.settings.workspaceNamespaces] else [],
   objects: std.flattenArrays([

@@ -28,14 +28,14 @@ function(config) {
   // in another region, which IAM checks too: that is allowed only through
   // one of those profiles (condition bedrock:InferenceProfileArn).
   // ListInferenceProfiles takes no resource.
-  local bedrockArn(region, account, resource) = 'arn:%s:bedrock:%s:%s:%s' % [iam.partition(config), region, account, resource],
+  local bedrockArn(region, account, resource) = 'arn:' + iam.partition(config) + ':bedrock:' + region + ':' + account + ':' + resource,
   local profiles = bedrockArn(bedrockRegion, config.fleet.awsAccountID, 'inference-profile/*'),
   local invoke = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
   local litellmRole = iam.role(config,
                                'litellm',
                                ns,
                                'litellm',
-                               'LiteLLM (%s/litellm) invokes Bedrock models in %s' % [ns, bedrockRegion],
+                               'LiteLLM (' + ns + '/litellm) invokes Bedrock models in ' + bedrockRegion,
                                [iam.policy('bedrock', [
                                  iam.allow(invoke, [bedrockArn(bedrockRegion, '', 'foundation-model/*'), profiles]),
                                  iam.allow(invoke, [bedrockArn('*', '', 'foundation-model/*')], { StringLike: { 'bedrock:InferenceProfileArn': [profiles] } }),
@@ -47,7 +47,7 @@ function(config) {
                               'keyrotate',
                               ns,
                               'rotate-key',
-                              'Key rotation (%s/rotate-key) writes the LiteLLM workspace key to secret %s' % [ns, ks.secretID],
+                              'Key rotation (' + ns + '/rotate-key) writes the LiteLLM workspace key to secret ' + ks.secretID,
                               [iam.policy('secret-write', iam.secretStatements(config,
                                                                                ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecret'],
                                                                                ['kms:Decrypt', 'kms:GenerateDataKey']))]),
@@ -112,7 +112,7 @@ function(config) {
   secrets: user.secrets + [{
     name: ks.secretID,
     awsRegion: config.region.awsRegion,
-    description: 'LiteLLM virtual key for Coder workspaces ({"LITELLM_MASTER_KEY": ...}); written by the rotate-key CronJob in %s/%s, read by key sync in every workspace namespace. Managed by coderfleet.' % [config.region.clusterName, ns],
+    description: 'LiteLLM virtual key for Coder workspaces ({"LITELLM_MASTER_KEY": ...}); written by the rotate-key CronJob in ' + config.region.clusterName + '/' + ns + ', read by key sync in every workspace namespace. Managed by coderfleet.',
     tags: aws.tags(config, ks.secretID),
   } + (if ks.kmsKeyID == '' then {} else { kmsKeyID: ks.kmsKeyID })],
   dnsLabel:: 'llm',

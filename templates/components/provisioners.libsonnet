@@ -14,6 +14,8 @@ local secrets = import '../lib/secrets.libsonnet';
 function(config) {
   local coder = config.settings.coder,
   local p = config.settings.provisioner,
+  // The provisioner's ServiceAccount in each workspace namespace.
+  local account = 'coder',
 
   // The provisioner's role: what the workspaces' Terraform may do in AWS,
   // as workspaceNamespaces[].iam grants it (nothing by default). The role
@@ -24,8 +26,8 @@ function(config) {
     iam.role(config,
              'provisioner-' + ws.name,
              ws.name,
-             'coder',
-             'Coder provisioner (%s/coder): what workspace templates of organization %s may do in AWS' % [ws.name, ws.organization],
+             account,
+             'Coder provisioner (' + ws.name + '/' + account + '): what workspace templates of organization ' + ws.organization + ' may do in AWS',
              if std.length(w.statements) == 0 then [] else [iam.policy('workspace', [
                iam.allow(st.actions, st.resources, if std.length(st.condition) == 0 then null else st.condition)
                + (if st.sid == '' then {} else { Sid: st.sid })
@@ -38,7 +40,7 @@ function(config) {
     name: config.region.name + '-' + ws.name,
     organization: ws.organization,
     tags: { region: config.region.awsRegion, namespace: ws.name },
-    tokenSecret: secrets.tokenSecret(config, ws.name, 'psk', 'token.key', 'Coder provisioner key %s-%s of organization %s' % [config.region.name, ws.name, ws.organization]),
+    tokenSecret: secrets.tokenSecret(config, ws.name, 'psk', 'token.key', 'Coder provisioner key ' + config.region.name + '-' + ws.name + ' of organization ' + ws.organization),
   },
   local read(ws) = secrets.read(ws.name, 'psk', key(ws).tokenSecret, { 'token.key': null }, config.settings.secrets.refreshInterval),
 
@@ -55,7 +57,7 @@ function(config) {
         { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
         { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
       ]),
-      k.roleBinding(ns, 'coder', 'coder-workspace-perms', 'coder'),
+      k.roleBinding(ns, account, 'coder-workspace-perms', account),
       {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -68,7 +70,7 @@ function(config) {
             'coderfleet.io/provisioner-key': key(ws).name,
             // Region first: a namespace holding "key" followed by
             // ",name=value" reads like a credential to the secret guard.
-            'coderfleet.io/provisioner-tags': 'region=%s,namespace=%s' % [key(ws).tags.region, key(ws).tags.namespace],
+            'coderfleet.io/provisioner-tags': 'region=' + key(ws).tags.region + ',namespace=' + key(ws).tags.namespace,
           },
         },
         spec: {
@@ -77,7 +79,7 @@ function(config) {
           template: {
             metadata: { labels: labels },
             spec: k.dedicated('coder-provisioner') {
-              serviceAccountName: 'coder',
+              serviceAccountName: account,
               securityContext: k.podSecurity(1000),
               // A provisioner finishes its running build before it stops.
               terminationGracePeriodSeconds: 600,
@@ -114,6 +116,10 @@ function(config) {
   // the stores the ExternalSecrets read through and the region's Coder
   // server (coderd or the proxy) first.
   dependsOn: ['namespaces', 'secretstores', if config.region.role == 'primary' then 'coder' else 'coder-proxy'],
+  // The ServiceAccounts this component makes in every workspace namespace
+  // besides the workspaces' own (named after the namespace), in any mode:
+  // main.jsonnet's `owned` refuses them as workspace namespace names.
+  workspaceServiceAccounts: [account],
   provisionerKeys: [key(ws) for ws in config.settings.workspaceNamespaces],
   secretReads: if secrets.external(config) then [read(ws) for ws in config.settings.workspaceNamespaces] else [],
   roles: iam.roles(config, [role(ws) for ws in config.settings.workspaceNamespaces]),

@@ -20,11 +20,11 @@ function(config, reads) {
              'secrets-' + ns,
              ns,
              secrets.readerAccount,
-             'External Secrets (%s/%s) reads %s' % [ns, secrets.readerAccount, std.join(', ', [s.name for s in ss])],
+             'External Secrets (' + ns + '/' + secrets.readerAccount + ') reads ' + std.join(', ', [s.name for s in ss]),
              [iam.policy('secret-read', [
                iam.allow(['secretsmanager:GetSecretValue'], std.set([iam.secretARN(config, s.name, s.awsRegion) for s in ss])),
              ] + [
-               iam.allow(['kms:Decrypt'], [k.key], { StringEquals: { 'kms:ViaService': ['secretsmanager.%s.amazonaws.com' % k.awsRegion] } })
+               iam.allow(['kms:Decrypt'], [k.key], { StringEquals: { 'kms:ViaService': ['secretsmanager.' + k.awsRegion + '.amazonaws.com'] } })
                for k in kms
              ])]),
 
@@ -50,6 +50,11 @@ function(config, reads) {
   // Flux dependsOn (components/flux.libsonnet): the namespaces first; the
   // components whose ExternalSecrets use a store come after this one.
   dependsOn: ['namespaces'],
+  // The ServiceAccounts this component makes in every workspace namespace,
+  // in any mode (main.jsonnet's `owned`): the stores' reader, in every
+  // namespace that reads a secret (each workspace namespace reads its
+  // provisioner key with secrets.mode externalsecrets).
+  workspaceServiceAccounts: [secrets.readerAccount],
   roles: iam.roles(config, [role(ns) for ns in namespaces]),
   objects: std.flattenArrays([perNamespace(ns) for ns in namespaces]),
 }

@@ -46,7 +46,7 @@
     requestInterval: 30,
     failureThreshold: 3,
     measureLatency: true,
-    tags: $.tags(config, name) { Name: '%s-%s-%s' % [config.fleet.name, config.region.name, name] },
+    tags: $.tags(config, name) { Name: config.fleet.name + '-' + config.region.name + '-' + name },
   },
 
   // The alias of a record: the load balancer of Service service (the

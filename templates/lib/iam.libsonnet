@@ -15,7 +15,7 @@ local k = import 'k.libsonnet';
   managed(config):: std.get(std.get(config.settings, 'iam', {}), 'mode', 'external') == 'managed',
 
   // The IAM path of every role of the fleet: /coderfleet/<fleet>/.
-  path(config):: '/coderfleet/%s/' % config.fleet.name,
+  path(config):: '/coderfleet/' + config.fleet.name + '/',
 
   // The ARN partition of the region's AWS region.
   partition(config)::
@@ -45,7 +45,7 @@ local k = import 'k.libsonnet';
 
   // The role's ARN: the value of the ServiceAccount's
   // eks.amazonaws.com/role-arn annotation.
-  arn(config, role):: 'arn:%s:iam::%s:role%s%s' % [$.partition(config), config.fleet.awsAccountID, role.path, role.name],
+  arn(config, role):: 'arn:' + $.partition(config) + ':iam::' + config.fleet.awsAccountID + ':role' + role.path + role.name,
 
   // An inline policy named name with the given statements.
   policy(name, statements):: { name: name, document: { Version: '2012-10-17', Statement: statements } },
@@ -71,7 +71,7 @@ local k = import 'k.libsonnet';
   // random characters to a secret's name in its ARN, so exactly those six
   // are matched.
   secretARN(config, secretID, awsRegion=config.primary.awsRegion)::
-    'arn:%s:secretsmanager:%s:%s:secret:%s-??????' % [$.partition(config), awsRegion, config.fleet.awsAccountID, secretID],
+    'arn:' + $.partition(config) + ':secretsmanager:' + awsRegion + ':' + config.fleet.awsAccountID + ':secret:' + secretID + '-??????',
 
   // The statements that let a role use the key sync secret with actions:
   // those actions on the secret and, when keySync.kmsKeyID names a key,
@@ -82,7 +82,7 @@ local k = import 'k.libsonnet';
     [$.allow(actions, [$.secretARN(config, ks.secretID)])]
     + (if ks.kmsKeyID == '' then [] else [
          $.allow(kmsActions, [ks.kmsKeyID], {
-           StringEquals: { 'kms:ViaService': ['secretsmanager.%s.amazonaws.com' % config.primary.awsRegion] },
+           StringEquals: { 'kms:ViaService': ['secretsmanager.' + config.primary.awsRegion + '.amazonaws.com'] },
          }),
        ]),
 }

@@ -103,7 +103,7 @@
     'service.beta.kubernetes.io/aws-load-balancer-backend-protocol': 'tcp',
     'service.beta.kubernetes.io/aws-load-balancer-ssl-ports': '443',
     'service.beta.kubernetes.io/aws-load-balancer-attributes':
-      'deletion_protection.enabled=%s,load_balancing.cross_zone.enabled=%s' % [lb.deletionProtection, lb.crossZone],
+      'deletion_protection.enabled=' + lb.deletionProtection + ',load_balancing.cross_zone.enabled=' + lb.crossZone,
   } + (if certArn != '' then { 'service.beta.kubernetes.io/aws-load-balancer-ssl-cert': certArn } else {}),
 
   // nlbService is a LoadBalancer Service on an NLB: 443 (TLS at the NLB)

@@ -22,7 +22,7 @@ local aws = import 'aws.libsonnet';
 
   // The Secrets Manager name of the secret behind Secret ns/secret of this
   // region: <fleet>/<region>/<namespace>/<Secret>.
-  name(config, ns, secret):: '%s/%s/%s/%s' % [config.fleet.name, config.region.name, ns, secret],
+  name(config, ns, secret):: config.fleet.name + '/' + config.region.name + '/' + ns + '/' + secret,
 
   // A secrets.yaml item: a secret of this region's AWS region that sync
   // creates without a value and the user fills with the JSON object of
@@ -33,13 +33,8 @@ local aws = import 'aws.libsonnet';
     {
       name: n,
       awsRegion: config.region.awsRegion,
-      description: 'Put the JSON object {%s} here; External Secrets copies it into Secret %s/%s (%s) of cluster %s. Managed by coderfleet.' % [
-        std.join(', ', ['"%s": ...' % k for k in keys]),
-        ns,
-        secret,
-        usedBy,
-        config.region.clusterName,
-      ],
+      description: 'Put the JSON object {' + std.join(', ', ['"' + k + '": ...' for k in keys]) + '} here; External Secrets copies it into Secret '
+                   + ns + '/' + secret + ' (' + usedBy + ') of cluster ' + config.region.clusterName + '. Managed by coderfleet.',
       tags: aws.tags(config, n),
     },
 
@@ -66,7 +61,7 @@ local aws = import 'aws.libsonnet';
     {
       name: n,
       awsRegion: config.region.awsRegion,
-      description: 'The token of %s, written by coderfleet sync when it registers it; %s Secret %s/%s key %s of cluster %s. Managed by coderfleet.' % [what, to, ns, secret, key, config.region.clusterName],
+      description: 'The token of ' + what + ', written by coderfleet sync when it registers it; ' + to + ' Secret ' + ns + '/' + secret + ' key ' + key + ' of cluster ' + config.region.clusterName + '. Managed by coderfleet.',
       tags: aws.tags(config, n),
     },
 
