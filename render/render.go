@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/agnivade/levenshtein"
 	jsonnet "github.com/google/go-jsonnet"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -419,28 +421,21 @@ func evaluate(ctx context.Context, phases *phasetime.Recorder, par int, todo, un
 		enqueue(i)
 	}
 	// Check the unsure regions on the workers todo leaves idle.
-	checkers := max(1, par-len(todo))
 	endCheck := phases.Start("check unchanged folders (beside evaluate)")
-	var cw sync.WaitGroup
-	var k sync.Mutex
-	nextUnsure := 0
-	for range min(checkers, len(unsure)) {
-		cw.Go(func() {
-			for {
-				k.Lock()
-				j := nextUnsure
-				nextUnsure++
-				k.Unlock()
-				if j >= len(unsure) || ctx.Err() != nil {
-					return
-				}
-				if !intact(unsure[j]) {
-					enqueue(unsure[j])
-				}
+	var checkers errgroup.Group
+	checkers.SetLimit(max(1, par-len(todo)))
+	for _, i := range unsure {
+		if ctx.Err() != nil {
+			break
+		}
+		checkers.Go(func() error {
+			if !intact(i) {
+				enqueue(i)
 			}
+			return nil
 		})
 	}
-	cw.Wait()
+	_ = checkers.Wait() // the checks fail nothing: a folder not intact is evaluated
 	if len(unsure) > 0 {
 		endCheck()
 	}
